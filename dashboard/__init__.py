@@ -1,0 +1,1 @@
+"""The dashboard: plotly figures from leaderboard rows, and the HTML pages that show them."""

@@ -1,0 +1,1 @@
+"""The ``harness`` command line: thin typed commands over library calls."""

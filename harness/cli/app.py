@@ -1,0 +1,48 @@
+"""The ``harness`` entry point: the core commands, plus any command a package contributes
+through the ``harness.commands`` entry-point group (``serve`` comes from ``api/`` that way)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+
+import typer
+
+from harness.cli import encoders, ingest, recipes, sweep
+from harness.errors import HarnessError
+from harness.registry import Registry
+
+app = typer.Typer(
+    name="harness",
+    help="Train the same MLLM on each image encoder and compare them (Cambrian-1's study).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("sweep")(sweep.sweep)
+app.command("ingest")(ingest.ingest)
+app.add_typer(encoders.app, name="encoders")
+app.add_typer(recipes.app, name="recipes")
+
+COMMANDS: Registry[types.FunctionType] = Registry(
+    "command", "harness.commands", name_of=lambda f: f.__name__, item_type=types.FunctionType
+)
+
+
+def _mount_plugin_commands() -> None:
+    for command in COMMANDS.items():
+        app.command(command.__name__)(command)
+    for problem in COMMANDS.problems:
+        typer.echo(f"warning: command {problem}", err=True)
+
+
+def main() -> None:
+    """Console script: a user-facing error is one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        _mount_plugin_commands()
+        app()
+    except HarnessError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)

@@ -1,0 +1,139 @@
+"""LLaVA-format conversations (JSON or JSONL, ``<image>`` placeholder) turned into token ids
+and labels, with the loss on assistant tokens only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from harness.errors import HarnessError
+from harness.model.llm import IMAGE_TOKEN
+from harness.model.mllm import IGNORE_INDEX
+
+ROLES = {"human": "USER", "gpt": "ASSISTANT"}
+
+
+def load_conversations(path: Path) -> list[dict[str, Any]]:
+    text = Path(path).read_text()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    input_ids: list[int]
+    labels: list[int]
+
+
+def prompt_ids(question: str, tokenizer, *, num_image_tokens: int, system: str = "") -> list[int]:
+    """The ids the model sees before answering a one-turn question: exactly the ids that
+    ``tokenize_conversation`` builds for the same turn in training."""
+    text = f"{_system_prefix(system)}USER: {question} ASSISTANT:"
+    return [tokenizer.bos_token_id, *encode_with_image(text, tokenizer, num_image_tokens)]
+
+
+def tokenize_conversation(turns: Sequence[dict[str, str]], tokenizer, *, num_image_tokens: int,
+                          max_length: int, system: str = "") -> Tokenized:
+    """Token ids and labels of a whole conversation; only assistant replies carry labels.
+
+    Each piece is tokenized on its own and the ids concatenated, so the boundary between
+    masked and trained tokens is exact whatever the tokenizer merges.
+    """
+    ids = [tokenizer.bos_token_id]
+    labels = [IGNORE_INDEX]
+    text = _system_prefix(system)
+    for i, turn in enumerate(turns):
+        role = ROLES.get(turn["from"])
+        if role is None:
+            raise HarnessError(f"bad turn role {turn['from']!r}; valid: {', '.join(ROLES)}")
+        if role == "USER":
+            text += f"USER: {turn['value']} ASSISTANT:"
+            piece = encode_with_image(text, tokenizer, num_image_tokens)
+            ids += piece
+            labels += [IGNORE_INDEX] * len(piece)
+            text = ""
+        else:
+            piece = tokenizer.encode(f" {turn['value']}", add_special_tokens=False)
+            piece.append(tokenizer.eos_token_id)
+            ids += piece
+            labels += piece
+            text = "" if i == len(turns) - 1 else " "
+    if len(ids) > max_length:
+        if tokenizer.image_token_id in ids[max_length:]:
+            raise HarnessError(f"conversation longer than max_length={max_length} cuts its image")
+        ids, labels = ids[:max_length], labels[:max_length]
+    return Tokenized(ids, labels)
+
+
+def _system_prefix(system: str) -> str:
+    return f"{system} " if system else ""
+
+
+def encode_with_image(text: str, tokenizer, num_image_tokens: int) -> list[int]:
+    """Encode text, expanding each ``<image>`` into ``num_image_tokens`` image-token ids."""
+    parts = text.split(IMAGE_TOKEN)
+    ids: list[int] = []
+    for k, part in enumerate(parts):
+        if k:
+            ids += [tokenizer.image_token_id] * num_image_tokens
+        if part:
+            ids += tokenizer.encode(part, add_special_tokens=False)
+    return ids
+
+
+class ConversationDataset(torch.utils.data.Dataset):
+    """Tokenized once up front (cheap); images are read and transformed per item."""
+
+    def __init__(self, records: list[dict[str, Any]], image_root: Path, tokenizer, transform,
+                 *, num_image_tokens: int, max_length: int, system: str = "") -> None:
+        self.records = records
+        self.image_root = Path(image_root)
+        self.transform = transform
+        self.tokenized = [
+            tokenize_conversation(r["conversations"], tokenizer,
+                                  num_image_tokens=num_image_tokens, max_length=max_length,
+                                  system=system)
+            for r in records
+        ]
+        self.pad_id = tokenizer.pad_token_id
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        with Image.open(self.image_root / self.records[i]["image"]) as img:
+            pixels = self.transform(img.convert("RGB"))
+        t = self.tokenized[i]
+        return {"input_ids": torch.tensor(t.input_ids), "labels": torch.tensor(t.labels),
+                "pixels": pixels}
+
+    def collate(self, batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        return pad_batch(batch, self.pad_id, side="right")
+
+
+def pad_batch(batch: list[dict[str, torch.Tensor]], pad_id: int, side: str) -> dict:
+    """Stack a batch, padding ids (and labels, if present) on ``side``; left for generation."""
+    width = max(len(b["input_ids"]) for b in batch)
+    out: dict[str, torch.Tensor] = {}
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    for row, b in enumerate(batch):
+        n = len(b["input_ids"])
+        cols = slice(0, n) if side == "right" else slice(width - n, width)
+        ids[row, cols] = b["input_ids"]
+        mask[row, cols] = 1
+        if "labels" in b:
+            labels[row, cols] = b["labels"]
+    out["input_ids"], out["attention_mask"] = ids, mask
+    if "labels" in batch[0]:
+        out["labels"] = labels
+    out["pixels"] = torch.stack([b["pixels"] for b in batch])
+    return out

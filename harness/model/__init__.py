@@ -1,0 +1,1 @@
+"""The MLLM: encoder -> connector -> causal LM."""

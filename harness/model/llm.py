@@ -1,0 +1,78 @@
+"""The fixed causal LM that measures every encoder: any Hugging Face causal LM, or a tiny one
+built from a config with random weights and a tokenizer trained locally (smoke runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from harness.registry import Registry
+
+IMAGE_TOKEN = "<image>"
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    """A tiny Llama built from its config (random weights). Real hub LLMs come with issue 4."""
+
+    id: str
+    description: str
+    hidden_size: int = 128
+    intermediate_size: int = 344
+    num_layers: int = 2
+    num_heads: int = 4
+    vocab_size: int = 1024
+    max_positions: int = 1024
+    system_prompt: str = ""
+    """Put before the first user turn (LLaVA's chat models use one; the tiny LLM does not)."""
+
+
+LLMS: Registry[LLMSpec] = Registry("LLM", None, name_of=lambda s: s.id, item_type=LLMSpec)
+LLMS.register(LLMSpec(
+    id="tiny-llama",
+    description="Llama, hidden 128, 2 layers, random weights, byte-level BPE trained locally",
+))
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained on ``corpus`` in milliseconds; any text encodes."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<s>", "</s>", IMAGE_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+        extra_special_tokens={"image_token": IMAGE_TOKEN},
+    )
+
+
+def build_llm(spec: LLMSpec, corpus: Iterable[str]) -> tuple[LlamaForCausalLM,
+                                                             PreTrainedTokenizerFast]:
+    tokenizer = train_tokenizer(corpus, spec.vocab_size)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.num_heads,
+        num_key_value_heads=spec.num_heads,
+        max_position_embeddings=spec.max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.to(torch.float32), tokenizer

@@ -1,0 +1,54 @@
+"""Presets: the scale a sweep runs at (which encoder weights, LLM, data and how many steps).
+
+The smoke preset runs the *same* recipes shrunk, on tiny random-weight twins and the procedural
+probe, so the whole loop can be checked on a laptop CPU. Its scores are not real results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import from_mapping, read_toml
+from harness.registry import Registry
+
+
+@dataclass(frozen=True)
+class ProbeData:
+    """The procedural vision-centric probe (see ``harness.data.probe``)."""
+
+    seed: int = 0
+    n_align: int = 600
+    n_train: int = 1200
+    n_test: int = 300
+    image_size: int = 128
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    llm: str
+    data: ProbeData
+    tiny_encoders: bool = False
+    """Use each encoder's tiny random-weight twin: results are smoke results, never scores."""
+    recipes: tuple[str, ...] = ("frozen", "unfrozen")
+    seeds: tuple[int, ...] = (0,)
+    benchmarks: tuple[str, ...] = ("probe",)
+    micro_batch: int = 16
+    eval_batch: int = 32
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-stage overrides applied to every recipe, e.g. ``[stages.align] max_steps = 40``."""
+    recipe: dict[str, Any] = field(default_factory=dict)
+    """Recipe-level overrides, e.g. ``encoder_lr``."""
+
+
+def load_preset_file(path: str | Path) -> Preset:
+    path = Path(path)
+    return from_mapping(Preset, read_toml(path), where=str(path))
+
+
+PRESETS: Registry[Preset] = Registry(
+    "preset", "harness.presets", name_of=lambda p: p.name, item_type=Preset
+)

@@ -1,0 +1,17 @@
+"""The SQL store: an index of the result records that runs leave in their folders."""
+
+from __future__ import annotations
+
+from harness.store.ingest import IngestReport, find_records, ingest_paths, ingest_record
+from harness.store.store import DB_URL_ENV, DEFAULT_DB_URL, Store, resolve_db_url
+
+__all__ = [
+    "DB_URL_ENV",
+    "DEFAULT_DB_URL",
+    "IngestReport",
+    "Store",
+    "find_records",
+    "ingest_paths",
+    "ingest_record",
+    "resolve_db_url",
+]

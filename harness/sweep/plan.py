@@ -1,0 +1,112 @@
+"""Planning: a sweep (encoders x recipes x seeds under a preset) becomes runs whose identity is
+the hash of their fully resolved config, so planning twice schedules nothing new."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.config import stable_hash, to_plain
+from harness.encoder import ENCODERS
+from harness.eval.benchmarks import BENCHMARKS
+from harness.model.connectors import CONNECTORS
+from harness.model.llm import LLMS, LLMSpec
+from harness.preset import Preset, ProbeData
+from harness.recipe import Recipe
+from harness.sweep.record import RECORD_FILE
+
+RunState = Literal["new", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run's numbers, and nothing that does not."""
+
+    encoder: dict[str, Any]
+    recipe: Recipe
+    llm: LLMSpec
+    connector: str
+    data: ProbeData
+    seed: int
+    benchmarks: tuple[dict[str, str], ...]
+
+    @property
+    def key(self) -> str:
+        return stable_hash(self)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A planned run: its config plus how and where to run it (not part of its identity)."""
+
+    key: str
+    config: RunConfig
+    encoder_id: str
+    tiny: bool
+    preset: str
+    micro_batch: int
+    eval_batch: int
+    data_dir: str
+    run_dir: str
+    state: RunState
+
+    @property
+    def label(self) -> str:
+        twin = " (tiny twin)" if self.tiny else ""
+        return f"{self.encoder_id}{twin} / {self.config.recipe.name} / seed {self.config.seed}"
+
+    def summary(self) -> dict[str, Any]:
+        return {"key": self.key, "encoder": self.encoder_id, "tiny": self.tiny,
+                "recipe": self.config.recipe.name, "seed": self.config.seed,
+                "preset": self.preset, "state": self.state, "run_dir": self.run_dir}
+
+
+def data_dir_for(root: Path, data: ProbeData) -> Path:
+    return root / "data" / f"probe-{stable_hash(data)}"
+
+
+def run_state(run_dir: Path) -> RunState:
+    """What the run folder says: its record is the source of truth, not the database."""
+    record = run_dir / RECORD_FILE
+    if not record.exists():
+        return "new"
+    try:
+        return "done" if json.loads(record.read_text()).get("status") == "done" else "failed"
+    except (OSError, ValueError):
+        return "failed"
+
+
+def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
+               seeds: list[int], root: Path, *, connector: str = "mlp2x_gelu") -> list[Run]:
+    llm = LLMS.get(preset.llm)
+    CONNECTORS.get(connector)
+    benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in preset.benchmarks)
+    data_dir = data_dir_for(root, preset.data)
+    runs = []
+    for encoder_id in encoder_ids:
+        spec = ENCODERS.get(encoder_id)
+        for recipe in recipes:
+            shrunk = recipe.shrunk(preset.stages, preset.recipe)
+            for seed in seeds:
+                config = RunConfig(
+                    encoder=spec.fingerprint(tiny=preset.tiny_encoders), recipe=shrunk,
+                    llm=llm, connector=connector, data=preset.data, seed=seed,
+                    benchmarks=benchmarks,
+                )
+                run_dir = root / "runs" / config.key
+                runs.append(Run(
+                    key=config.key, config=config, encoder_id=encoder_id,
+                    tiny=preset.tiny_encoders, preset=preset.name,
+                    micro_batch=preset.micro_batch, eval_batch=preset.eval_batch,
+                    data_dir=str(data_dir), run_dir=str(run_dir), state=run_state(run_dir),
+                ))
+    return runs
+
+
+def write_config(run: Run) -> None:
+    path = Path(run.run_dir) / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": run.key, **to_plain(run.config)}, indent=2,
+                               sort_keys=True))

@@ -1,0 +1,116 @@
+"""The result record: what one run leaves in its folder (``record.json``), written atomically.
+
+The run folder is the source of truth; the SQL store is an index of these records, so nothing
+is lost if the database is down while jobs finish.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.config import from_mapping, to_plain
+
+SCHEMA_VERSION = 1
+RECORD_FILE = "record.json"
+
+
+@dataclass(frozen=True)
+class Score:
+    """One number: a metric of a benchmark on a subset, on a 0-100 scale."""
+
+    benchmark: str
+    metric: str
+    """e.g. ``accuracy``."""
+    subset: str
+    """``overall``, or a slice such as ``task:Count``, ``type:2D``, ``source:probe``."""
+    value: float
+    n: int
+    """Items the value is computed over."""
+    category: str = ""
+    """Cambrian's category: General, Knowledge, OCR & Chart, Vision-Centric."""
+    benchmark_version: str = ""
+    prompt_hash: str = ""
+    label_patch: str = ""
+    dataset_hash: str = ""
+    chance: float | None = None
+    """What guessing scores on this subset, so a reader can tell learning from luck."""
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    id: str
+    group: str
+    supervision: str
+    architecture: str
+    resolution: int
+    tiny: bool
+    params: int = 0
+    loader: str = ""
+    source: str = ""
+    weights: str | None = None
+    distribution: str = ""
+    distribution_version: str = ""
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    run_key: str
+    status: Literal["done", "failed"]
+    smoke: bool
+    """True when the encoder had random weights (a tiny twin): never a real score."""
+    encoder: EncoderInfo
+    recipe: str
+    llm: str
+    connector: str
+    seed: int
+    preset: str
+    config: dict[str, Any]
+    scores: tuple[Score, ...] = ()
+    train: dict[str, Any] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    wall_seconds: float = 0.0
+    host: str = ""
+    job_id: str = ""
+    code_version: str = ""
+    error: str | None = None
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(to_plain(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "record") -> ResultRecord:
+        return from_mapping(cls, data, where)
+
+
+def write_record(run_dir: Path, record: ResultRecord) -> Path:
+    """Write ``record.json`` so that a reader sees the old file or the new one, never half."""
+    return atomic_write_text(run_dir / RECORD_FILE, record.to_json())
+
+
+def read_record(run_dir_or_file: Path) -> ResultRecord:
+    path = Path(run_dir_or_file)
+    if path.is_dir():
+        path = path / RECORD_FILE
+    return ResultRecord.from_dict(json.loads(path.read_text()), where=str(path))
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,29 @@
+"""``harness serve``: where the database URL comes from, and that it starts uvicorn on the app."""
+
+from __future__ import annotations
+
+import pytest
+import uvicorn
+
+from api import cli
+from harness.store.store import DEFAULT_DB_URL
+
+
+def test_db_url_flag_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_DB_URL", raising=False)
+    assert cli.resolve_db_url(None) == DEFAULT_DB_URL == "sqlite:///harness-runs/harness.db"
+    monkeypatch.setenv("HARNESS_DB_URL", "sqlite:///env.db")
+    assert cli.resolve_db_url(None) == "sqlite:///env.db"
+    assert cli.resolve_db_url("sqlite:///flag.db") == "sqlite:///flag.db"
+
+
+def test_serve_prints_the_url_and_runs_uvicorn(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: calls.append((app, host, port)))
+    cli.serve(host="0.0.0.0", port=8123, db="sqlite://")
+    [(app, host, port)] = calls
+    assert (host, port) == ("0.0.0.0", 8123)
+    assert app.state.settings.db_url == "sqlite://"
+    assert "http://0.0.0.0:8123/" in capsys.readouterr().out

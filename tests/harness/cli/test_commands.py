@@ -1,0 +1,76 @@
+"""The CLI: machine-readable output, and bad input as one line with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli.app import app
+from harness.encoder import ENCODERS
+from harness.errors import HarnessError
+
+runner = CliRunner()
+
+
+def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The installed console script, as a user runs it."""
+    cmd = [sys.executable, "-c", "from harness.cli.app import main; main()", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_encoders_list_json() -> None:
+    result = runner.invoke(app, ["encoders", "list", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [e["id"] for e in data["encoders"]] == ENCODERS.names()
+    clip = next(e for e in data["encoders"] if e["group"] == "clip")
+    assert clip["distribution"] == "encoder-harness" and clip["resolution"] == 336
+    only_ssl = json.loads(runner.invoke(app, ["encoders", "list", "--group", "ssl",
+                                              "--format", "json"]).output)
+    assert {e["group"] for e in only_ssl["encoders"]} == {"ssl"}
+
+
+def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sweep", "--encoders", "all", "--preset", "smoke",
+                                 "--root", str(tmp_path), "--dry-run", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["executor"] == "local"
+    runs = plan["runs"]
+    assert len(runs) == len(ENCODERS.names()) * 2
+    assert {r["recipe"] for r in runs} == {"frozen", "unfrozen"}
+    assert all(r["state"] == "new" and r["scheduled"] and len(r["key"]) == 12 for r in runs)
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sweep", "--encoders", "clip-nope", "--preset", "smoke"],
+     "error: unknown encoder 'clip-nope'; valid: all, clip-vit-l14-336.openai"),
+    (["sweep", "--encoders", "all", "--preset", "huge"],
+     "error: unknown preset 'huge'; valid: smoke"),
+    (["sweep", "--encoders", "all", "--preset", "smoke", "--recipes", "frozen,warm"],
+     "error: unknown recipe 'warm'; valid: frozen, unfrozen"),
+    (["sweep", "--encoders", "all", "--preset", "smoke", "--executor", "cloud"],
+     "error: unknown executor 'cloud'; valid: local, debug"),
+    (["encoders", "list", "--group", "cnn"],
+     "error: unknown group 'cnn'; valid: clip, ssl, convnext, other"),
+])
+def test_bad_names_are_user_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, [*args, "--root", str(tmp_path)] if args[0] == "sweep" else args)
+    assert isinstance(result.exception, HarnessError), result.output
+    assert f"error: {result.exception}".startswith(message)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_console_script_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    result = harness("sweep", "--encoders", "clip-nope", "--preset", "smoke", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: unknown encoder 'clip-nope'; valid: all,")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "harness-runs").exists()  # nothing written for a bad command

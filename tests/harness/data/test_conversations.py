@@ -1,0 +1,79 @@
+"""Tokenisation of LLaVA conversations: image expansion and loss on assistant tokens only."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.data.conversations import (
+    encode_with_image,
+    pad_batch,
+    prompt_ids,
+    tokenize_conversation,
+)
+from harness.errors import HarnessError
+from harness.model.llm import train_tokenizer
+from harness.model.mllm import IGNORE_INDEX
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer(["How many red circles? A B C D left right USER ASSISTANT"] * 5, 300)
+
+
+TURNS = [
+    {"from": "human", "value": "<image>\nHow many red circles?"},
+    {"from": "gpt", "value": "B"},
+    {"from": "human", "value": "And blue?"},
+    {"from": "gpt", "value": "left"},
+]
+
+
+def test_image_placeholder_becomes_n_image_tokens(tokenizer) -> None:
+    ids = encode_with_image("<image>\nHi", tokenizer, num_image_tokens=5)
+    assert ids[:5] == [tokenizer.image_token_id] * 5
+    assert tokenizer.image_token_id not in ids[5:]
+
+
+def test_only_assistant_tokens_carry_labels(tokenizer) -> None:
+    t = tokenize_conversation(TURNS, tokenizer, num_image_tokens=4, max_length=512)
+    assert len(t.input_ids) == len(t.labels)
+    labelled = [i for i, label in zip(t.input_ids, t.labels, strict=True) if label != -100]
+    expected = (tokenizer.encode(" B", add_special_tokens=False) + [tokenizer.eos_token_id]
+                + tokenizer.encode(" left", add_special_tokens=False) + [tokenizer.eos_token_id])
+    assert labelled == expected
+    # Where a label is set it is the token itself (the model shifts), and image slots never are.
+    for i, label in zip(t.input_ids, t.labels, strict=True):
+        assert label in (IGNORE_INDEX, i)
+        if i == tokenizer.image_token_id:
+            assert label == IGNORE_INDEX
+    assert tokenizer.decode(t.input_ids, skip_special_tokens=True).count("ASSISTANT:") == 2
+
+
+def test_eval_prompt_is_the_training_prefix(tokenizer) -> None:
+    t = tokenize_conversation(TURNS[:2], tokenizer, num_image_tokens=4, max_length=512)
+    prefix = prompt_ids(TURNS[0]["value"], tokenizer, num_image_tokens=4)
+    assert t.input_ids[: len(prefix)] == prefix
+    assert all(label == IGNORE_INDEX for label in t.labels[: len(prefix)])
+    assert t.labels[len(prefix)] != IGNORE_INDEX
+
+
+def test_truncation_may_not_cut_the_image(tokenizer) -> None:
+    with pytest.raises(HarnessError, match="cuts its image"):
+        tokenize_conversation(TURNS, tokenizer, num_image_tokens=50, max_length=20)
+    short = tokenize_conversation(TURNS, tokenizer, num_image_tokens=2, max_length=30)
+    assert len(short.input_ids) == 30
+
+
+def test_pad_batch_sides() -> None:
+    batch = [{"input_ids": torch.tensor([5, 6, 7]), "labels": torch.tensor([-100, 6, 7]),
+              "pixels": torch.zeros(3, 2, 2)},
+             {"input_ids": torch.tensor([8]), "labels": torch.tensor([8]),
+              "pixels": torch.ones(3, 2, 2)}]
+    right = pad_batch(batch, pad_id=0, side="right")
+    assert right["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert right["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert right["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+    left = pad_batch(batch, pad_id=0, side="left")
+    assert left["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert left["pixels"].shape == (2, 3, 2, 2)
