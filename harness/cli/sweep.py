@@ -178,12 +178,19 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
     rows = [r for r in store.leaderboard(subset="overall") if r["run_key"] in keys]
     if not rows:
         return
-    smoke = any(r["smoke"] for r in rows)
-    table = Table("encoder", "group", "recipe", "benchmark", "score", "chance", "n",
-                  title="Leaderboard" + (" (SMOKE: random-weight twins, not real scores)"
-                                         if smoke else ""))
+    smoke = [r["smoke"] for r in rows]
+    title = "Leaderboard"
+    if all(smoke):
+        title += " (SMOKE: random-weight twins, not real scores)"
+    elif any(smoke):
+        title += " (* = smoke: random-weight twin, not a real score)"
+    table = Table(title=title)
+    table.add_column("encoder", no_wrap=True)
+    for name in ("group", "recipe", "benchmark", "score", "chance", "n"):
+        table.add_column(name, justify="right" if name in ("score", "chance", "n") else "left")
     for r in sorted(rows, key=lambda r: (r["benchmark"], r["recipe"], -r["value"])):
         chance = f"{r['chance']:.1f}" if r.get("chance") is not None else ""
-        table.add_row(r["encoder_id"] + (" (tiny)" if r["tiny"] else ""), r["group"],
-                      r["recipe"], r["benchmark"], f"{r['value']:.1f}", chance, str(r["n"]))
+        mark = "*" if r["smoke"] and not all(smoke) else ""
+        table.add_row(r["encoder_id"] + mark, r["group"], r["recipe"], r["benchmark"],
+                      f"{r['value']:.1f}", chance, str(r["n"]))
     console.print(table)
