@@ -116,7 +116,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from harness.encoder import ENCODERS, build_encoder
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import evaluate
-    from harness.model.connectors import CONNECTORS
+    from harness.model.connectors import CONNECTORS, FeatureShape
     from harness.model.llm import build_llm
     from harness.model.mllm import MLLM
     from harness.train import train_stage
@@ -132,9 +132,10 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     encoder = build_encoder(ENCODERS.get(run.encoder_id), tiny=run.tiny)
     corpus = [t["value"] for r in align_rows + train_rows for t in r["conversations"]]
     llm, tokenizer = build_llm(config.llm, corpus)
-    connector = CONNECTORS.get(config.connector).build(encoder.embed_dim,
-                                                       llm.config.hidden_size)
+    connector = CONNECTORS.get(config.connector).create(
+        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
     model = MLLM(encoder, connector, llm, tokenizer.image_token_id)
+    image_tokens = model.num_image_tokens
 
     # One accelerate state per process: a debug executor runs many jobs in one process.
     AcceleratorState._reset_state(reset_partial_state=True)
@@ -149,7 +150,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     for stage in config.recipe.stages:
         dataset = ConversationDataset(
             stage_data[stage.name], files.root, tokenizer, transform,
-            num_image_tokens=encoder.num_tokens, max_length=config.recipe.max_length,
+            num_image_tokens=image_tokens, max_length=config.recipe.max_length,
             system=config.llm.system_prompt)
         result = train_stage(accelerator.unwrap_model(model), stage, config.recipe, dataset,
                              micro_batch=run.micro_batch, accelerator=accelerator,

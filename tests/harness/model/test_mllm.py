@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harness.encoder import ENCODERS, build_encoder
-from harness.model.connectors import CONNECTORS
+from harness.model.connectors import CONNECTORS, FeatureShape
 from harness.model.llm import LLMS, build_llm
 from harness.model.mllm import MLLM
 
@@ -16,7 +16,8 @@ def mllm() -> MLLM:
     torch.manual_seed(0)
     encoder = build_encoder(ENCODERS.get("clip-vit-l14-336.openai"), tiny=True)
     llm, tok = build_llm(LLMS.get("tiny-llama"), ["a red circle left of a blue square"] * 3)
-    connector = CONNECTORS.get("mlp2x_gelu").build(encoder.embed_dim, llm.config.hidden_size)
+    connector = CONNECTORS.get("mlp2x_gelu").create(
+        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
     model = MLLM(encoder, connector, llm, tok.image_token_id)
     model.tokenizer = tok
     return model
