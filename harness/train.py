@@ -77,7 +77,8 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
                 on_step: ProgressFn | None = None) -> StageResult:
     set_trainable(model, stage, recipe)
     micro, accumulation = plan_batches(stage.global_batch, micro_batch, accelerator.num_processes)
-    steps = max(1, int(len(dataset) * stage.epochs) // stage.global_batch)
+    per_epoch = len(dataset) if stage.samples is None else min(stage.samples, len(dataset))
+    steps = max(1, int(per_epoch * stage.epochs) // stage.global_batch)
     if stage.max_steps is not None:
         steps = min(steps, stage.max_steps)
 
