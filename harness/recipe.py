@@ -52,6 +52,8 @@ class Recipe:
     """Peak learning rate of an unfrozen encoder (its own rate, lower than the LLM's)."""
     max_length: int = 2048
     precision: Literal["bf16", "fp32"] = "bf16"
+    max_bad_images: float = 0.01
+    """A stage fails when more than this share of its images cannot be read."""
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.stages]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from accelerate import Accelerator
 
+from harness.errors import HarnessError
 from harness.model.mllm import MLLM
 from harness.recipe import Recipe, Stage
 
@@ -32,6 +33,8 @@ class StageResult:
     final_loss: float
     """Mean loss over the last tenth of the steps (a single step is too noisy to report)."""
     seconds: float
+    bad_images: int = 0
+    """Images skipped because they could not be read (within the recipe's bound)."""
 
 
 def cosine_lr(step: int, total: int, warmup_ratio: float) -> float:
@@ -103,6 +106,8 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         step_loss = 0.0
         for _ in range(accumulation):
             batch = next(batches)
+            while batch is None:  # every image of this micro-batch was unreadable
+                batch = next(batches)
             with accelerator.autocast():
                 loss = model(batch["input_ids"], batch["attention_mask"], batch["pixels"],
                              labels=batch["labels"])
@@ -115,12 +120,28 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         losses.append(step_loss)
         if on_step is not None:
             on_step(stage.name, step + 1, steps, step_loss)
+    check_bad_images(dataset, stage, recipe)
     tail = losses[-max(1, len(losses) // 10):]
     return StageResult(
         name=stage.name, steps=steps, samples=steps * stage.global_batch, micro_batch=micro,
         accumulation=accumulation, first_loss=losses[0], final_loss=sum(tail) / len(tail),
         seconds=time.perf_counter() - started,
+        bad_images=len(getattr(dataset, "bad_images", {})),
     )
+
+
+def check_bad_images(dataset, stage: Stage, recipe: Recipe) -> None:
+    """Fail the stage when too many of its images could not be read; say which."""
+    bad = getattr(dataset, "bad_images", {})
+    if not bad:
+        return
+    share = len(bad) / len(dataset)
+    if share > recipe.max_bad_images:
+        path, reason = next(iter(bad.items()))
+        raise HarnessError(
+            f"stage {stage.name}: {len(bad)} of {len(dataset)} images unreadable"
+            f" ({share:.1%} > max_bad_images {recipe.max_bad_images:.1%}); first: {path}:"
+            f" {reason}")
 
 
 def _forever(loader):

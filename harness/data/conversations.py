@@ -89,7 +89,12 @@ def encode_with_image(text: str, tokenizer, num_image_tokens: int) -> list[int]:
 
 
 class ConversationDataset(torch.utils.data.Dataset):
-    """Tokenized once up front (cheap); images are read and transformed per item."""
+    """Tokenized once up front (cheap); images are read and transformed per item.
+
+    An image that is missing or cannot be decoded is skipped, not fatal: the item comes back
+    as None, ``collate`` drops it, and ``bad_images`` lists it so the trainer can report the
+    count and fail the run only when the share passes the recipe's bound.
+    """
 
     def __init__(self, records: list[dict[str, Any]], image_root: Path, tokenizer, transform,
                  *, num_image_tokens: int, max_length: int, system: str = "") -> None:
@@ -103,19 +108,26 @@ class ConversationDataset(torch.utils.data.Dataset):
             for r in records
         ]
         self.pad_id = tokenizer.pad_token_id
+        self.bad_images: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        with Image.open(self.image_root / self.records[i]["image"]) as img:
-            pixels = self.transform(img.convert("RGB"))
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor] | None:
+        path = self.image_root / self.records[i]["image"]
+        try:
+            with Image.open(path) as img:
+                pixels = self.transform(img.convert("RGB"))
+        except (OSError, ValueError) as exc:  # missing, truncated or not an image at all
+            self.bad_images[str(path)] = f"{type(exc).__name__}: {exc}"
+            return None
         t = self.tokenized[i]
         return {"input_ids": torch.tensor(t.input_ids), "labels": torch.tensor(t.labels),
                 "pixels": pixels}
 
-    def collate(self, batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        return pad_batch(batch, self.pad_id, side="right")
+    def collate(self, batch: list[dict[str, torch.Tensor] | None]) -> dict | None:
+        kept = [b for b in batch if b is not None]
+        return pad_batch(kept, self.pad_id, side="right") if kept else None
 
 
 def pad_batch(batch: list[dict[str, torch.Tensor]], pad_id: int, side: str) -> dict:

@@ -77,3 +77,22 @@ def test_pad_batch_sides() -> None:
     left = pad_batch(batch, pad_id=0, side="left")
     assert left["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
     assert left["pixels"].shape == (2, 3, 2, 2)
+
+
+def test_unreadable_images_are_skipped_and_listed(tmp_path, tokenizer) -> None:
+    from PIL import Image
+
+    from harness.data.conversations import ConversationDataset
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    (tmp_path / "torn.png").write_bytes(b"\x89PNG not really")
+    records = [{"image": name, "conversations": TURNS[:2]}
+               for name in ("ok.png", "torn.png", "missing.png")]
+    ds = ConversationDataset(records, tmp_path, tokenizer, lambda img: torch.zeros(3, 2, 2),
+                             num_image_tokens=2, max_length=128)
+    items = [ds[i] for i in range(3)]
+    assert items[0] is not None and items[1] is None and items[2] is None
+    assert set(ds.bad_images) == {str(tmp_path / "torn.png"), str(tmp_path / "missing.png")}
+    batch = ds.collate(items)
+    assert batch["input_ids"].shape[0] == 1
+    assert ds.collate([None, None]) is None
