@@ -117,7 +117,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import evaluate
     from harness.model.connectors import CONNECTORS, FeatureShape
-    from harness.model.llm import build_llm
+    from harness.model.llm import build_llm, image_token_id
     from harness.model.mllm import MLLM
     from harness.train import train_stage
 
@@ -134,7 +134,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     llm, tokenizer = build_llm(config.llm, corpus)
     connector = CONNECTORS.get(config.connector).create(
         [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
-    model = MLLM(encoder, connector, llm, tokenizer.image_token_id)
+    model = MLLM(encoder, connector, llm, image_token_id(tokenizer))
     image_tokens = model.num_image_tokens
 
     # One accelerate state per process: a debug executor runs many jobs in one process.

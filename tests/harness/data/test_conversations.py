@@ -12,7 +12,7 @@ from harness.data.conversations import (
     tokenize_conversation,
 )
 from harness.errors import HarnessError
-from harness.model.llm import train_tokenizer
+from harness.model.llm import image_token_id, train_tokenizer
 from harness.model.mllm import IGNORE_INDEX
 
 
@@ -31,8 +31,8 @@ TURNS = [
 
 def test_image_placeholder_becomes_n_image_tokens(tokenizer) -> None:
     ids = encode_with_image("<image>\nHi", tokenizer, num_image_tokens=5)
-    assert ids[:5] == [tokenizer.image_token_id] * 5
-    assert tokenizer.image_token_id not in ids[5:]
+    assert ids[:5] == [image_token_id(tokenizer)] * 5
+    assert image_token_id(tokenizer) not in ids[5:]
 
 
 def test_only_assistant_tokens_carry_labels(tokenizer) -> None:
@@ -45,7 +45,7 @@ def test_only_assistant_tokens_carry_labels(tokenizer) -> None:
     # Where a label is set it is the token itself (the model shifts), and image slots never are.
     for i, label in zip(t.input_ids, t.labels, strict=True):
         assert label in (IGNORE_INDEX, i)
-        if i == tokenizer.image_token_id:
+        if i == image_token_id(tokenizer):
             assert label == IGNORE_INDEX
     assert tokenizer.decode(t.input_ids, skip_special_tokens=True).count("ASSISTANT:") == 2
 

@@ -7,7 +7,7 @@ import torch
 
 from harness.encoder import ENCODERS, build_encoder
 from harness.model.connectors import CONNECTORS, FeatureShape
-from harness.model.llm import LLMS, build_llm
+from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import MLLM
 
 
@@ -18,7 +18,7 @@ def mllm() -> MLLM:
     llm, tok = build_llm(LLMS.get("tiny-llama"), ["a red circle left of a blue square"] * 3)
     connector = CONNECTORS.get("mlp2x_gelu").create(
         [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
-    model = MLLM(encoder, connector, llm, tok.image_token_id)
+    model = MLLM(encoder, connector, llm, image_token_id(tok))
     model.tokenizer = tok
     return model
 
