@@ -20,7 +20,7 @@ runner = CliRunner()
 def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """The installed console script, as a user runs it."""
     cmd = [sys.executable, "-c", "from harness.cli.app import main; main()", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def test_encoders_list_json() -> None:
