@@ -9,6 +9,7 @@ a blind one (Cambrian's "does this benchmark need the image?").
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -166,31 +167,36 @@ def option_continuations(tokenizer, n_choices: int) -> list[list[int]]:
 
 @torch.no_grad()
 def option_logliks(model: MLLM, tokenizer, ready: _Ready) -> list[float]:
-    """Log-likelihood of each option letter after the prompt: one batched forward over the
-    options, the image encoded once."""
+    """Log-likelihood of each option letter after the prompt. The prompt (image included) is
+    encoded once; every option is then scored from its KV cache in one batched step, so the
+    cost is about one prefill, not one per option."""
     device = _device(model)
     conts = option_continuations(tokenizer, len(ready.item.choices))
-    ids, mask = _pad([ready.ids + c for c in conts], tokenizer.pad_token_id, "right")
-    ids, mask = ids.to(device), mask.to(device)
-    embeds = model.llm.get_input_embeddings()(ids)
-    if ready.pixels is not None:
-        visual = model.visual_tokens(ready.pixels[None].to(device)).to(embeds.dtype)
-        slots = (ids == model.image_token_id).unsqueeze(-1)
-        embeds = embeds.masked_scatter(slots, visual.expand(len(conts), -1, -1).reshape(
-            -1, visual.shape[-1]))
-    hidden = model.llm.get_decoder()(inputs_embeds=embeds, attention_mask=mask)\
-        .last_hidden_state
-    start = len(ready.ids)
-    rows, positions, targets = [], [], []
-    for k, cont in enumerate(conts):
-        for j, token in enumerate(cont):
-            rows.append(k)
-            positions.append(start + j - 1)  # the position that predicts this token
-            targets.append(token)
-    logits = model.llm.get_output_embeddings()(hidden[rows, positions]).float()
-    picked = logits.log_softmax(-1)[torch.arange(len(targets)), torch.tensor(targets)]
-    totals = torch.zeros(len(conts)).index_add_(0, torch.tensor(rows), picked.cpu())
-    return totals.tolist()
+    ids = torch.tensor([ready.ids], device=device)
+    pixels = None if ready.pixels is None else ready.pixels[None].to(device)
+    decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
+    out = decoder(inputs_embeds=model.embed(ids, pixels), use_cache=True)
+    first = head(out.last_hidden_state[:, -1]).float().log_softmax(-1)[0]
+    totals = [first[c[0]].item() for c in conts]
+    width = max(len(c) for c in conts) - 1
+    if width:
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(len(conts))
+        rest, mask = _pad([c[:-1] for c in conts], tokenizer.pad_token_id, "right")
+        mask = torch.cat([torch.ones(len(conts), ids.shape[1], dtype=torch.long), mask], 1)
+        hidden = decoder(input_ids=rest.to(device), attention_mask=mask.to(device),
+                         **{_cache_argument(decoder): cache}).last_hidden_state
+        logp = head(hidden).float().log_softmax(-1)
+        for k, cont in enumerate(conts):
+            # Position j of the continuation input predicts continuation token j + 1.
+            totals[k] += sum(logp[k, j, token].item() for j, token in enumerate(cont[1:]))
+    return totals
+
+
+def _cache_argument(decoder) -> str:
+    # transformers 5 renamed ``past_key_values`` to ``cache`` (the old name warns).
+    return "cache" if "cache" in inspect.signature(decoder.forward).parameters \
+        else "past_key_values"
 
 
 def predict(model: MLLM, tokenizer, benchmark: Benchmark, rows: Iterable[Item | dict],
