@@ -282,10 +282,16 @@ def _read_done(path: Path) -> dict[str, Prediction]:
         with path.open("r+b") as fh:
             fh.truncate(len(keep))
     done = {}
-    for line in keep.decode("utf-8").splitlines():
-        if line.strip():
+    for n, line in enumerate(keep.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
             p = Prediction(**json.loads(line))
-            done[p.idx] = p
+        except (ValueError, TypeError):
+            # A line this code cannot read is predicted again rather than trusted.
+            log.warning("%s:%d: unreadable prediction, asking again", path, n)
+            continue
+        done[p.idx] = p
     return done
 
 

@@ -208,3 +208,13 @@ def test_probe_rows_still_predict(tiny, tmp_path: Path) -> None:
     predictions = runner.predict(model, tok, probe, rows, files.root, transform, batch_size=2)
     assert [p.idx for p in predictions] == ["0", "1", "2"]
     assert all(p.answer in "ABCD" for p in predictions)
+
+
+def test_unreadable_prediction_lines_are_asked_again(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    good = runner.Prediction(idx="1", task="", type="", source="", answer="A", output="A",
+                             extracted="A", correct=True, n_choices=2, credit=1.0)
+    path.write_text(json.dumps(runner.asdict(good)) + "\n" + '{"idx": "2"}\n' + "not json\n"
+                    + '{"idx": "3", "ta')
+    assert list(runner._read_done(path)) == ["1"]
+    assert path.read_text().endswith("not json\n")  # the torn tail is cut off
