@@ -9,7 +9,7 @@ import types
 
 import typer
 
-from harness.cli import data, encoders, ingest, recipes, sweep
+from harness.cli import benchmarks, data, encoders, ingest, recipes, sweep
 from harness.errors import HarnessError
 from harness.registry import Registry
 
@@ -24,6 +24,7 @@ app.command("sweep")(sweep.sweep)
 app.command("ingest")(ingest.ingest)
 app.add_typer(encoders.app, name="encoders")
 app.add_typer(recipes.app, name="recipes")
+app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(data.app, name="data")
 
 COMMANDS: Registry[types.FunctionType] = Registry(
