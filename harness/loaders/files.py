@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from harness.encoder import Encoder, EncoderSpec, register_loader
+from harness.encoder import Encoder, EncoderSpec, plain, register_loader
 from harness.errors import HarnessError
 from harness.loaders.timm_models import TimmEncoder, create_timm
 from harness.loaders.weights import hub_offline, local_weights, missing_weights, read_state_dict
@@ -38,7 +38,8 @@ def resolve_checkpoint(spec: EncoderSpec, weights_path: Path | None) -> Path:
         return local
     where = spec.weights
     if not where:
-        raise HarnessError(f"encoder {spec.id!r} (loader 'file') names no weights file")
+        raise missing_weights(spec, looked, "the spec (it names no published file)",
+                              "nothing to download")
     if where.startswith("package:"):
         module, _, relative = where.removeprefix("package:").partition("/")
         found = importlib.util.find_spec(module)
@@ -95,7 +96,7 @@ def load_by_position(model: torch.nn.Module, state: dict[str, torch.Tensor],
 @register_loader("file")
 def build_from_file(spec: EncoderSpec, tiny: bool, *,
                     weights_path: Path | None = None) -> Encoder:
-    options = dict(spec.options)
+    options = plain(spec.options)
     file_opts = {k: options.pop(k) for k in FILE_OPTIONS if k in options}
     size = spec.tiny_resolution if tiny else spec.resolution
     if tiny:

@@ -65,7 +65,7 @@ def build_transformers(spec: EncoderSpec, tiny: bool, *,
                        weights_path: Path | None = None) -> Encoder:
     from transformers import AutoConfig
 
-    options = dict(spec.options)
+    options = plain(spec.options)
     cls = _model_class(options.pop("model_class", "AutoModel"))
     model_type = options.pop("model_type", None)
     revision = options.pop("revision", None)

@@ -50,8 +50,8 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
     import open_clip
 
     size = spec.tiny_resolution if tiny else spec.resolution
-    kwargs: dict[str, Any] = {"force_image_size": size, **spec.options}
-    name, pretrained, looked, remote = spec.source, None, [], ""
+    kwargs: dict[str, Any] = {"force_image_size": size, **plain(spec.options)}
+    name, pretrained, local, looked = spec.source, None, None, []
     if tiny:
         name = spec.tiny_source or spec.source
         kwargs.update({"embed_dim": 32, "text_cfg": dict(TINY_TEXT)})
@@ -66,15 +66,16 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
             pretrained = str(weights_file(local))
         else:
             pretrained = spec.weights
-            remote = f"the Hugging Face hub (open_clip {spec.source!r} tag {spec.weights!r})"
-        kwargs["require_pretrained"] = pretrained is not None or name != spec.source
+        kwargs["require_pretrained"] = pretrained is not None or local is not None
     try:
         model = open_clip.create_model(name, pretrained=pretrained, **kwargs)
     except Exception as exc:  # OpenCLIP raises RuntimeError/ValueError/OSError alike
-        if tiny or not kwargs.get("require_pretrained"):
-            raise HarnessError(f"cannot build encoder {spec.id!r} from open_clip model"
-                               f" {name!r}: {one_line(exc)}") from exc
-        raise missing_weights(spec, looked, remote or str(pretrained or name), exc) from exc
+        if local is None and pretrained is not None:
+            remote = f"the Hugging Face hub (open_clip {spec.source!r} tag {spec.weights!r})"
+            raise missing_weights(spec, looked, remote, exc) from exc
+        where = f" with weights from {local}" if local is not None else ""
+        raise HarnessError(f"cannot build encoder {spec.id!r} from open_clip model"
+                           f" {spec.source!r}{where}: {one_line(exc)}") from exc
     visual = model.visual
     del model  # the text tower is not needed
     return OpenClipEncoder(spec, visual.eval(), size)

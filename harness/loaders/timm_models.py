@@ -1,9 +1,10 @@
 """The ``timm`` loader kind: ViTs and ConvNets built by ``timm.create_model``, spatial tokens read
 through timm's one documented call, ``forward_intermediates``.
 
-Weights: a local file from ``weights_path`` / ``$HARNESS_WEIGHTS_DIR`` (read by timm with
-``weights_only=True``, through the model's own checkpoint filter, which also interpolates
-position embeddings to the requested size), else the hub tag ``source.weights``.
+Weights: a local file from ``weights_path`` / ``$HARNESS_WEIGHTS_DIR`` (read as safetensors or
+with ``weights_only=True``, then handed to timm's own checkpoint filter, which converts original
+formats and interpolates position embeddings to the requested size, and loaded strictly), else
+the hub tag ``source.weights``.
 ``spec.options`` go to ``timm.create_model``.
 """
 
@@ -14,9 +15,9 @@ from typing import Any
 
 import torch
 
-from harness.encoder import Encoder, EncoderSpec, register_loader
+from harness.encoder import Encoder, EncoderSpec, plain, register_loader
 from harness.errors import HarnessError
-from harness.loaders.weights import local_weights, missing_weights, weights_file
+from harness.loaders.weights import local_weights, missing_weights, read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -39,7 +40,7 @@ class TimmEncoder(Encoder):
 
 
 def create_timm(spec: EncoderSpec, tiny: bool, *, size: int, pretrained: bool = False,
-                file: Path | None = None, num_classes: int = 0,
+                state_dict: dict[str, torch.Tensor] | None = None, num_classes: int = 0,
                 extra: dict[str, Any] | None = None,
                 looked: list[str] | None = None) -> torch.nn.Module:
     """``timm.create_model`` for the spec (or its twin), with a one-line error on failure."""
@@ -49,18 +50,30 @@ def create_timm(spec: EncoderSpec, tiny: bool, *, size: int, pretrained: bool = 
     if spec.architecture == "vit":
         kwargs["img_size"] = size
     if tiny:
-        kwargs.update(spec.tiny)
+        kwargs.update(plain(spec.tiny))
     base = spec.tiny_source if tiny and spec.tiny_source else spec.source
     # The tagged name even for the twin, so its transform uses the real weights' mean and std.
     tagged = spec.loader == "timm" and spec.weights and base == spec.source
     name = f"{base}.{spec.weights}" if tagged else base
-    if file is not None:
-        kwargs["pretrained_cfg_overlay"] = {"file": str(file)}
+    if state_dict is not None:
+        # timm loads non-strictly whenever the head differs from the weights' own, which would
+        # hide a wrong file; so the head goes here and the load is strict (num_classes match).
+        heads = getattr(timm.models.get_pretrained_cfg(name), "classifier", None) or ()
+        heads = (heads,) if isinstance(heads, str) else tuple(heads)
+        if not num_classes:
+            state_dict = {k: v for k, v in state_dict.items()
+                          if not k.startswith(tuple(f"{h}." for h in heads))}
+        kwargs["pretrained_cfg_overlay"] = {"state_dict": state_dict,
+                                            "num_classes": num_classes}
     try:
-        return timm.create_model(name, pretrained=pretrained or file is not None, **kwargs)
+        return timm.create_model(name, pretrained=pretrained or state_dict is not None,
+                                 **kwargs)
     except Exception as exc:  # timm raises many kinds; the user needs one line
-        if pretrained or file is not None:
-            remote = str(file) if file else f"the Hugging Face hub (timm model {name!r})"
+        if state_dict is not None:
+            raise HarnessError(f"weights for encoder {spec.id!r} do not fit timm model"
+                               f" {name!r}: {' '.join(str(exc).split())[:300]}") from exc
+        if pretrained:
+            remote = f"the Hugging Face hub (timm model {name!r})"
             raise missing_weights(spec, looked or [], remote, exc) from exc
         raise HarnessError(f"cannot build encoder {spec.id!r} from timm model {name!r}:"
                            f" {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
@@ -70,13 +83,14 @@ def create_timm(spec: EncoderSpec, tiny: bool, *, size: int, pretrained: bool = 
 @register_loader("timm")
 def build_timm(spec: EncoderSpec, tiny: bool, *, weights_path: Path | None = None) -> Encoder:
     size = spec.tiny_resolution if tiny else spec.resolution
-    options = dict(spec.options)
+    options = plain(spec.options)
     if tiny:
         model = create_timm(spec, True, size=size, extra=options)
     else:
         local, looked = local_weights(spec, weights_path)
         if local is not None:
-            model = create_timm(spec, False, size=size, file=weights_file(local), extra=options)
+            state = read_state_dict(local, key=options.pop("state_dict_key", None))
+            model = create_timm(spec, False, size=size, state_dict=state, extra=options)
         elif spec.weights is None:
             model = create_timm(spec, False, size=size, extra=options)
         else:

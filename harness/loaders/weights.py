@@ -103,8 +103,9 @@ def missing_weights(spec: EncoderSpec, looked: list[str], remote: str,
     """The one-line error for weights that could not be had: where it looked, how to fix it."""
     mode = "offline: HF_HUB_OFFLINE=1" if hub_offline() else "online"
     reason = cause if isinstance(cause, str) else one_line(cause)
+    where = f"{', '.join(looked)} and {remote}" if looked else remote
     return HarnessError(
-        f"no weights for encoder {spec.id!r}: looked in {', '.join(looked)} and {remote}"
+        f"no weights for encoder {spec.id!r}: looked in {where}"
         f" ({mode}; {reason}); put the weights at ${WEIGHTS_DIR_ENV}/{spec.id}.safetensors"
         f" (or .pth, or a folder {spec.id}/), pass --weights PATH, or go online to download them"
     )
