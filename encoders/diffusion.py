@@ -19,7 +19,8 @@ _TINY = {
             "latent_channels": 4, "down_block_types": ("DownEncoderBlock2D",) * 4,
             "up_block_types": ("UpDecoderBlock2D",) * 4},
     "text": {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 64,
-             "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 8},
+             "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 8,
+             "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
 }
 
 ENCODERS = [

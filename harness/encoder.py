@@ -283,8 +283,8 @@ def resample_tokens(tokens: torch.Tensor, grid: tuple[int, int],
 
 
 class EncoderBuilder(Protocol):
-    def __call__(self, spec: EncoderSpec, tiny: bool, *,
-                 weights_path: Path | None = None) -> Encoder: ...
+    def __call__(self, spec: EncoderSpec, tiny: bool, *, weights_path: Path | None = None,
+                 pretrained: bool = True) -> Encoder: ...
 
 
 ENCODERS: Registry[EncoderSpec] = Registry(
@@ -297,7 +297,8 @@ LOADERS: Registry[tuple[str, EncoderBuilder]] = Registry(
 
 def register_loader(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
     """Decorator: ``@register_loader("timm")`` on a function
-    ``(spec, tiny, *, weights_path=None) -> Encoder``."""
+    ``(spec, tiny, *, weights_path=None, pretrained=True) -> Encoder``; ``pretrained=False``
+    builds the real architecture with random weights, loading nothing."""
 
     def wrap(fn: EncoderBuilder) -> EncoderBuilder:
         LOADERS.register((name, fn))
@@ -342,12 +343,14 @@ def available_encoder_ids(*, strict: bool = False) -> list[str]:
 def build_encoder(spec: EncoderSpec, *, tiny: bool, resolution: int | None = None,
                   output_grid: tuple[int, int] | None = None,
                   feature_layer: int | None = None, precision: str | None = None,
-                  weights_path: str | Path | None = None) -> Encoder:
+                  weights_path: str | Path | None = None, pretrained: bool = True) -> Encoder:
     """Build the encoder (or its tiny random-weight twin) through its loader.
 
     The keyword overrides are applied to the spec first (``EncoderSpec.overridden``), so the
     built encoder's ``spec`` states what it runs. ``weights_path`` points at a weights file or
     folder for this one build; otherwise ``$HARNESS_WEIGHTS_DIR`` and then the hub are used.
+    ``pretrained=False`` builds the real architecture with random weights (``encoders show``
+    does so on the meta device to count parameters without memory).
     """
     import harness.loaders  # noqa: F401  (registers the loader kinds)
 
@@ -362,4 +365,4 @@ def build_encoder(spec: EncoderSpec, *, tiny: bool, resolution: int | None = Non
     if path is not None and tiny:
         raise HarnessError("weights_path loads real weights; a tiny twin has random weights"
                            " (drop --tiny or the weights path)")
-    return builder(spec, tiny, weights_path=path)
+    return builder(spec, tiny, weights_path=path, pretrained=pretrained)

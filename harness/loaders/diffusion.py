@@ -102,10 +102,14 @@ def _real_parts(spec: EncoderSpec, where: str) -> tuple[Any, Any, torch.Tensor, 
 
 @register_loader("diffusers")
 def build_diffusion(spec: EncoderSpec, tiny: bool, *,
-                    weights_path: Path | None = None) -> Encoder:
+                    weights_path: Path | None = None,
+                    pretrained: bool = True) -> Encoder:
     size = spec.tiny_resolution if tiny else spec.resolution
     if tiny:
         parts = _tiny_parts(spec)
+    elif not pretrained:
+        raise HarnessError(f"encoder {spec.id!r}: the diffusers loader builds only with weights"
+                           " (its configs live with them) or as a tiny twin")
     else:
         local, looked = local_weights(spec, weights_path)
         try:

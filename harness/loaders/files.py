@@ -95,12 +95,14 @@ def load_by_position(model: torch.nn.Module, state: dict[str, torch.Tensor],
 
 @register_loader("file")
 def build_from_file(spec: EncoderSpec, tiny: bool, *,
-                    weights_path: Path | None = None) -> Encoder:
+                    weights_path: Path | None = None,
+                    pretrained: bool = True) -> Encoder:
     options = plain(spec.options)
     file_opts = {k: options.pop(k) for k in FILE_OPTIONS if k in options}
     size = spec.tiny_resolution if tiny else spec.resolution
-    if tiny:
-        return TimmEncoder(spec, create_timm(spec, True, size=size, extra=options).eval(), size)
+    if tiny or not pretrained:
+        model = create_timm(spec, tiny, size=size, extra=options)
+        return TimmEncoder(spec, model.eval(), size)
     match = file_opts.get("match", "names")
     if match not in MATCHES:
         raise HarnessError(f"encoder {spec.id!r}: bad match {match!r}; valid: {', '.join(MATCHES)}")

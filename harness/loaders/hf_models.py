@@ -62,7 +62,8 @@ def _model_class(name: str) -> Any:
 
 @register_loader("transformers")
 def build_transformers(spec: EncoderSpec, tiny: bool, *,
-                       weights_path: Path | None = None) -> Encoder:
+                       weights_path: Path | None = None,
+                       pretrained: bool = True) -> Encoder:
     from transformers import AutoConfig
 
     options = plain(spec.options)
@@ -77,15 +78,18 @@ def build_transformers(spec: EncoderSpec, tiny: bool, *,
         config.image_size = size
         model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
         return HFEncoder(spec, model.eval(), size)
-    local, looked = local_weights(spec, weights_path)
+    local, looked = local_weights(spec, weights_path) if pretrained else (None, [])
     where = str(local) if local is not None else spec.source
     try:
-        if spec.weights is None and local is None:
+        if (spec.weights is None or not pretrained) and local is None:
             config = AutoConfig.from_pretrained(where, revision=revision, **options)
             model = cls.from_config(config) if hasattr(cls, "from_config") else cls(config)
         else:
             model = cls.from_pretrained(where, revision=revision, **options)
     except Exception as exc:  # OSError offline, ValueError for a bad folder, ...
+        if not pretrained:
+            raise HarnessError(f"no config for encoder {spec.id!r} from {spec.source!r}"
+                               f" (offline?): {one_line(exc)}") from exc
         if local is not None:
             raise HarnessError(f"cannot load encoder {spec.id!r} from {local}:"
                                f" {one_line(exc)}") from exc

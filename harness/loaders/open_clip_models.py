@@ -12,6 +12,7 @@ to ``open_clip.create_model``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ class OpenClipEncoder(Encoder):
 
 @register_loader("open_clip")
 def build_open_clip(spec: EncoderSpec, tiny: bool, *,
-                    weights_path: Path | None = None) -> Encoder:
+                    weights_path: Path | None = None,
+                    pretrained: bool = True) -> Encoder:
     import open_clip
 
     size = spec.tiny_resolution if tiny else spec.resolution
@@ -58,6 +60,9 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
         kwargs.update(plain(spec.tiny))
         if "vision_cfg" in kwargs:  # a replaced vision config must still say the size
             kwargs["vision_cfg"]["image_size"] = size
+    elif not pretrained:
+        # Architecture only; on the meta device (encoders show) OpenCLIP must stay there.
+        kwargs["device"] = torch.empty(0).device
     else:
         local, looked = local_weights(spec, weights_path)
         if local is not None and local.is_dir() and (local / "open_clip_config.json").is_file():
@@ -68,6 +73,8 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
             pretrained = spec.weights
         kwargs["require_pretrained"] = pretrained is not None or local is not None
     try:
+        # A twin is random on purpose: OpenCLIP's "initialized randomly" warning is noise there.
+        logging.disable(logging.WARNING if tiny or not pretrained else logging.NOTSET)
         model = open_clip.create_model(name, pretrained=pretrained, **kwargs)
     except Exception as exc:  # OpenCLIP raises RuntimeError/ValueError/OSError alike
         if local is None and pretrained is not None:
@@ -76,6 +83,8 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
         where = f" with weights from {local}" if local is not None else ""
         raise HarnessError(f"cannot build encoder {spec.id!r} from open_clip model"
                            f" {spec.source!r}{where}: {one_line(exc)}") from exc
+    finally:
+        logging.disable(logging.NOTSET)
     visual = model.visual
     del model  # the text tower is not needed
     return OpenClipEncoder(spec, visual.eval(), size)

@@ -81,17 +81,18 @@ def create_timm(spec: EncoderSpec, tiny: bool, *, size: int, pretrained: bool = 
 
 
 @register_loader("timm")
-def build_timm(spec: EncoderSpec, tiny: bool, *, weights_path: Path | None = None) -> Encoder:
+def build_timm(spec: EncoderSpec, tiny: bool, *, weights_path: Path | None = None,
+               pretrained: bool = True) -> Encoder:
     size = spec.tiny_resolution if tiny else spec.resolution
     options = plain(spec.options)
     if tiny:
         model = create_timm(spec, True, size=size, extra=options)
     else:
-        local, looked = local_weights(spec, weights_path)
+        local, looked = local_weights(spec, weights_path) if pretrained else (None, [])
         if local is not None:
             state = read_state_dict(local, key=options.pop("state_dict_key", None))
             model = create_timm(spec, False, size=size, state_dict=state, extra=options)
-        elif spec.weights is None:
+        elif spec.weights is None or not pretrained:
             model = create_timm(spec, False, size=size, extra=options)
         else:
             model = create_timm(spec, False, size=size, pretrained=True, extra=options,

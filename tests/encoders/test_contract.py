@@ -13,6 +13,7 @@ from harness.encoder import (
     ENCODERS,
     GROUPS,
     Encoder,
+    EncoderSpec,
     available_encoder_ids,
     build_encoder,
     missing_requirements,
@@ -194,3 +195,18 @@ def test_real_weights_missing_offline_is_one_line(monkeypatch, tmp_path) -> None
         build_encoder(ENCODERS.get("mocov3-vit-l16-224.in1k"), tiny=False)
     assert "\n" not in str(info.value)
     assert str(tmp_path / "mocov3-vit-l16-224.in1k") in str(info.value)
+
+
+def test_unavailable_encoders_are_listed_with_a_note_and_left_out_of_all(monkeypatch) -> None:
+    import harness.encoder as encoder_module
+    from harness.registry import Registry
+
+    fresh = Registry("encoder", None, name_of=lambda s: s.id, item_type=EncoderSpec)
+    fresh.register(ENCODERS.get("clip-vit-l14-336.openai"))
+    fresh.register(dataclasses.replace(ENCODERS.get("sd21-unet-512.laion5b"),
+                                       requires=("diffusers", "not_installed_pkg")))
+    monkeypatch.setattr(encoder_module, "ENCODERS", fresh)
+    assert encoder_module.available_encoder_ids() == ["clip-vit-l14-336.openai"]
+    assert encoder_module.unavailable_encoders() == {
+        "sd21-unet-512.laion5b": "needs not_installed_pkg:"
+                                 " pip install 'encoder-harness[diffusers]'"}
