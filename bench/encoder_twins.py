@@ -1,5 +1,6 @@
-"""Side-by-side cost of every registered encoder's tiny twin on this machine: build time, and
-the median forward+backward time of a batch (what one smoke-sweep training step adds).
+"""Side-by-side cost of every registered encoder's tiny twin on this machine: build time, the
+FLOPs of one forward+backward of a batch (exact, independent of machine load), and its median
+wall time (what one smoke-sweep training step adds).
 
     python bench/encoder_twins.py [--batch 16] [--repeats 7] [--ids a,b] [--format json]
 
@@ -18,6 +19,7 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from harness.encoder import ENCODERS, available_encoder_ids, build_encoder  # noqa: E402
 
@@ -30,6 +32,9 @@ def measure(encoder_id: str, batch: int, repeats: int) -> dict:
     build_s = time.perf_counter() - start
     pixels = torch.randn(batch, 3, encoder.image_size, encoder.image_size)
     encoder.set_trainable(True)
+    with FlopCounterMode(display=False) as counter:
+        encoder(pixels).float().pow(2).mean().backward()
+    encoder.zero_grad(set_to_none=True)
     times = []
     for _ in range(repeats + 1):  # the first run warms caches and is dropped
         start = time.perf_counter()
@@ -47,6 +52,7 @@ def measure(encoder_id: str, batch: int, repeats: int) -> dict:
         "id": encoder_id, "loader": spec.loader, "grid": list(encoder.grid),
         "dim": encoder.embed_dim, "params": encoder.num_parameters(),
         "image_size": encoder.image_size, "build_ms": round(build_s * 1e3, 1),
+        "fwd_bwd_gflop": round(counter.get_total_flops() / 1e9, 2),
         "fwd_bwd_ms": round(statistics.median(times[1:]) * 1e3, 1),
         "fwd_frozen_ms": round(statistics.median(frozen) * 1e3, 1),
     }
@@ -66,12 +72,13 @@ def main() -> None:
                           "rows": rows}, indent=2))
         return
     print(f"batch {args.batch}, {torch.get_num_threads()} threads, medians of {args.repeats}")
-    print(f"{'id':40} {'loader':12} {'grid':6} {'dim':>5} {'params':>9} {'build ms':>9}"
-          f" {'fwd+bwd ms':>10} {'frozen fwd ms':>13}")
+    print(f"{'id':36} {'loader':12} {'grid':5} {'dim':>4} {'params':>8} {'build ms':>9}"
+          f" {'GFLOP':>6} {'fwd+bwd ms':>10} {'frozen fwd ms':>13}")
     for r in sorted(rows, key=lambda r: -r["fwd_bwd_ms"]):
         grid = f"{r['grid'][0]}x{r['grid'][1]}"
-        print(f"{r['id']:40} {r['loader']:12} {grid:6} {r['dim']:>5} {r['params']:>9}"
-              f" {r['build_ms']:>9} {r['fwd_bwd_ms']:>10} {r['fwd_frozen_ms']:>13}")
+        print(f"{r['id']:36} {r['loader']:12} {grid:5} {r['dim']:>4} {r['params']:>8}"
+              f" {r['build_ms']:>9} {r['fwd_bwd_gflop']:>6} {r['fwd_bwd_ms']:>10}"
+              f" {r['fwd_frozen_ms']:>13}")
     total = sum(r["fwd_bwd_ms"] for r in rows)
     print(f"sum over {len(rows)} twins: {total:.0f} ms per training step of each")
 
