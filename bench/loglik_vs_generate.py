@@ -23,8 +23,8 @@ from harness.data.probe import write_probe
 from harness.encoder import ENCODERS, build_encoder
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.runner import predict
-from harness.model.connectors import CONNECTORS
-from harness.model.llm import LLMS, build_llm
+from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import MLLM
 
 
@@ -45,9 +45,9 @@ def main() -> None:
     encoder = build_encoder(ENCODERS.get(args.encoder), tiny=True)
     llm, tok = build_llm(LLMS.get("tiny-llama"),
                          [t["value"] for r in train_rows for t in r["conversations"]])
-    model = MLLM(encoder, CONNECTORS.get("mlp2x_gelu").build(encoder.embed_dim,
-                                                              llm.config.hidden_size),
-                 llm, tok.image_token_id)
+    connector = CONNECTORS.get("mlp2x_gelu").create(
+        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
+    model = MLLM(encoder, connector, llm, image_token_id(tok))
     transform = encoder.transform()
 
     data = ConversationDataset(train_rows, files.root, tok, transform,

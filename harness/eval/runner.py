@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import torch
 
-from harness.data.conversations import prompt_ids
+from harness.data.conversations import prompt_ids, segments
 from harness.errors import HarnessError
 from harness.eval.files import UnreadableImage, open_image
 from harness.eval.prompts import LETTERS, template_hash
@@ -158,20 +158,26 @@ def _generate(model: MLLM, tokenizer, benchmark: Benchmark, ready: list[_Ready],
     return out
 
 
-def option_continuations(tokenizer, n_choices: int) -> list[list[int]]:
-    """The answer tokens of each option letter exactly as training writes an answer:
-    a space, the letter, end of sequence."""
-    return [tokenizer.encode(f" {LETTERS[k]}", add_special_tokens=False)
-            + [tokenizer.eos_token_id] for k in range(n_choices)]
+def option_continuations(tokenizer, n_choices: int, system: str = "") -> list[list[int]]:
+    """The answer tokens of each option letter exactly as training writes an answer (the
+    trained piece of a one-turn conversation: `` B</s>`` in LLaVA's plain format, the chat
+    template's reply and end-of-turn tokens otherwise)."""
+    out = []
+    for k in range(n_choices):
+        turns = [{"from": "human", "value": "?"}, {"from": "gpt", "value": LETTERS[k]}]
+        answer, trained = segments(turns, tokenizer, system)[-1]
+        assert trained, "the last piece of a conversation ending on a reply is the reply"
+        out.append(tokenizer.encode(answer, add_special_tokens=False))
+    return out
 
 
 @torch.no_grad()
-def option_logliks(model: MLLM, tokenizer, ready: _Ready) -> list[float]:
+def option_logliks(model: MLLM, tokenizer, ready: _Ready, system: str = "") -> list[float]:
     """Log-likelihood of each option letter after the prompt. The prompt (image included) is
     encoded once; every option is then scored from its KV cache in one batched step, so the
     cost is about one prefill, not one per option."""
     device = _device(model)
-    conts = option_continuations(tokenizer, len(ready.item.choices))
+    conts = option_continuations(tokenizer, len(ready.item.choices), system)
     ids = torch.tensor([ready.ids], device=device)
     pixels = None if ready.pixels is None else ready.pixels[None].to(device)
     decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
@@ -235,7 +241,7 @@ def _batches(model: MLLM, tokenizer, benchmark: Benchmark, items: list[Item], da
                 done[p.idx] = p
         for r in ready:
             if opts.mode == "loglik" and r.item.choices:
-                logliks = option_logliks(model, tokenizer, r)
+                logliks = option_logliks(model, tokenizer, r, opts.system)
                 letter = LETTERS[max(range(len(logliks)), key=logliks.__getitem__)]
                 grade = Grade(letter, float(letter == r.item.answer))
                 done[r.item.idx] = _prediction(r.item, letter, grade, scoring="loglik",

@@ -14,8 +14,8 @@ from harness.errors import HarnessError
 from harness.eval import runner
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.runner import evaluate, option_continuations, option_logliks, vision_reliance
-from harness.model.connectors import CONNECTORS
-from harness.model.llm import LLMS, build_llm
+from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import IGNORE_INDEX, MLLM
 
 
@@ -25,8 +25,9 @@ def tiny():
     encoder = build_encoder(ENCODERS.get("clip-vit-l14-336.openai"), tiny=True)
     llm, tok = build_llm(LLMS.get("tiny-llama"),
                          ["Question? Select from the following choices. (A) left (B) right"] * 3)
-    connector = CONNECTORS.get("mlp2x_gelu").build(encoder.embed_dim, llm.config.hidden_size)
-    return MLLM(encoder, connector, llm, tok.image_token_id), tok, encoder.transform()
+    connector = CONNECTORS.get("mlp2x_gelu").create(
+        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
+    return MLLM(encoder, connector, llm, image_token_id(tok)), tok, encoder.transform()
 
 
 def run(tiny, root: Path, out: Path, name: str = "cv-bench", **kw):
@@ -159,6 +160,18 @@ def test_option_loglik_equals_the_model_loss(tiny, layouts, tmp_path: Path) -> N
             loss = model(ids, torch.ones_like(ids), ready.pixels[None], labels=labels)
         # The model's loss is the mean negative log-likelihood over the answer tokens.
         assert got[k] == pytest.approx(-loss.item() * len(cont), rel=1e-4)
+
+
+def test_option_tokens_are_the_trained_answer_tokens(tiny) -> None:
+    from harness.data.conversations import tokenize_conversation
+
+    _, tok, _ = tiny
+    for k, cont in enumerate(option_continuations(tok, 3)):
+        turns = [{"from": "human", "value": "Which?"}, {"from": "gpt", "value": "ABC"[k]}]
+        t = tokenize_conversation(turns, tok, num_image_tokens=0, max_length=64)
+        assert [i for i, label in zip(t.input_ids, t.labels, strict=True)
+                if label != IGNORE_INDEX] == cont
+    assert cont[-1] == tok.eos_token_id
 
 
 def test_loglik_mode_scores_as_its_own_metric(tiny, layouts, tmp_path: Path) -> None:
