@@ -173,29 +173,54 @@ def option_continuations(tokenizer, n_choices: int, system: str = "") -> list[li
 
 @torch.no_grad()
 def option_logliks(model: MLLM, tokenizer, ready: _Ready, system: str = "") -> list[float]:
-    """Log-likelihood of each option letter after the prompt. The prompt (image included) is
-    encoded once; every option is then scored from its KV cache in one batched step, so the
-    cost is about one prefill, not one per option."""
+    """Log-likelihood of each option letter after one question's prompt."""
+    return batch_option_logliks(model, tokenizer, [ready], system)[0]
+
+
+@torch.no_grad()
+def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
+                         system: str = "") -> list[list[float]]:
+    """Log-likelihood of each option's answer tokens after its question's prompt, for a batch
+    of questions: the prompts (images included) are encoded once, left-padded so they all end
+    together, and every option of every question is then scored from that KV cache in one
+    more batched step; no generation, so no answer to extract."""
     device = _device(model)
-    conts = option_continuations(tokenizer, len(ready.item.choices), system)
-    ids = torch.tensor([ready.ids], device=device)
-    pixels = None if ready.pixels is None else ready.pixels[None].to(device)
+    pad = tokenizer.pad_token_id
+    by_n: dict[int, list[list[int]]] = {}
+    conts = [by_n.setdefault(len(r.item.choices),
+                             option_continuations(tokenizer, len(r.item.choices), system))
+             for r in ready]
+    ids, mask = _pad([r.ids for r in ready], pad, "left")
+    ids, mask = ids.to(device), mask.to(device)
+    # Positions count real tokens only, so a padded prompt reads exactly like an unpadded one.
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
     decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
-    out = decoder(inputs_embeds=model.embed(ids, pixels), use_cache=True)
-    first = head(out.last_hidden_state[:, -1]).float().log_softmax(-1)[0]
-    totals = [first[c[0]].item() for c in conts]
-    width = max(len(c) for c in conts) - 1
+    out = decoder(inputs_embeds=model.embed(ids, _stack(ready, device)), attention_mask=mask,
+                  position_ids=positions, use_cache=True)
+    first = head(out.last_hidden_state[:, -1]).float().log_softmax(-1)
+    totals = [[first[b, c[0]].item() for c in cs] for b, cs in enumerate(conts)]
+    k_max = max(len(cs) for cs in conts)
+    width = max(len(c) for cs in conts for c in cs) - 1
     if width:
         cache = out.past_key_values
-        cache.batch_repeat_interleave(len(conts))
-        rest, mask = _pad([c[:-1] for c in conts], tokenizer.pad_token_id, "right")
-        mask = torch.cat([torch.ones(len(conts), ids.shape[1], dtype=torch.long), mask], 1)
-        hidden = decoder(input_ids=rest.to(device), attention_mask=mask.to(device),
+        cache.batch_repeat_interleave(k_max)
+        # Row b * k_max + k feeds option k of question b all but its last token; rows for
+        # options a question does not have carry one padding token and are not read.
+        rows = [(cs[k][:-1] or [pad]) if k < len(cs) else [pad]
+                for cs in conts for k in range(k_max)]
+        rest, rest_mask = _pad(rows, pad, "right")
+        full_mask = torch.cat([mask.repeat_interleave(k_max, 0), rest_mask.to(device)], 1)
+        start = positions[:, -1:].repeat_interleave(k_max, 0) + 1
+        rest_positions = start + torch.arange(rest.shape[1], device=device)
+        hidden = decoder(input_ids=rest.to(device), attention_mask=full_mask,
+                         position_ids=rest_positions,
                          **{_cache_argument(decoder): cache}).last_hidden_state
         logp = head(hidden).float().log_softmax(-1)
-        for k, cont in enumerate(conts):
-            # Position j of the continuation input predicts continuation token j + 1.
-            totals[k] += sum(logp[k, j, token].item() for j, token in enumerate(cont[1:]))
+        for b, cs in enumerate(conts):
+            for k, cont in enumerate(cs):
+                # Position j of the fed tokens predicts answer token j + 1.
+                totals[b][k] += sum(logp[b * k_max + k, j, token].item()
+                                    for j, token in enumerate(cont[1:]))
     return totals
 
 
@@ -239,9 +264,10 @@ def _batches(model: MLLM, tokenizer, benchmark: Benchmark, items: list[Item], da
         if generate:
             for p in _generate(model, tokenizer, benchmark, generate, opts):
                 done[p.idx] = p
-        for r in ready:
-            if opts.mode == "loglik" and r.item.choices:
-                logliks = option_logliks(model, tokenizer, r, opts.system)
+        scored = [r for r in ready if opts.mode == "loglik" and r.item.choices]
+        if scored:
+            for r, logliks in zip(scored, batch_option_logliks(model, tokenizer, scored,
+                                                               opts.system), strict=True):
                 letter = LETTERS[max(range(len(logliks)), key=logliks.__getitem__)]
                 grade = Grade(letter, float(letter == r.item.answer))
                 done[r.item.idx] = _prediction(r.item, letter, grade, scoring="loglik",

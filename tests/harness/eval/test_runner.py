@@ -162,6 +162,22 @@ def test_option_loglik_equals_the_model_loss(tiny, layouts, tmp_path: Path) -> N
         assert got[k] == pytest.approx(-loss.item() * len(cont), rel=1e-4)
 
 
+def test_batched_option_logliks_equal_one_question_at_a_time(tiny, layouts,
+                                                            tmp_path: Path) -> None:
+    model, tok, transform = tiny
+    root = layouts.cvbench(tmp_path / "data")
+    bench = BENCHMARKS.get("cv-bench")
+    # Count questions have four options and longer prompts than the two-option ones, so the
+    # batch is padded on both axes.
+    ready = [runner._prepare(model, tok, bench, item, root, transform, runner.EvalOptions())
+             for item in bench.items(root)[1:5]]
+    assert len({len(r.ids) for r in ready}) > 1
+    assert {len(r.item.choices) for r in ready} == {2, 4}
+    batched = runner.batch_option_logliks(model, tok, ready)
+    for r, got in zip(ready, batched, strict=True):
+        assert got == pytest.approx(option_logliks(model, tok, r), rel=1e-4, abs=1e-4)
+
+
 def test_option_tokens_are_the_trained_answer_tokens(tiny) -> None:
     from harness.data.conversations import tokenize_conversation
 
