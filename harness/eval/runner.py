@@ -202,7 +202,10 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
     k_max = max(len(cs) for cs in conts)
     width = max(len(c) for cs in conts for c in cs) - 1
     if width:
-        cache = out.past_key_values
+        # transformers 5 names the returned cache ``cache``; 4.x ``past_key_values``.
+        cache = out.get("cache")
+        if cache is None:
+            cache = out.past_key_values
         cache.batch_repeat_interleave(k_max)
         # Row b * k_max + k feeds option k of question b all but its last token; rows for
         # options a question does not have carry one padding token and are not read.
