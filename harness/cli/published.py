@@ -10,7 +10,7 @@ import typer
 
 from harness.cli.common import console, err_console
 from harness.errors import HarnessError
-from harness.published import BUILTIN, builtin_path, read_published
+from harness.published import BUILTIN, read_builtin, read_published
 from harness.store import Store, resolve_db_url
 from harness.store.published import import_published
 
@@ -27,7 +27,7 @@ def import_published_command(
 ) -> None:
     """Load published scores (e.g. Cambrian-1's Figure 4, Tables 2 and 5) into the store."""
     if table in BUILTIN:
-        path, collection, paper = builtin_path(table), table, BUILTIN[table][1]
+        rows, collection = read_builtin(table), table
     else:
         path = Path(table)
         if path.suffix.lower() != ".csv" and not path.exists():
@@ -36,7 +36,7 @@ def import_published_command(
                 "nor a CSV file"
             )
         collection = name or path.stem
-    rows = read_published(path, paper=paper or collection)
+        rows = read_published(path, paper=paper or collection)
     store = Store(resolve_db_url(db))
     try:
         report = import_published(store, rows, collection)

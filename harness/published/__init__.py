@@ -8,6 +8,7 @@ from harness.published.reader import (
     BUILTIN,
     PublishedRow,
     builtin_path,
+    read_builtin,
     read_published,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "PublishedRow",
     "builtin_path",
     "encoder_id_for",
+    "read_builtin",
     "read_published",
 ]

@@ -55,6 +55,11 @@ def builtin_path(name: str) -> Path:
     return Path(str(files("harness.published") / BUILTIN[name][0]))
 
 
+def read_builtin(name: str) -> list[PublishedRow]:
+    """A table that ships with the package, credited to its paper."""
+    return read_published(builtin_path(name), paper=BUILTIN[name][1])
+
+
 def classify(metric: str) -> tuple[str, str]:
     """(level, category) of a published metric name."""
     if metric in CATEGORY_OF:

@@ -9,6 +9,7 @@ from harness.store.ingest import (
     ingest_outcome,
     ingest_paths,
     ingest_record,
+    ingest_records,
 )
 from harness.store.store import DB_URL_ENV, DEFAULT_DB_URL, Store, resolve_db_url
 
@@ -21,5 +22,6 @@ __all__ = [
     "ingest_outcome",
     "ingest_paths",
     "ingest_record",
+    "ingest_records",
     "resolve_db_url",
 ]

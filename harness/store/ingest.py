@@ -61,6 +61,34 @@ def ingest_outcome(store: Store, record: ResultRecord, run_dir: Path | None = No
     return _ingest(store, record, run_dir)
 
 
+def ingest_records(store: Store, records: Iterable[ResultRecord], batch: int = 500
+                   ) -> IngestReport:
+    """Many records, ``batch`` per transaction (a bulk load: one commit per batch instead of
+    per record). A batch that loses a race is redone record by record."""
+    report = IngestReport()
+    pending: list[ResultRecord] = []
+
+    def flush() -> None:
+        for record in pending:
+            check_record(record)
+        try:
+            with store.session(write=True) as session:
+                outcomes = [_write(session, r, record_hash(r)) for r in pending]
+        except (IntegrityError, OperationalError):
+            outcomes = [_ingest(store, r) for r in pending]
+        for outcome in outcomes:
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        pending.clear()
+
+    for record in records:
+        pending.append(record)
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+    return report
+
+
 def ingest_paths(store: Store, paths: Iterable[Path]) -> IngestReport:
     """Ingest record files (or run folders holding one); a bad file is reported, not raised."""
     report = IngestReport()

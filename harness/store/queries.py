@@ -284,6 +284,39 @@ def settings(session: Session) -> list[Setting]:
     return build_settings(rows)
 
 
+def benchmark_versions(session: Session, include_smoke: bool = True) -> list[dict[str, Any]]:
+    """Per benchmark, the distinct versions, prompt hashes, label patches and dataset hashes
+    its ``overall`` scores were made under: more than one variant means not comparable."""
+    query = (
+        select(ScoreRow.benchmark, ScoreRow.category, ScoreRow.benchmark_version,
+               ScoreRow.prompt_hash, ScoreRow.label_patch, ScoreRow.dataset_hash,
+               func.count().label("runs"))
+        .join(RunRow, ScoreRow.run_key == RunRow.key)
+        .where(RunRow.status == "done", ScoreRow.subset == "overall")
+        .group_by(ScoreRow.benchmark, ScoreRow.category, ScoreRow.benchmark_version,
+                  ScoreRow.prompt_hash, ScoreRow.label_patch, ScoreRow.dataset_hash)
+    )
+    if not include_smoke:
+        query = query.where(RunRow.smoke.is_(False))
+    out: dict[str, dict[str, Any]] = {}
+    for r in session.execute(query):
+        entry = out.setdefault(r.benchmark, {
+            "benchmark": r.benchmark, "category": r.category, "runs": 0, "variants": 0,
+            "versions": set(), "prompt_hashes": set(), "label_patches": set(),
+            "dataset_hashes": set(),
+        })
+        entry["runs"] += r.runs
+        entry["variants"] += 1
+        entry["versions"].add(r.benchmark_version)
+        entry["prompt_hashes"].add(r.prompt_hash)
+        entry["label_patches"].add(r.label_patch)
+        entry["dataset_hashes"].add(r.dataset_hash)
+    for entry in out.values():
+        for key in ("versions", "prompt_hashes", "label_patches", "dataset_hashes"):
+            entry[key] = sorted(v for v in entry[key] if v)
+    return [out[b] for b in sorted(out)]
+
+
 def published(
     session: Session,
     *,

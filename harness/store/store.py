@@ -163,6 +163,11 @@ class Store:
             self._settings_cache = (version, settings)
         return settings
 
+    def benchmark_versions(self, include_smoke: bool = True) -> list[dict[str, Any]]:
+        """Per benchmark, the variants (version, prompt, label patch, dataset) scored under."""
+        with self.session() as session:
+            return queries.benchmark_versions(session, include_smoke=include_smoke)
+
     def published(self, **filters: Any) -> list[dict[str, Any]]:
         """Published reference scores (never part of ``settings``)."""
         with self.session() as session:
