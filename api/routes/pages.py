@@ -85,10 +85,10 @@ def run(store: StoreDep, run_key: Annotated[str, Path(max_length=64, pattern=NAM
         raise HTTPException(404, f"no run {run_key!r} in the store")
     predictions = []
     for f in detail["prediction_files"]:
-        entry = {**f, "sample": [], "keys": [], "error": None}
+        entry = {**f, "sample": [], "columns": [], "error": None}
         try:
             _, entry["sample"] = read_predictions(detail, f["benchmark"], SAMPLE_PREDICTIONS)
-            entry["keys"] = list(dict.fromkeys(k for item in entry["sample"] for k in item))
+            entry["columns"] = list(dict.fromkeys(k for item in entry["sample"] for k in item))
         except (HarnessError, OSError) as exc:
             entry["error"] = str(exc)
         predictions.append(entry)

@@ -106,16 +106,21 @@ function setupPublishedSwitch() {
 }
 
 function drawFigures() {
-  document.querySelectorAll("script[type='application/json'][data-figure]").forEach((tag) => {
+  const tags = document.querySelectorAll("script[type='application/json'][data-figure]");
+  return Promise.all(Array.from(tags).map((tag) => {
     const figure = JSON.parse(tag.textContent);
-    Plotly.newPlot(tag.dataset.figure, figure.data, figure.layout,
-                   { responsive: true, displaylogo: false });
-  });
+    return Plotly.newPlot(tag.dataset.figure, figure.data, figure.layout,
+                          { responsive: true, displaylogo: false });
+  }));
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   setupSorting();
   setupFilters();
-  if (window.Plotly) drawFigures();
-  setupPublishedSwitch();
+  const drawn = window.Plotly ? drawFigures() : Promise.resolve();
+  drawn.then(() => {
+    setupPublishedSwitch();
+    // Lets tests (and impatient scripts) wait for the charts rather than guess.
+    document.body.dataset.chartsReady = "true";
+  });
 });

@@ -151,7 +151,12 @@ def test_runs_page_pages_and_run_page_escapes() -> None:
               "run_dir": "", "record_hash": "h", "encoder": None, "tiny": True,
               "started_at": None, "host": "", "job_id": "", "code_version": "",
               "scores": [], "prediction_files": []}
-    page = render_run(detail, [{"benchmark": "probe", "items": 3, "path": "p.jsonl",
-                                "error": "not reachable", "sample": [], "keys": []}])
+    page = render_run(detail, [
+        {"benchmark": "probe", "items": 3, "path": "p.jsonl", "error": "not reachable",
+         "sample": [], "columns": []},
+        {"benchmark": "mmvp", "items": 300, "path": "m.jsonl", "error": None,
+         "sample": [{"idx": 7, "output": "<i>B</i>"}], "columns": ["idx", "output"]},
+    ])
     assert "</pre><script>" not in page and "does not match the run key" in page
     assert "not reachable" in page and "Random-weight smoke run" in page
+    assert "(300 items," in page and "<td>7</td><td>&lt;i&gt;B&lt;/i&gt;</td>" in page
