@@ -16,6 +16,15 @@ GROUP_COLORS = {
     "other": "#7f7f7f",
 }
 SMOKE_NOTE = "random-weight smoke run"
+# A plain white look set directly: a named template is deep-copied into every figure, which
+# costs more than drawing the data on pages with many charts.
+STYLE: dict[str, Any] = {
+    "template": None,
+    "paper_bgcolor": "#fff",
+    "plot_bgcolor": "#fff",
+    "font": {"family": "system-ui, sans-serif", "color": "#2a3f5f"},
+    "hoverlabel": {"align": "left"},
+}
 
 Row = dict[str, Any]
 
@@ -74,7 +83,7 @@ def group_comparison(
         title={"text": title},
         yaxis_title=f"{_metric(rows)} (0-100)",
         legend_title_text="encoder group",
-        template="plotly_white",
+        **STYLE,
     )
     return fig
 
@@ -104,7 +113,7 @@ def _hover(row: Row) -> str:
         f"<b>{html.escape(row['encoder_id'])}</b>",
         f"{html.escape(row['metric'])}: {row['value']:.1f}",
         f"n = {row['n']}",
-        f"recipe {html.escape(row['recipe'])}, seed {row['seed']}",
+        f"recipe {html.escape(row['recipe'])}, seed {html.escape(str(row['seed']))}",
     ]
     if row["smoke"]:
         lines.append(f"<i>{SMOKE_NOTE}: not a real score</i>")
@@ -172,7 +181,7 @@ def families_figure(measured: Sequence[Row], published: Sequence[Row],
     fig.update_yaxes(title_text="average (0-100)")
     fig.update_layout(
         barmode="group",
-        template="plotly_white",
+        **STYLE,
         height=260 * len(categories) + 160,
         legend_title_text="family (hatched: published)",
         margin={"t": 60, "b": 140},
@@ -239,7 +248,7 @@ def deltas_figure(comparisons: Sequence[Row], columns: Sequence[str], title: str
             ), row=i, col=1)
     fig.update_xaxes(categoryorder="array", categoryarray=labels, tickangle=-40)
     fig.update_yaxes(title_text="points", zeroline=True, zerolinecolor="#444")
-    fig.update_layout(title={"text": title}, template="plotly_white",
+    fig.update_layout(title={"text": title}, **STYLE,
                       height=200 * len(columns) + 220, legend_title_text="family",
                       margin={"b": 160})
     return fig
@@ -255,7 +264,7 @@ def benchmark_heatmap(rows: Sequence[Row], columns: Sequence[str]) -> go.Figure:
         colorbar={"title": {"text": "0-100"}},
         hovertemplate="%{y}<br>%{x}: %{z:.1f}<extra></extra>",
     ))
-    fig.update_layout(template="plotly_white", height=max(320, 22 * len(rows) + 160),
+    fig.update_layout(**STYLE, height=max(320, 22 * len(rows) + 160),
                       yaxis={"autorange": "reversed"}, margin={"l": 260})
     return fig
 
@@ -273,7 +282,7 @@ def vision_reliance_figure(gaps: Sequence[Row]) -> go.Figure:
         hoverinfo="text",
     ))
     fig.add_hline(y=0, line_color="#444")
-    fig.update_layout(template="plotly_white", title={"text": "Vision reliance: with image "
+    fig.update_layout(**STYLE, title={"text": "Vision reliance: with image "
                                                               "minus blind (points)"},
                       yaxis_title="points")
     return fig

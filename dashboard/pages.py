@@ -6,7 +6,6 @@ pages are tested without a server; ``api/routes/pages.py`` fetches the data and 
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from dashboard.figures import (
     benchmark_heatmap,
@@ -43,13 +43,19 @@ Row = dict[str, Any]
 
 def _render(template: str, title: str, active: str, figures: dict[str, go.Figure] | None = None,
             **context: Any) -> str:
-    # Through JSON and back to plain data, so the template's tojson filter can embed each
-    # figure with <, > and & escaped: a raw to_json() string inside <script> is not HTML-safe.
-    plain = {div: json.loads(fig.to_json()) for div, fig in (figures or {}).items()}
+    embedded = {div: html_safe_json(fig.to_json()) for div, fig in (figures or {}).items()}
     return _env.get_template(template).render(
-        title=title, active=active, nav=NAV, figures=plain, plotly_js_url=PLOTLY_JS_URL,
+        title=title, active=active, nav=NAV, figures=embedded, plotly_js_url=PLOTLY_JS_URL,
         static=STATIC_URL, smoke_command=SMOKE_COMMAND, **context,
     )
+
+
+def html_safe_json(text: str) -> Markup:
+    """JSON that can sit inside <script>: the characters HTML gives meaning to are escaped
+    as JSON unicode escapes (what Jinja's tojson does), without decoding and re-encoding."""
+    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("'", "\\u0027")):
+        text = text.replace(char, code)
+    return Markup(text)
 
 
 def _category_order(names: set[str]) -> list[str]:
@@ -78,8 +84,7 @@ def measured_rows(settings: Sequence[Setting]) -> list[Row]:
             "std": {b: cell.std for b, cell in s.benchmarks.items()},
             "counts": {c: cell.benchmarks for c, cell in categories.items()},
             "setting": " · ".join((s.recipe, s.llm, s.connector, s.preset)),
-            "runs_url": "/runs?" + urlencode({"encoder": s.encoder_id, "recipe": s.recipe,
-                                              "llm": s.llm, "preset": s.preset}),
+            "runs_url": "/runs?" + urlencode({"encoder": s.encoder_id}),
         })
     return rows
 
@@ -138,8 +143,65 @@ def leaderboard_columns(rows: Sequence[Row]) -> list[Row]:
     return columns
 
 
+def figure_rows(settings: Sequence[Setting], benchmark: str | None) -> tuple[str | None,
+                                                                            list[Row]]:
+    """(benchmark, rows for ``group_comparison``): each setting's seed mean on one benchmark
+    (the preferred one unless asked), real results only when there are any."""
+    benchmarks = {b for s in settings for b in s.benchmarks}
+    if benchmark not in benchmarks:
+        benchmark = PREFERRED_BENCHMARK if PREFERRED_BENCHMARK in benchmarks else min(
+            benchmarks, default=None)
+    real = [s for s in settings if not s.smoke]
+    rows = []
+    for s in real or settings:
+        cell = s.benchmarks.get(benchmark or "")
+        if cell is None:
+            continue
+        rows.append({
+            "encoder_id": s.encoder_id, "group": s.group, "smoke": s.smoke, "recipe": s.recipe,
+            "llm": s.llm, "connector": s.connector, "seed": f"mean of {cell.seeds}",
+            "benchmark": benchmark, "subset": "overall", "metric": cell.metric,
+            "value": cell.value, "n": cell.items, "chance": cell.chance,
+            "run_key": "|".join(map(str, s.key)),
+        })
+    return benchmark, rows
+
+
+def row_html(r: Row, columns: Sequence[Row]) -> Markup:
+    """One leaderboard row. Built here rather than in the template: with thousands of rows
+    and dozens of columns, a Jinja loop per cell is most of the page's serving time."""
+    e = escape
+    classes = " ".join(c for c, on in (("smoke", r["smoke"]),
+                                        ("published", r["kind"] == "published")) if on)
+    parts = [f'<tr class="{classes}" data-kind="{r["kind"]}" '
+             f'data-smoke="{"true" if r["smoke"] else "false"}" data-group="{e(r["group"])}" '
+             f'data-recipe="{e(r["recipe"])}" data-llm="{e(r["llm"])}">']
+    if r["kind"] == "published":
+        parts.append(f'<td>{e(r["label"])} <span class="badge published" '
+                     f'title="{e(r["source"])}">published</span></td>')
+    else:
+        smoke = ' <span class="badge smoke">smoke</span>' if r["smoke"] else ""
+        parts.append(f'<td><a href="{e(r["runs_url"])}">{e(r["label"])}</a>{smoke}</td>')
+    parts.append("".join(f"<td>{e(r[k])}</td>" for k in ("group", "recipe", "llm",
+                                                         "connector", "preset")))
+    parts.append(f'<td class="num">{r["seeds"] if r["kind"] == "measured" else ""}</td>')
+    values, partial, std = r["values"], r["partial"], r["std"]
+    for col in columns:
+        name = col["name"]
+        v = values.get(name)
+        if v is None:
+            parts.append("<td></td>")
+            continue
+        tint = " partial" if partial.get(name) else ""
+        sd = std.get(name)
+        title = f' title="± {sd:.1f} over seeds"' if sd is not None else ""
+        parts.append(f'<td class="num{tint}"{title}>{v:.1f}</td>')
+    parts.append("</tr>")
+    return Markup("".join(parts))
+
+
 def render_leaderboard(settings: Sequence[Setting], published: Sequence[Row],
-                       figure_rows: Sequence[Row] = (), benchmark: str | None = None) -> str:
+                       benchmark: str | None = None) -> str:
     """The leaderboard: a row per setting (seeds averaged) and per published subject,
     sortable and filterable in the page; smoke rows hidden until asked for."""
     measured = measured_rows(settings)
@@ -153,12 +215,13 @@ def render_leaderboard(settings: Sequence[Setting], published: Sequence[Row],
     choices = {k: sorted({r[k] for r in measured if r[k]}) for k in ("group", "recipe", "llm")}
     choices["group"] = sorted(set(choices["group"]) | {r["group"] for r in paper if r["group"]})
     figures = {}
-    if figure_rows:
-        benchmark = benchmark or PREFERRED_BENCHMARK
-        figures["group-comparison"] = group_comparison(figure_rows, benchmark=benchmark)
+    benchmark, points = figure_rows(settings, benchmark)
+    if points and benchmark is not None:
+        figures["group-comparison"] = group_comparison(points, benchmark=benchmark)
     return _render(
         "leaderboard.html", "Leaderboard", "Leaderboard", figures,
-        rows=rows, columns=columns, choices=choices,
+        rows=rows, row_html=[row_html(r, columns) for r in rows], columns=columns,
+        choices=choices,
         categories=[c["name"] for c in columns if c.get("average")],
         smoke_rows=sum(r["smoke"] for r in measured), measured_rows=len(measured),
         published_rows=len(paper), published_sources=sorted({r["source"] for r in paper}),

@@ -27,7 +27,7 @@ def get_leaderboard(
     llm: Name = None,
     category: Name = None,
     encoder: Name = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT * 10)] = MAX_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT * 10)] = 100,
     offset: Offset = 0,
 ) -> Leaderboard:
     """One row per score (each seed separately); smoke rows marked."""

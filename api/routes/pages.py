@@ -3,15 +3,17 @@ the scripts they load, all served locally: no CDN, no internet."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from api.deps import NAME_PATTERN, Name, Offset, StoreDep
 from dashboard.assets import plotly_js_path, static_path
 from dashboard.pages import (
-    PREFERRED_BENCHMARK,
     render_benchmarks,
     render_families,
     render_leaderboard,
@@ -20,50 +22,78 @@ from dashboard.pages import (
     render_runs,
 )
 from harness.errors import HarnessError
+from harness.store import Store
 from harness.store.predictions import read_predictions
 from harness.store.published import beside_measured
-from harness.store.summary import headline_metric
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 SAMPLE_PREDICTIONS = 10
 CACHE = {"Cache-Control": "public, max-age=86400"}
+PAGE_CACHE_SIZE = 64
+
+
+class PageCache:
+    """Rendered pages keyed by (page, parameters, the store's data version): a page is drawn
+    once per change of the data, however often it is viewed. Per app, thread-safe."""
+
+    def __init__(self, size: int = PAGE_CACHE_SIZE) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, key: tuple[Any, ...], render: Callable[[], str]) -> str:
+        full = (*key, store.data_version())
+        with self._lock:
+            if full in self._pages:
+                self._pages.move_to_end(full)
+                return self._pages[full]
+        html = render()
+        with self._lock:
+            self._pages[full] = html
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+        return html
+
+
+def page_cache(request: Request) -> PageCache:
+    cache = getattr(request.app.state, "page_cache", None)
+    if cache is None:
+        cache = request.app.state.page_cache = PageCache()
+    return cache
+
+
+PageCacheDep = Annotated[PageCache, Depends(page_cache)]
 
 
 @router.get("/", response_class=HTMLResponse)
-def leaderboard(store: StoreDep, benchmark: Name = None) -> HTMLResponse:
-    settings = store.settings()
-    real = [s for s in settings if not s.smoke]
-    benchmarks = {b for s in settings for b in s.benchmarks}
-    chosen = benchmark if benchmark in benchmarks else (
-        PREFERRED_BENCHMARK if PREFERRED_BENCHMARK in benchmarks else min(benchmarks, default=None))
-    figure_rows = store.leaderboard(benchmark=chosen, include_smoke=not real) if chosen else []
-    # One metric per figure: the benchmark's headline (never its blind variant).
-    headline = headline_metric({r["metric"] for r in figure_rows})
-    figure_rows = [r for r in figure_rows if r["metric"] == headline]
-    return HTMLResponse(render_leaderboard(settings, store.published(), figure_rows, chosen))
+def leaderboard(store: StoreDep, cache: PageCacheDep, benchmark: Name = None) -> HTMLResponse:
+    return HTMLResponse(cache.get(store, ("/", benchmark), lambda: render_leaderboard(
+        store.settings(), store.published(), benchmark)))
 
 
 @router.get("/families", response_class=HTMLResponse)
-def families(store: StoreDep, setting: Annotated[str | None, Query(max_length=800)] = None,
+def families(store: StoreDep, cache: PageCacheDep,
+             setting: Annotated[str | None, Query(max_length=800)] = None,
              smoke: bool = False) -> HTMLResponse:
-    settings = store.settings()
-    published = store.published()
-    return HTMLResponse(render_families(settings, published, setting=setting,
-                                        include_smoke=smoke,
-                                        beside=beside_measured(published, settings)))
+    def render() -> str:
+        settings, published = store.settings(), store.published()
+        return render_families(settings, published, setting=setting, include_smoke=smoke,
+                               beside=beside_measured(published, settings))
+
+    return HTMLResponse(cache.get(store, ("/families", setting, smoke), render))
 
 
 @router.get("/recipes", response_class=HTMLResponse)
-def recipes(store: StoreDep, smoke: bool = False) -> HTMLResponse:
-    return HTMLResponse(render_recipes(store.settings(), include_smoke=smoke))
+def recipes(store: StoreDep, cache: PageCacheDep, smoke: bool = False) -> HTMLResponse:
+    return HTMLResponse(cache.get(store, ("/recipes", smoke), lambda: render_recipes(
+        store.settings(), include_smoke=smoke)))
 
 
 @router.get("/benchmarks", response_class=HTMLResponse)
-def benchmarks(store: StoreDep, smoke: bool = False) -> HTMLResponse:
-    return HTMLResponse(render_benchmarks(store.settings(),
-                                          store.benchmark_versions(include_smoke=smoke),
-                                          include_smoke=smoke))
+def benchmarks(store: StoreDep, cache: PageCacheDep, smoke: bool = False) -> HTMLResponse:
+    return HTMLResponse(cache.get(store, ("/benchmarks", smoke), lambda: render_benchmarks(
+        store.settings(), store.benchmark_versions(include_smoke=smoke), include_smoke=smoke)))
 
 
 @router.get("/runs", response_class=HTMLResponse)

@@ -67,9 +67,18 @@ function applyFilters(root) {
     if (visible) shown += 1;
   });
   if (category) {
+    // Header cells carry the category; body cells are found by column index, which keeps
+    // the page small with thousands of rows.
     const wanted = category.value;
-    table.querySelectorAll("[data-category]").forEach((cell) => {
-      cell.classList.toggle("hidden", wanted !== "" && cell.dataset.category !== wanted);
+    const hide = [];
+    Array.from(table.tHead.rows[0].cells).forEach((th, i) => {
+      if (th.dataset.category === undefined) return;
+      const off = wanted !== "" && th.dataset.category !== wanted;
+      th.classList.toggle("hidden", off);
+      hide.push([i, off]);
+    });
+    Array.from(table.tBodies[0].rows).forEach((row) => {
+      hide.forEach(([i, off]) => row.cells[i] && row.cells[i].classList.toggle("hidden", off));
     });
   }
   const counter = root.querySelector("#shown-rows");

@@ -23,6 +23,26 @@ from harness.store.summary import Setting, build_settings
 
 Page = tuple[list[dict[str, Any]], int]
 
+_LEADERBOARD_COLUMNS = (
+    EncoderRow.id.label("encoder_id"), EncoderRow.group, EncoderRow.supervision,
+    EncoderRow.architecture, RunRow.tiny, RunRow.smoke, RunRow.recipe, RunRow.llm,
+    RunRow.connector, RunRow.seed, ScoreRow.benchmark, ScoreRow.category, ScoreRow.metric,
+    ScoreRow.subset, ScoreRow.value, ScoreRow.n, ScoreRow.chance,
+    RunRow.key.label("run_key"),
+)
+_PUBLISHED_COLUMNS = tuple(
+    getattr(PublishedScoreRow, name) for name in (
+        "collection", "paper", "source", "subject", "subject_kind", "encoder_id", "group",
+        "supervision", "metric", "level", "category", "value", "imported_at")
+)
+_SCORE_COLUMNS = (
+    RunRow.key.label("run_key"), EncoderRow.id.label("encoder_id"), EncoderRow.group,
+    RunRow.recipe, RunRow.llm, RunRow.connector, RunRow.seed, RunRow.smoke,
+    ScoreRow.benchmark, ScoreRow.category, ScoreRow.metric, ScoreRow.subset, ScoreRow.value,
+    ScoreRow.n, ScoreRow.chance, ScoreRow.benchmark_version, ScoreRow.prompt_hash,
+    ScoreRow.label_patch, ScoreRow.dataset_hash,
+)
+
 
 def _page(session: Session, query: Select[Any], limit: int | None, offset: int) -> tuple[Any, int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
@@ -58,8 +78,10 @@ def leaderboard(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """One row per score of a finished run on ``subset``, best first within a benchmark."""
+    # Plain columns, not ORM objects: building thousands of mapped instances costs more
+    # than the query itself.
     query = (
-        select(ScoreRow, RunRow, EncoderRow)
+        select(*_LEADERBOARD_COLUMNS)
         .join(RunRow, ScoreRow.run_key == RunRow.key)
         .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
         .where(RunRow.status == "done", ScoreRow.subset == subset)
@@ -74,7 +96,7 @@ def leaderboard(
         query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return [_leaderboard_row(s, r, e) for s, r, e in session.execute(query)]
+    return [dict(row._mapping) for row in session.execute(query)]
 
 
 def scores(
@@ -95,7 +117,7 @@ def scores(
     offset: int = 0,
 ) -> Page:
     query = (
-        select(ScoreRow, RunRow, EncoderRow)
+        select(*_SCORE_COLUMNS)
         .join(RunRow, ScoreRow.run_key == RunRow.key)
         .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
         .order_by(RunRow.key, ScoreRow.benchmark, ScoreRow.metric, ScoreRow.subset)
@@ -108,7 +130,7 @@ def scores(
     if not include_smoke:
         query = query.where(RunRow.smoke.is_(False))
     result, total = _page(session, query, limit, offset)
-    return [_score_dict(s, r, e) for s, r, e in result], total
+    return [dict(row._mapping) for row in result], total
 
 
 # -- runs and encoders -----------------------------------------------------------------------
@@ -260,6 +282,8 @@ def settings(session: Session) -> list[Setting]:
             func.avg(ScoreRow.value * ScoreRow.value).label("mean_sq"),
             func.count().label("runs"),
             func.max(seeds.c.seeds).label("seeds"),
+            func.max(ScoreRow.chance).label("chance"),
+            func.max(ScoreRow.n).label("n"),
         )
         .join(RunRow, ScoreRow.run_key == RunRow.key)
         .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
@@ -277,7 +301,7 @@ def settings(session: Session) -> list[Setting]:
             "group": r.group, "supervision": r.supervision, "architecture": r.architecture,
             "benchmark": r.benchmark, "metric": r.metric, "category": r.category,
             "mean": float(r.mean), "mean_sq": float(r.mean_sq), "runs": int(r.runs),
-            "seeds": int(r.seeds),
+            "seeds": int(r.seeds), "chance": r.chance, "n": int(r.n),
         }
         for r in session.execute(query)
     ]
@@ -326,12 +350,13 @@ def published(
     level: str | None = None,
     source: str | None = None,
 ) -> list[dict[str, Any]]:
-    query = select(PublishedScoreRow).order_by(PublishedScoreRow.id)
+    query = select(*_PUBLISHED_COLUMNS).order_by(PublishedScoreRow.id)
     query = _where(query, [(PublishedScoreRow.collection, collection),
                            (PublishedScoreRow.encoder_id, encoder),
                            (PublishedScoreRow.subject, subject), (PublishedScoreRow.level, level),
                            (PublishedScoreRow.source, source)])
-    return [published_dict(p) for p in session.scalars(query)]
+    return [{**row._mapping, "imported_at": _iso(row.imported_at)}
+            for row in session.execute(query)]
 
 
 # -- rows as plain dicts ---------------------------------------------------------------------
@@ -339,29 +364,6 @@ def published(
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.replace(tzinfo=UTC).isoformat()
-
-
-def _leaderboard_row(score: ScoreRow, run: RunRow, encoder: EncoderRow) -> dict[str, Any]:
-    return {
-        "encoder_id": encoder.id,
-        "group": encoder.group,
-        "supervision": encoder.supervision,
-        "architecture": encoder.architecture,
-        "tiny": run.tiny,
-        "smoke": run.smoke,
-        "recipe": run.recipe,
-        "llm": run.llm,
-        "connector": run.connector,
-        "seed": run.seed,
-        "benchmark": score.benchmark,
-        "category": score.category,
-        "metric": score.metric,
-        "subset": score.subset,
-        "value": score.value,
-        "n": score.n,
-        "chance": score.chance,
-        "run_key": run.key,
-    }
 
 
 def _score_fields(score: ScoreRow) -> dict[str, Any]:
@@ -377,20 +379,6 @@ def _score_fields(score: ScoreRow) -> dict[str, Any]:
         "prompt_hash": score.prompt_hash,
         "label_patch": score.label_patch,
         "dataset_hash": score.dataset_hash,
-    }
-
-
-def _score_dict(score: ScoreRow, run: RunRow, encoder: EncoderRow) -> dict[str, Any]:
-    return {
-        "run_key": run.key,
-        "encoder_id": encoder.id,
-        "group": encoder.group,
-        "recipe": run.recipe,
-        "llm": run.llm,
-        "connector": run.connector,
-        "seed": run.seed,
-        "smoke": run.smoke,
-        **_score_fields(score),
     }
 
 
@@ -430,22 +418,4 @@ def _run_dict(run: RunRow) -> dict[str, Any]:
         "code_version": run.code_version,
         "error": run.error,
         "ingested_at": _iso(run.ingested_at),
-    }
-
-
-def published_dict(p: PublishedScoreRow) -> dict[str, Any]:
-    return {
-        "collection": p.collection,
-        "paper": p.paper,
-        "source": p.source,
-        "subject": p.subject,
-        "subject_kind": p.subject_kind,
-        "encoder_id": p.encoder_id,
-        "group": p.group,
-        "supervision": p.supervision,
-        "metric": p.metric,
-        "level": p.level,
-        "category": p.category,
-        "value": p.value,
-        "imported_at": _iso(p.imported_at),
     }

@@ -47,7 +47,7 @@ class Store:
             bind=self.engine.execution_options(harness_write=True), expire_on_commit=False
         )
         self._cache_lock = threading.Lock()
-        self._settings_cache: tuple[tuple[Any, ...], list[Setting]] | None = None
+        self._cache: dict[str, tuple[tuple[Any, ...], Any]] = {}
         if create and not schema.is_current(self.engine):
             schema.upgrade(self.engine)
 
@@ -146,30 +146,46 @@ class Store:
             return queries.distinct(session, "subset", benchmark=benchmark)
 
     def choices(self) -> dict[str, list[str]]:
-        """The values each filter can take (groups, recipes, LLMs, ...), for messages and UIs."""
-        with self.session() as session:
-            return queries.choices(session)
+        """The values each filter can take (groups, recipes, LLMs, ...), for messages and UIs;
+        cached until the data changes."""
+        return self._cached("choices", queries.choices)
 
     def settings(self) -> list[Setting]:
         """Finished runs' overall scores averaged over seeds, one entry per setting
         (encoder x recipe x LLM x connector x preset); cached until the data changes."""
+        return self._cached("settings", queries.settings)
+
+    def data_version(self) -> tuple[Any, ...]:
+        """Changes whenever a run or a published score is added or replaced."""
+        with self.session() as session:
+            return queries.data_version(session)
+
+    def _cached(self, name: str, compute: Any) -> Any:
+        # Aggregates over every score are the expensive reads; the data version (row counts
+        # and newest ingest time) is one cheap query, so a page view after the first costs
+        # that query alone until something is ingested.
         with self.session() as session:
             version = queries.data_version(session)
             with self._cache_lock:
-                if self._settings_cache is not None and self._settings_cache[0] == version:
-                    return self._settings_cache[1]
-            settings = queries.settings(session)
+                hit = self._cache.get(name)
+                if hit is not None and hit[0] == version:
+                    return hit[1]
+            value = compute(session)
         with self._cache_lock:
-            self._settings_cache = (version, settings)
-        return settings
+            self._cache[name] = (version, value)
+        return value
 
     def benchmark_versions(self, include_smoke: bool = True) -> list[dict[str, Any]]:
-        """Per benchmark, the variants (version, prompt, label patch, dataset) scored under."""
-        with self.session() as session:
-            return queries.benchmark_versions(session, include_smoke=include_smoke)
+        """Per benchmark, the variants (version, prompt, label patch, dataset) scored under;
+        cached until the data changes."""
+        return self._cached(f"versions-{include_smoke}", lambda session: queries.benchmark_versions(
+            session, include_smoke=include_smoke))
 
     def published(self, **filters: Any) -> list[dict[str, Any]]:
-        """Published reference scores (never part of ``settings``)."""
+        """Published reference scores (never part of ``settings``); the unfiltered list is
+        cached until the data changes."""
+        if not any(v is not None for v in filters.values()):
+            return self._cached("published", queries.published)
         with self.session() as session:
             return queries.published(session, **filters)
 

@@ -56,6 +56,10 @@ class Cell:
     std: float | None = None
     blind: float | None = None
     """The same metric with no image, when the run measured it."""
+    chance: float | None = None
+    """What guessing scores, when the benchmark says."""
+    items: int = 0
+    """Items the value is computed over (per run)."""
 
     @property
     def vision_gap(self) -> float | None:
@@ -139,6 +143,7 @@ def build_settings(rows: Iterable[dict[str, Any]]) -> list[Setting]:
         settings[tuple(key)].benchmarks[benchmark] = Cell(
             value=row["mean"], metric=headline, category=row["category"] or "",
             seeds=row["runs"], std=_std(row), blind=None if blind is None else blind["mean"],
+            chance=row.get("chance"), items=row.get("n", 0),
         )
     return sorted(settings.values(), key=lambda s: s.key)
 
