@@ -81,7 +81,7 @@ def test_leaderboard_filters_sort_and_smoke_switch(live_server, watched,
           const i = [...t.tHead.rows[0].cells].findIndex(c => c.textContent.includes(
             'Vision-Centric (avg)'));
           return [...t.tBodies[0].rows].filter(r => !r.classList.contains('hidden'))
-            .map(r => r.cells[i].dataset.value).filter(v => v !== '').map(Number);
+            .map(r => r.cells[i].textContent.trim()).filter(v => v !== '').map(Number);
         }""")
     assert len(column) > 10 and column == sorted(column, reverse=True)
 
