@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import BigInteger, delete
+from sqlalchemy import BigInteger, delete, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -73,7 +73,7 @@ def ingest_records(store: Store, records: Iterable[ResultRecord], batch: int = 5
             check_record(record)
         try:
             with store.session(write=True) as session:
-                outcomes = [_write(session, r, record_hash(r)) for r in pending]
+                outcomes = _write_batch(session, pending)
         except (IntegrityError, OperationalError):
             outcomes = [_ingest(store, r) for r in pending]
         for outcome in outcomes:
@@ -87,6 +87,37 @@ def ingest_records(store: Store, records: Iterable[ResultRecord], batch: int = 5
     if pending:
         flush()
     return report
+
+
+def _write_batch(session: Session, records: list[ResultRecord]) -> list[Outcome]:
+    """``_write`` for many records with one flush: existing runs and encoders are looked up
+    in one query each, and new rows go in together (the unit of work orders encoders before
+    the runs that refer to them)."""
+    keys = {r.run_key for r in records}
+    existing = {run.key: run for run in session.scalars(
+        select(RunRow).where(RunRow.key.in_(keys)))}
+    encoders = {e.id: e for e in session.scalars(
+        select(EncoderRow).where(EncoderRow.id.in_({r.encoder.id for r in records})))}
+    outcomes: list[Outcome] = []
+    for record in records:
+        digest = record_hash(record)
+        run = existing.get(record.run_key)
+        if run is not None:
+            # Rare in a bulk load: the update path, with its own flushes.
+            outcomes.append(_write(session, record, digest))
+            continue
+        encoder = encoders.get(record.encoder.id)
+        if encoder is None:
+            encoder = encoders[record.encoder.id] = EncoderRow(id=record.encoder.id)
+            session.add(encoder)
+        _set_encoder_fields(encoder, record)
+        run = existing[record.run_key] = RunRow(key=record.run_key)
+        _fill_run(run, record, digest)
+        run.run_dir = ""
+        session.add(run)
+        session.add_all(_score_rows(record))
+        outcomes.append("added")
+    return outcomes
 
 
 def ingest_paths(store: Store, paths: Iterable[Path]) -> IngestReport:
@@ -150,7 +181,12 @@ def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | 
         run.run_dir = "" if run_dir is None else str(run_dir)
     session.flush()
     _replace_prediction_files(session, record.run_key, files or [])
-    session.add_all(
+    session.add_all(_score_rows(record))
+    return outcome
+
+
+def _score_rows(record: ResultRecord) -> list[ScoreRow]:
+    return [
         ScoreRow(
             run_key=record.run_key,
             benchmark=s.benchmark,
@@ -166,16 +202,21 @@ def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | 
             dataset_hash=s.dataset_hash,
         )
         for s in record.scores
-    )
-    return outcome
+    ]
 
 
 def _upsert_encoder(session: Session, record: ResultRecord) -> None:
-    info = record.encoder
-    row = session.get(EncoderRow, info.id)
+    row = session.get(EncoderRow, record.encoder.id)
     if row is None:
-        row = EncoderRow(id=info.id)
+        row = EncoderRow(id=record.encoder.id)
         session.add(row)
+    _set_encoder_fields(row, record)
+    # Flushed now so the run's foreign key finds it on PostgreSQL, which checks immediately.
+    session.flush()
+
+
+def _set_encoder_fields(row: EncoderRow, record: ResultRecord) -> None:
+    info = record.encoder
     row.group = info.group
     row.supervision = info.supervision
     row.architecture = info.architecture
@@ -186,8 +227,6 @@ def _upsert_encoder(session: Session, record: ResultRecord) -> None:
     row.weights = info.weights
     row.distribution = info.distribution
     row.distribution_version = info.distribution_version
-    # Flushed now so the run's foreign key finds it on PostgreSQL, which checks immediately.
-    session.flush()
 
 
 def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:

@@ -197,3 +197,20 @@ def test_concurrent_insert_is_retried_as_an_update(
     monkeypatch.setattr(ingest, "_write", racing_write)
     assert ingest_record(store, make_record()) is False  # the retry found it already there
     assert counts(store) == (1, 2)
+
+
+def test_bulk_ingest_adds_skips_and_updates_in_one_batch(store: Store) -> None:
+    from harness.store import ingest_records
+
+    first = ingest_records(store, [make_record("bulk00000001"), make_record("bulk00000002")])
+    assert (first.added, first.unchanged, first.updated) == (2, 0, 0)
+    changed = make_record("bulk00000002", value=10.0)
+    mixed = ingest_records(store, [make_record("bulk00000001"), changed,
+                                   make_record("bulk00000003", encoder="new-enc.x")], batch=10)
+    assert (mixed.added, mixed.unchanged, mixed.updated) == (1, 1, 1)
+    assert counts(store) == (3, 6)
+    values = {r["run_key"]: r["value"] for r in store.leaderboard()}
+    assert values["bulk00000002"] == 10.0 and "bulk00000003" in values
+    # The same record twice in one batch is stored once.
+    twice = ingest_records(store, [make_record("bulk00000004")] * 2)
+    assert (twice.added, twice.unchanged) == (1, 1) and counts(store) == (4, 8)
