@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 import harness
-from api.routes import health, leaderboard, pages, runs
+from api.routes import (
+    comparisons,
+    docs,
+    encoders,
+    export,
+    health,
+    leaderboard,
+    pages,
+    published,
+    results,
+    runs,
+    scores,
+)
+from harness.errors import HarnessError
 from harness.store import Store
+
+TOKEN_ENV = "HARNESS_API_TOKEN"
 
 
 @dataclass(frozen=True)
 class Settings:
     db_url: str
     token: str | None = None
-    """Guards the write routes once there are any; the read routes stay open."""
+    """Opens the write routes (``POST /api/v1/results``) to bearers of this token; without one
+    they stay closed. The read routes are always open."""
+
+    @classmethod
+    def with_env_token(cls, db_url: str, token: str | None = None) -> Settings:
+        return cls(db_url=db_url, token=token or os.environ.get(TOKEN_ENV) or None)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,12 +55,30 @@ def create_app(settings: Settings) -> FastAPI:
         title="Encoder Harness",
         version=harness.__version__,
         summary="Which image encoder makes the best eyes for a multimodal LLM.",
+        description=(
+            "Measured scores of MLLMs trained on each image encoder, with full provenance, and "
+            "published reference scores kept apart from them. Read routes are open; "
+            "`POST /api/v1/results` needs `Authorization: Bearer <token>` and is closed unless "
+            "the server was started with a token."
+        ),
         lifespan=lifespan,
+        # Swagger UI from the installed swagger-ui-bundle package (api/routes/docs.py), never
+        # from a CDN: the dashboard and its docs work with no internet.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
+    app.add_exception_handler(HarnessError, _harness_error)
     app.include_router(health.router)
-    app.include_router(leaderboard.router, prefix="/api/v1")
-    app.include_router(runs.router, prefix="/api/v1")
+    for module in (encoders, runs, scores, leaderboard, comparisons, published, export, results):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(docs.router)
     app.include_router(pages.router)
     return app
+
+
+async def _harness_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A user-facing error from the library (a bad value, named with the valid ones): the
+    # client's fault, never a 500.
+    return JSONResponse({"detail": str(exc)}, status_code=400)

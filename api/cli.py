@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from api.app import Settings, create_app
+from api.app import TOKEN_ENV, Settings, create_app
 from harness.store.store import DB_URL_ENV, DEFAULT_DB_URL, resolve_db_url
 
 
@@ -19,11 +19,18 @@ def serve(
             help=f"SQLAlchemy database URL (default: ${DB_URL_ENV}, else {DEFAULT_DB_URL})."
         ),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help=f"Open POST /api/v1/results to this bearer token (default: "
+                          f"${TOKEN_ENV}; without one, write routes stay closed)."),
+    ] = None,
 ) -> None:
     """Serve the leaderboard dashboard and the JSON API (OpenAPI docs at /docs)."""
     import uvicorn  # only this command needs the server
 
-    settings = Settings(db_url=resolve_db_url(db))
+    settings = Settings.with_env_token(resolve_db_url(db), token)
     app = create_app(settings)
     typer.echo(f"Encoder Harness dashboard at http://{host}:{port}/ (database {settings.db_url})")
+    typer.echo("write routes: " + ("open to the bearer token" if settings.token else
+                                   f"closed (no --token or ${TOKEN_ENV})"))
     uvicorn.run(app, host=host, port=port)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from harness.store import Store
 
@@ -14,3 +16,33 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+_bearer = HTTPBearer(auto_error=False, description="The token `harness serve --token` was "
+                     "started with (or $HARNESS_API_TOKEN).")
+
+
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Write routes: closed unless the server has a token, then open to its bearers only."""
+    expected = request.app.state.settings.token
+    if not expected:
+        raise HTTPException(403, "write routes are closed: start the server with --token (or "
+                                 "$HARNESS_API_TOKEN) to accept results")
+    given = credentials.credentials if credentials is not None else ""
+    # Constant-time, so response timing says nothing about how much of a guess was right.
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+WriteAccess = Depends(require_token)
+
+# Query values are names stored in the database: bounded, and free of NUL (which PostgreSQL
+# text cannot hold), so a malformed value is a 422 rather than a driver error.
+NAME_PATTERN = r"^[^\x00]*$"
+Name = Annotated[str | None, Query(max_length=200, pattern=NAME_PATTERN)]
+MAX_LIMIT = 1000
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")]

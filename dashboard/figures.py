@@ -16,6 +16,15 @@ GROUP_COLORS = {
     "other": "#7f7f7f",
 }
 SMOKE_NOTE = "random-weight smoke run"
+# A plain white look set directly: a named template is deep-copied into every figure, which
+# costs more than drawing the data on pages with many charts.
+STYLE: dict[str, Any] = {
+    "template": None,
+    "paper_bgcolor": "#fff",
+    "plot_bgcolor": "#fff",
+    "font": {"family": "system-ui, sans-serif", "color": "#2a3f5f"},
+    "hoverlabel": {"align": "left"},
+}
 
 Row = dict[str, Any]
 
@@ -74,7 +83,7 @@ def group_comparison(
         title={"text": title},
         yaxis_title=f"{_metric(rows)} (0-100)",
         legend_title_text="encoder group",
-        template="plotly_white",
+        **STYLE,
     )
     return fig
 
@@ -104,8 +113,176 @@ def _hover(row: Row) -> str:
         f"<b>{html.escape(row['encoder_id'])}</b>",
         f"{html.escape(row['metric'])}: {row['value']:.1f}",
         f"n = {row['n']}",
-        f"recipe {html.escape(row['recipe'])}, seed {row['seed']}",
+        f"recipe {html.escape(row['recipe'])}, seed {html.escape(str(row['seed']))}",
     ]
     if row["smoke"]:
         lines.append(f"<i>{SMOKE_NOTE}: not a real score</i>")
     return "<br>".join(lines)
+
+
+# -- families (Cambrian Figure 4), recipes, benchmarks ---------------------------------------
+
+PUBLISHED_PATTERN = "/"
+"""Published bars are hatched (and outlined), so they never pass for measured ones."""
+PUBLISHED_KIND = "published"
+MEASURED_KIND = "measured"
+
+
+def _group_of(group: str) -> str:
+    return group if group in GROUP_COLORS else "other"
+
+
+def families_figure(measured: Sequence[Row], published: Sequence[Row],
+                    categories: Sequence[str]) -> go.Figure:
+    """Each encoder's category averages, one panel per category, bars coloured by family
+    (Cambrian-1 Figure 4). ``measured`` / ``published`` rows: ``label``, ``group``,
+    ``values`` (category -> value); published ones also ``source``; measured ones ``smoke``.
+
+    Measured bars are solid, published bars hatched with their own legend entries; every
+    trace carries ``meta.kind`` so the page's switch can hide the published ones.
+    """
+    from plotly.subplots import make_subplots
+
+    categories = list(categories) or ["(no category)"]
+    fig = make_subplots(rows=len(categories), cols=1, shared_xaxes=True,
+                        subplot_titles=categories, vertical_spacing=0.06)
+    labels = _family_order([*measured, *published])
+    for kind, rows in ((MEASURED_KIND, measured), (PUBLISHED_KIND, published)):
+        for group in GROUPS:
+            members = [r for r in rows if _group_of(r["group"]) == group]
+            if not members:
+                continue
+            for i, category in enumerate(categories, start=1):
+                points = [r for r in members if r["values"].get(category) is not None]
+                smoke = kind == MEASURED_KIND and any(r.get("smoke") for r in members)
+                name = group if kind == MEASURED_KIND else f"{group} · published"
+                if smoke:
+                    name += f" ({SMOKE_NOTE})"
+                fig.add_trace(go.Bar(
+                    name=name,
+                    legendgroup=f"{kind}-{group}",
+                    showlegend=i == 1,
+                    offsetgroup=kind,
+                    x=[r["label"] for r in points],
+                    y=[r["values"][category] for r in points],
+                    marker={
+                        "color": GROUP_COLORS[group],
+                        "pattern": {"shape": PUBLISHED_PATTERN if kind == PUBLISHED_KIND else "",
+                                    "fillmode": "overlay", "fgcolor": "#222"},
+                        "line": {"color": "#222" if kind == PUBLISHED_KIND else GROUP_COLORS[group],
+                                 "width": 1.5 if kind == PUBLISHED_KIND else 0},
+                        "opacity": 0.45 if smoke else 1.0,
+                    },
+                    hovertext=[_family_hover(r, category, kind) for r in points],
+                    hoverinfo="text",
+                    meta={"kind": kind, "group": group},
+                ), row=i, col=1)
+    fig.update_xaxes(categoryorder="array", categoryarray=labels, tickangle=-40)
+    fig.update_yaxes(title_text="average (0-100)")
+    fig.update_layout(
+        barmode="group",
+        **STYLE,
+        height=260 * len(categories) + 160,
+        legend_title_text="family (hatched: published)",
+        margin={"t": 60, "b": 140},
+    )
+    return fig
+
+
+def _family_order(rows: Sequence[Row]) -> list[str]:
+    """Labels grouped by family (CLIP, SSL, ConvNeXt, other), then by name."""
+    order = {g: i for i, g in enumerate(GROUPS)}
+    seen: dict[str, tuple[int, str]] = {}
+    for r in rows:
+        seen.setdefault(r["label"], (order[_group_of(r["group"])], r["label"]))
+    return [label for label, _ in sorted(seen.items(), key=lambda kv: kv[1])]
+
+
+def _family_hover(row: Row, category: str, kind: str) -> str:
+    lines = [f"<b>{html.escape(row['label'])}</b>",
+             f"{html.escape(category)}: {row['values'][category]:.1f}"]
+    if kind == PUBLISHED_KIND:
+        if row.get("subject") and row["subject"] != row["label"]:
+            lines.append(f"paper: {html.escape(row['subject'])}")
+        lines.append(f"<i>published: {html.escape(row.get('source', ''))}</i>")
+    else:
+        lines.append(html.escape(row.get("setting", "")))
+        if row.get("counts", {}).get(category):
+            lines.append(f"{row['counts'][category]} of 4 benchmarks")
+        if row.get("smoke"):
+            lines.append(f"<i>{SMOKE_NOTE}: not a real score</i>")
+    return "<br>".join(lines)
+
+
+def deltas_figure(comparisons: Sequence[Row], columns: Sequence[str], title: str) -> go.Figure:
+    """Per encoder, the change a recipe trait makes (``deltas``): one panel per column
+    (category), bars coloured by family, faded for smoke runs."""
+    from plotly.subplots import make_subplots
+
+    columns = list(columns) or ["(none)"]
+    fig = make_subplots(rows=len(columns), cols=1, shared_xaxes=True, subplot_titles=columns,
+                        vertical_spacing=0.08)
+    labels = _family_order(comparisons)
+    for group in GROUPS:
+        members = [c for c in comparisons if _group_of(c["group"]) == group]
+        for i, column in enumerate(columns, start=1):
+            points = [c for c in members if column in c["deltas"]]
+            if not points:
+                continue
+            fig.add_trace(go.Bar(
+                name=group,
+                legendgroup=group,
+                showlegend=i == 1,
+                x=[c["label"] for c in points],
+                y=[c["deltas"][column] for c in points],
+                marker={"color": GROUP_COLORS[group],
+                        "opacity": [0.45 if c["smoke"] else 1.0 for c in points]},
+                hovertext=[
+                    f"<b>{html.escape(c['label'])}</b><br>{html.escape(column)}: "
+                    f"{c['deltas'][column]:+.1f}<br>{html.escape(', '.join(c['base_recipes']))}"
+                    f" → {html.escape(', '.join(c['changed_recipes']))}"
+                    + (f"<br><i>{SMOKE_NOTE}</i>" if c["smoke"] else "")
+                    for c in points
+                ],
+                hoverinfo="text",
+            ), row=i, col=1)
+    fig.update_xaxes(categoryorder="array", categoryarray=labels, tickangle=-40)
+    fig.update_yaxes(title_text="points", zeroline=True, zerolinecolor="#444")
+    fig.update_layout(title={"text": title}, **STYLE,
+                      height=200 * len(columns) + 220, legend_title_text="family",
+                      margin={"b": 160})
+    return fig
+
+
+def benchmark_heatmap(rows: Sequence[Row], columns: Sequence[str]) -> go.Figure:
+    """Settings x benchmarks, each cell the mean over seeds (blank where not measured)."""
+    fig = go.Figure(go.Heatmap(
+        z=[[r["values"].get(c) for c in columns] for r in rows],
+        x=list(columns),
+        y=[r["label"] for r in rows],
+        colorscale="Viridis",
+        colorbar={"title": {"text": "0-100"}},
+        hovertemplate="%{y}<br>%{x}: %{z:.1f}<extra></extra>",
+    ))
+    fig.update_layout(**STYLE, height=max(320, 22 * len(rows) + 160),
+                      yaxis={"autorange": "reversed"}, margin={"l": 260})
+    return fig
+
+
+def vision_reliance_figure(gaps: Sequence[Row]) -> go.Figure:
+    """Per benchmark, score with the image minus score without (blind mode): how much the
+    benchmark needs vision. ``gaps`` rows: ``benchmark``, ``gap``, ``settings``."""
+    gaps = sorted(gaps, key=lambda g: -g["gap"])
+    fig = go.Figure(go.Bar(
+        x=[g["benchmark"] for g in gaps],
+        y=[g["gap"] for g in gaps],
+        marker={"color": "#1f77b4"},
+        hovertext=[f"{html.escape(g['benchmark'])}: {g['gap']:+.1f} points "
+                   f"(mean over {g['settings']} settings)" for g in gaps],
+        hoverinfo="text",
+    ))
+    fig.add_hline(y=0, line_color="#444")
+    fig.update_layout(**STYLE, title={"text": "Vision reliance: with image "
+                                                              "minus blind (points)"},
+                      yaxis_title="points")
+    return fig

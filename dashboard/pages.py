@@ -1,49 +1,370 @@
-"""HTML pages of the dashboard, rendered from leaderboard rows with autoescaping Jinja templates."""
+"""The dashboard's HTML pages, rendered from store data with autoescaping Jinja templates.
+
+Each ``render_*`` is a pure function of plain data (settings, published rows, runs), so the
+pages are tested without a server; ``api/routes/pages.py`` fetches the data and serves them.
+"""
 
 from __future__ import annotations
 
-import json
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
+import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
-from dashboard.figures import group_comparison
+from dashboard.figures import (
+    benchmark_heatmap,
+    deltas_figure,
+    families_figure,
+    group_comparison,
+    vision_reliance_figure,
+)
+from harness.store.averages import CATEGORIES, CATEGORY_OF
+from harness.store.summary import Setting, comparisons
 
 PLOTLY_JS_URL = "/static/plotly.min.js"
+STATIC_URL = "/static"
 SMOKE_COMMAND = "harness sweep --encoders all --preset smoke"
 PREFERRED_BENCHMARK = "probe"
+NAV = [("/", "Leaderboard"), ("/families", "Families"), ("/recipes", "Recipes"),
+       ("/benchmarks", "Benchmarks"), ("/runs", "Runs"), ("/docs", "API")]
+SETTING_SEPARATOR = "|"
 
 _env = Environment(
     loader=PackageLoader("dashboard", "templates"),
     autoescape=select_autoescape(["html"], default_for_string=True),
 )
 
+Row = dict[str, Any]
 
-def render_index(
-    rows: Sequence[dict[str, Any]], benchmark: str | None = None, subset: str = "overall"
-) -> str:
-    """The leaderboard page: a comparison figure for one benchmark and a table of all rows."""
-    benchmarks = sorted({r["benchmark"] for r in rows})
-    if benchmark is None:
-        benchmark = (
-            PREFERRED_BENCHMARK
-            if PREFERRED_BENCHMARK in benchmarks
-            else next(iter(benchmarks), PREFERRED_BENCHMARK)
-        )
-    figure = None
-    if rows:
-        # Through JSON and back to plain data, so the template's tojson filter can embed it
-        # with <, > and & escaped: a raw to_json() string inside <script> is not HTML-safe.
-        figure = json.loads(group_comparison(rows, benchmark=benchmark, subset=subset).to_json())
-    table = sorted(rows, key=lambda r: (r["benchmark"], r["metric"], -r["value"], r["encoder_id"]))
-    return _env.get_template("index.html").render(
-        rows=table,
-        smoke_rows=sum(r["smoke"] for r in rows),
-        benchmark=benchmark,
-        benchmarks=benchmarks,
-        subset=subset,
-        figure=figure,
-        plotly_js_url=PLOTLY_JS_URL,
-        smoke_command=SMOKE_COMMAND,
+
+def _render(template: str, title: str, active: str, figures: dict[str, go.Figure] | None = None,
+            **context: Any) -> str:
+    embedded = {div: html_safe_json(fig.to_json()) for div, fig in (figures or {}).items()}
+    return _env.get_template(template).render(
+        title=title, active=active, nav=NAV, figures=embedded, plotly_js_url=PLOTLY_JS_URL,
+        static=STATIC_URL, smoke_command=SMOKE_COMMAND, **context,
     )
+
+
+def html_safe_json(text: str) -> Markup:
+    """JSON that can sit inside <script>: the characters HTML gives meaning to are escaped
+    as JSON unicode escapes (what Jinja's tojson does), without decoding and re-encoding."""
+    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("'", "\\u0027")):
+        text = text.replace(char, code)
+    return Markup(text)
+
+
+def _category_order(names: set[str]) -> list[str]:
+    known = [c for c in CATEGORIES if c in names]
+    return known + sorted(names - set(known))
+
+
+# -- leaderboard ----------------------------------------------------------------------------
+
+
+def setting_label(s: Setting) -> str:
+    return s.encoder_id
+
+
+def measured_rows(settings: Sequence[Setting]) -> list[Row]:
+    rows = []
+    for s in settings:
+        categories = s.categories
+        values: dict[str, float | None] = {c: cell.value for c, cell in categories.items()}
+        values.update({b: cell.value for b, cell in s.benchmarks.items()})
+        rows.append({
+            "kind": "measured", "label": setting_label(s), "encoder_id": s.encoder_id,
+            "group": s.group, "recipe": s.recipe, "llm": s.llm, "connector": s.connector,
+            "preset": s.preset, "smoke": s.smoke, "seeds": s.seeds, "values": values,
+            "partial": {c: not cell.complete for c, cell in categories.items()},
+            "std": {b: cell.std for b, cell in s.benchmarks.items()},
+            "counts": {c: cell.benchmarks for c, cell in categories.items()},
+            "setting": " · ".join((s.recipe, s.llm, s.connector, s.preset)),
+            "runs_url": "/runs?" + urlencode({"encoder": s.encoder_id}),
+        })
+    return rows
+
+
+def published_rows(published: Sequence[Row], *, levels: Sequence[str] = ("benchmark",
+                   "category", "average"), kinds: Sequence[str] | None = None) -> list[Row]:
+    """One row per (source, subject): its category averages and per-benchmark values."""
+    rows: dict[tuple[str, str], Row] = {}
+    for p in published:
+        if p["level"] not in levels or (kinds is not None and p["subject_kind"] not in kinds):
+            continue
+        row = rows.setdefault((p["source"], p["subject"]), {
+            "kind": "published", "label": p["subject"], "encoder_id": p["encoder_id"],
+            "group": p["group"], "recipe": "", "llm": "", "connector": "", "preset": "",
+            "smoke": False, "seeds": 0, "values": {}, "partial": {}, "std": {}, "counts": {},
+            "source": p["source"], "subject_kind": p["subject_kind"], "subject": p["subject"],
+        })
+        column = p["category"] if p["level"] == "category" else p["metric"]
+        row["values"][column] = p["value"]
+    return list(rows.values())
+
+
+def _score(row: Row) -> float:
+    if row["values"].get("Average") is not None:  # a published table's own overall mean
+        return row["values"]["Average"]
+    values = [v for c, v in row["values"].items() if c in row["counts"] or c in CATEGORIES]
+    values = values or list(row["values"].values())
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else float("-inf")
+
+
+def leaderboard_columns(rows: Sequence[Row]) -> list[Row]:
+    """Category averages first (Cambrian's order), then benchmarks by category, then the
+    published overall ``Average``; each tagged with its category for the category filter."""
+    categories: set[str] = set()
+    benchmarks: dict[str, str] = {}
+    for r in rows:
+        # A measured row knows its benchmarks' categories; a published one goes by the
+        # paper's table of the sixteen.
+        known = r.get("benchmark_categories", {})
+        for name in r["values"]:
+            if name in CATEGORIES or name in r["counts"]:
+                categories.add(name)
+            elif name != "Average":
+                benchmarks.setdefault(name, known.get(name, CATEGORY_OF.get(name, "")))
+    order = {c: i for i, c in enumerate(_category_order(categories | set(benchmarks.values())))}
+    columns = [{"name": c, "label": f"{c} (avg)", "category": c, "average": True,
+                "title": f"{c}: plain mean of its benchmarks"} for c in _category_order(categories)]
+    for name in sorted(benchmarks, key=lambda b: (order.get(benchmarks[b], 99), b.lower())):
+        title = "as published, out of 2000" if name == "MME-P" else name
+        columns.append({"name": name, "label": name, "category": benchmarks[name],
+                        "title": title})
+    if any("Average" in r["values"] for r in rows):
+        columns.append({"name": "Average", "label": "Average", "category": "",
+                        "title": "published: mean of all sixteen benchmarks"})
+    return columns
+
+
+def figure_rows(settings: Sequence[Setting], benchmark: str | None) -> tuple[str | None,
+                                                                            list[Row]]:
+    """(benchmark, rows for ``group_comparison``): each setting's seed mean on one benchmark
+    (the preferred one unless asked), real results only when there are any."""
+    benchmarks = {b for s in settings for b in s.benchmarks}
+    if benchmark not in benchmarks:
+        benchmark = PREFERRED_BENCHMARK if PREFERRED_BENCHMARK in benchmarks else min(
+            benchmarks, default=None)
+    real = [s for s in settings if not s.smoke]
+    rows = []
+    for s in real or settings:
+        cell = s.benchmarks.get(benchmark or "")
+        if cell is None:
+            continue
+        rows.append({
+            "encoder_id": s.encoder_id, "group": s.group, "smoke": s.smoke, "recipe": s.recipe,
+            "llm": s.llm, "connector": s.connector, "seed": f"mean of {cell.seeds}",
+            "benchmark": benchmark, "subset": "overall", "metric": cell.metric,
+            "value": cell.value, "n": cell.items, "chance": cell.chance,
+            "run_key": "|".join(map(str, s.key)),
+        })
+    return benchmark, rows
+
+
+def row_html(r: Row, columns: Sequence[Row]) -> Markup:
+    """One leaderboard row. Built here rather than in the template: with thousands of rows
+    and dozens of columns, a Jinja loop per cell is most of the page's serving time."""
+    e = escape
+    classes = " ".join(c for c, on in (("smoke", r["smoke"]),
+                                        ("published", r["kind"] == "published")) if on)
+    parts = [f'<tr class="{classes}" data-kind="{r["kind"]}" '
+             f'data-smoke="{"true" if r["smoke"] else "false"}" data-group="{e(r["group"])}" '
+             f'data-recipe="{e(r["recipe"])}" data-llm="{e(r["llm"])}">']
+    if r["kind"] == "published":
+        parts.append(f'<td>{e(r["label"])} <span class="badge published" '
+                     f'title="{e(r["source"])}">published</span></td>')
+    else:
+        smoke = ' <span class="badge smoke">smoke</span>' if r["smoke"] else ""
+        parts.append(f'<td><a href="{e(r["runs_url"])}">{e(r["label"])}</a>{smoke}</td>')
+    parts.append("".join(f"<td>{e(r[k])}</td>" for k in ("group", "recipe", "llm",
+                                                         "connector", "preset")))
+    parts.append(f'<td class="num">{r["seeds"] if r["kind"] == "measured" else ""}</td>')
+    values, partial, std = r["values"], r["partial"], r["std"]
+    for col in columns:
+        name = col["name"]
+        v = values.get(name)
+        if v is None:
+            parts.append("<td></td>")
+            continue
+        tint = " partial" if partial.get(name) else ""
+        sd = std.get(name)
+        title = f' title="± {sd:.1f} over seeds"' if sd is not None else ""
+        parts.append(f'<td class="num{tint}"{title}>{v:.1f}</td>')
+    parts.append("</tr>")
+    return Markup("".join(parts))
+
+
+def render_leaderboard(settings: Sequence[Setting], published: Sequence[Row],
+                       benchmark: str | None = None) -> str:
+    """The leaderboard: a row per setting (seeds averaged) and per published subject,
+    sortable and filterable in the page; smoke rows hidden until asked for."""
+    measured = measured_rows(settings)
+    for row, s in zip(measured, settings, strict=True):
+        row["benchmark_categories"] = {b: c.category for b, c in s.benchmarks.items()}
+    paper = published_rows(published)
+    # Best first: by the mean of a row's category averages (its benchmarks when it has none).
+    rows = sorted(measured, key=lambda r: (r["smoke"], -_score(r), r["encoder_id"])) + sorted(
+        paper, key=lambda r: (r["source"], -_score(r)))
+    columns = leaderboard_columns(rows)
+    choices = {k: sorted({r[k] for r in measured if r[k]}) for k in ("group", "recipe", "llm")}
+    choices["group"] = sorted(set(choices["group"]) | {r["group"] for r in paper if r["group"]})
+    figures = {}
+    benchmark, points = figure_rows(settings, benchmark)
+    if points and benchmark is not None:
+        figures["group-comparison"] = group_comparison(points, benchmark=benchmark)
+    return _render(
+        "leaderboard.html", "Leaderboard", "Leaderboard", figures,
+        rows=rows, row_html=[row_html(r, columns) for r in rows], columns=columns,
+        choices=choices,
+        categories=[c["name"] for c in columns if c.get("average")],
+        smoke_rows=sum(r["smoke"] for r in measured), measured_rows=len(measured),
+        published_rows=len(paper), published_sources=sorted({r["source"] for r in paper}),
+        figure=bool(figures),
+    )
+
+
+# -- families -------------------------------------------------------------------------------
+
+
+def setting_value(s: Setting) -> str:
+    return SETTING_SEPARATOR.join((s.recipe, s.llm, s.connector, s.preset))
+
+
+def setting_choices(settings: Sequence[Setting]) -> list[tuple[str, str]]:
+    """Distinct (recipe, LLM, connector, preset), two-stage and most-populated first."""
+    counts = Counter(setting_value(s) for s in settings)
+    stages = {setting_value(s): s.recipe_stages for s in settings}
+    ordered = sorted(counts, key=lambda v: (stages[v] != 2, -counts[v], v))
+    return [(v, " · ".join(v.split(SETTING_SEPARATOR)) + f" ({counts[v]} encoders)")
+            for v in ordered]
+
+
+def render_families(settings: Sequence[Setting], published: Sequence[Row], *,
+                    setting: str | None = None, include_smoke: bool = False,
+                    beside: Sequence[Row] = ()) -> str:
+    """Cambrian-1 Figure 4 from measured and/or published category averages."""
+    pool = [s for s in settings if include_smoke or not s.smoke]
+    choices = setting_choices(pool)
+    if setting not in {v for v, _ in choices}:
+        setting = choices[0][0] if choices else None
+    chosen = [s for s in pool if setting_value(s) == setting]
+    measured = measured_rows(chosen)
+    paper = published_rows(published, levels=("category",), kinds=("encoder",))
+    for row in paper:
+        row["label"] = row["encoder_id"] or row["label"]  # beside the measured bar, if any
+    categories = _category_order({c for r in [*measured, *paper] for c in r["values"]
+                                  if c in CATEGORIES or c in r["counts"]})
+    has_data = bool(measured or paper)
+    figures = {}
+    if has_data:
+        figures["families"] = families_figure(measured, paper, categories)
+    return _render(
+        "families.html", "Families", "Families", figures,
+        has_data=has_data, has_published=bool(paper), setting=setting,
+        setting_choices=choices, include_smoke=include_smoke,
+        smoke_rows=sum(r["smoke"] for r in measured), measured_rows=len(measured),
+        published_sources=sorted({r["source"] for r in paper}),
+        beside=[b for b in beside if include_smoke or not b["smoke"]],
+    )
+
+
+# -- recipes --------------------------------------------------------------------------------
+
+SECTIONS = (
+    ("unfreezing", "Unfreezing the encoder (unfrozen − frozen)", "unfreeze",
+     "No encoder has both a frozen and an unfrozen run with the same number of stages yet: "
+     "run e.g. `harness sweep --recipes frozen,unfrozen`."),
+    ("stages", "Adding the adapter stage (two-stage − one-stage)", "stages",
+     "No encoder has both a one-stage and a two-stage run yet: add a recipe with only a "
+     "[finetune] stage (see recipes/frozen.toml) and sweep both."),
+)
+
+
+def _labelled(items: list[Row], kind: str) -> list[Row]:
+    # Encoder ids label the bars, plus whatever tells two bars of one encoder apart: the
+    # trait held fixed, the LLM, the preset.
+    held = "recipe_stages" if kind == "unfreezing" else "recipe_encoder"
+    extra = [k for k in (held, "llm", "connector", "preset")
+             if len({c[k] for c in items}) > 1]
+    for c in items:
+        parts = [f"{c[k]}-stage" if k == "recipe_stages" else str(c[k]) for k in extra]
+        c["label"] = " · ".join([c["encoder_id"], *parts])
+    return items
+
+
+def render_recipes(settings: Sequence[Setting], include_smoke: bool = False) -> str:
+    pool = [s for s in settings if include_smoke or not s.smoke]
+    sections, figures = [], {}
+    for kind, title, div, missing in SECTIONS:
+        rows = _labelled(comparisons(pool, kind), kind)
+        names = {c for r in rows for c in r["deltas"]}
+        columns = [c for c in _category_order(names) if c in CATEGORIES] or sorted(names)
+        if rows:
+            figures[div] = deltas_figure(rows, columns, title)
+        sections.append({"id": div, "title": title, "rows": rows, "columns": columns,
+                         "missing": missing, "smoke_rows": sum(r["smoke"] for r in rows)})
+    return _render("recipes.html", "Recipes", "Recipes", figures, sections=sections,
+                   include_smoke=include_smoke)
+
+
+# -- benchmarks -----------------------------------------------------------------------------
+
+
+def vision_gaps(settings: Sequence[Setting]) -> list[Row]:
+    """Per benchmark, the mean over settings of (score with image − score blind)."""
+    gaps: dict[str, list[float]] = defaultdict(list)
+    for s in settings:
+        for b, cell in s.benchmarks.items():
+            if cell.vision_gap is not None:
+                gaps[b].append(cell.vision_gap)
+    return [{"benchmark": b, "gap": sum(v) / len(v), "settings": len(v)}
+            for b, v in sorted(gaps.items())]
+
+
+def render_benchmarks(settings: Sequence[Setting], versions: Sequence[Row],
+                      include_smoke: bool = False) -> str:
+    pool = [s for s in settings if include_smoke or not s.smoke]
+    rows = [{"label": f"{s.encoder_id} · {s.recipe} · {s.preset}"
+             + (" (smoke)" if s.smoke else ""),
+             "values": {b: c.value for b, c in s.benchmarks.items()}} for s in pool]
+    categories = {b: c.category for s in pool for b, c in s.benchmarks.items()}
+    order = {c: i for i, c in enumerate(_category_order(set(categories.values())))}
+    columns = sorted(categories, key=lambda b: (order[categories[b]], b))
+    gaps = vision_gaps(pool)
+    figures = {}
+    if rows:
+        figures["benchmark-heatmap"] = benchmark_heatmap(rows, columns)
+    if gaps:
+        figures["vision-reliance"] = vision_reliance_figure(gaps)
+    return _render("benchmarks.html", "Benchmarks", "Benchmarks", figures, rows=rows,
+                   gaps=gaps, versions=versions, include_smoke=include_smoke,
+                   smoke_rows=sum(s.smoke for s in pool))
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def render_runs(runs: Sequence[Row], total: int, *, filters: dict[str, str | None],
+                choices: dict[str, list[str]], limit: int, offset: int) -> str:
+    base = {k: v for k, v in filters.items() if v}
+
+    def page(at: int) -> str:
+        return "/runs?" + urlencode({**base, "offset": at, "limit": limit})
+
+    return _render(
+        "runs.html", "Runs", "Runs", runs=runs, total=total, filters=filters, choices=choices,
+        prev_url=page(max(0, offset - limit)) if offset > 0 else None,
+        next_url=page(offset + limit) if offset + limit < total else None,
+    )
+
+
+def render_run(run: Row, predictions: Sequence[Row]) -> str:
+    """One run: provenance, every score with its hashes, sample predictions, config."""
+    return _render("run.html", f"Run {run['run_key']}", "Runs", run=run,
+                   predictions=predictions)

@@ -9,7 +9,7 @@ import types
 
 import typer
 
-from harness.cli import benchmarks, data, encoders, ingest, recipes, sweep
+from harness.cli import benchmarks, data, db, encoders, ingest, published, recipes, sweep
 from harness.errors import HarnessError
 from harness.registry import Registry
 
@@ -26,6 +26,8 @@ app.add_typer(encoders.app, name="encoders")
 app.add_typer(recipes.app, name="recipes")
 app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(data.app, name="data")
+app.add_typer(db.app, name="db")
+app.command("import-published")(published.import_published_command)
 
 COMMANDS: Registry[types.FunctionType] = Registry(
     "command", "harness.commands", name_of=lambda f: f.__name__, item_type=types.FunctionType

@@ -1,8 +1,16 @@
-"""The SQL store: an index of the result records that runs leave in their folders."""
+"""The SQL store: an index of the result records that runs leave in their folders, plus the
+published reference scores kept beside them."""
 
 from __future__ import annotations
 
-from harness.store.ingest import IngestReport, find_records, ingest_paths, ingest_record
+from harness.store.ingest import (
+    IngestReport,
+    find_records,
+    ingest_outcome,
+    ingest_paths,
+    ingest_record,
+    ingest_records,
+)
 from harness.store.store import DB_URL_ENV, DEFAULT_DB_URL, Store, resolve_db_url
 
 __all__ = [
@@ -11,7 +19,9 @@ __all__ = [
     "IngestReport",
     "Store",
     "find_records",
+    "ingest_outcome",
     "ingest_paths",
     "ingest_record",
+    "ingest_records",
     "resolve_db_url",
 ]

@@ -1,28 +1,35 @@
 """Load result records into the store idempotently: a record read twice is written once.
 
 The run folder stays the source of truth, so a record whose file changed replaces its run row
-and scores; one that did not change costs a single primary-key lookup.
+and scores; one that did not change costs a single primary-key lookup. Safe with many writers
+at once (jobs, drivers, the API): a lost insert race is retried as an update.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import delete
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import BigInteger, delete, select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from harness.config import stable_hash
 from harness.errors import HarnessError
-from harness.store.models import EncoderRow, RunRow, ScoreRow
+from harness.store.models import EncoderRow, PredictionFileRow, RunRow, ScoreRow
 from harness.store.store import Store
 from harness.sweep.record import RECORD_FILE, ResultRecord, read_record
 
 Outcome = Literal["added", "updated", "unchanged"]
+PREDICTIONS_DIR = "predictions"
+WRITE_ATTEMPTS = 4
+"""A lost race costs one retry; more covers a PostgreSQL deadlock or serialization abort."""
 
 
 @dataclass
@@ -43,9 +50,74 @@ def find_records(root: Path) -> list[Path]:
     return sorted(Path(root).rglob(RECORD_FILE))
 
 
-def ingest_record(store: Store, record: ResultRecord) -> bool:
-    """Upsert one record; True when the store changed."""
-    return _ingest(store, record) != "unchanged"
+def ingest_record(store: Store, record: ResultRecord, run_dir: Path | None = None) -> bool:
+    """Upsert one record; True when the store changed. ``run_dir``: the folder it came from,
+    whose ``predictions/*.jsonl`` are indexed with it."""
+    return ingest_outcome(store, record, run_dir) != "unchanged"
+
+
+def ingest_outcome(store: Store, record: ResultRecord, run_dir: Path | None = None) -> Outcome:
+    """Like ``ingest_record``, but says whether the record was added, updated or unchanged."""
+    return _ingest(store, record, run_dir)
+
+
+def ingest_records(store: Store, records: Iterable[ResultRecord], batch: int = 500
+                   ) -> IngestReport:
+    """Many records, ``batch`` per transaction (a bulk load: one commit per batch instead of
+    per record). A batch that loses a race is redone record by record."""
+    report = IngestReport()
+    pending: list[ResultRecord] = []
+
+    def flush() -> None:
+        for record in pending:
+            check_record(record)
+        try:
+            with store.session(write=True) as session:
+                outcomes = _write_batch(session, pending)
+        except (IntegrityError, OperationalError):
+            outcomes = [_ingest(store, r) for r in pending]
+        for outcome in outcomes:
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        pending.clear()
+
+    for record in records:
+        pending.append(record)
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+    return report
+
+
+def _write_batch(session: Session, records: list[ResultRecord]) -> list[Outcome]:
+    """``_write`` for many records with one flush: existing runs and encoders are looked up
+    in one query each, and new rows go in together (the unit of work orders encoders before
+    the runs that refer to them)."""
+    keys = {r.run_key for r in records}
+    existing = {run.key: run for run in session.scalars(
+        select(RunRow).where(RunRow.key.in_(keys)))}
+    encoders = {e.id: e for e in session.scalars(
+        select(EncoderRow).where(EncoderRow.id.in_({r.encoder.id for r in records})))}
+    outcomes: list[Outcome] = []
+    for record in records:
+        digest = record_hash(record)
+        run = existing.get(record.run_key)
+        if run is not None:
+            # Rare in a bulk load: the update path, with its own flushes.
+            outcomes.append(_write(session, record, digest))
+            continue
+        encoder = encoders.get(record.encoder.id)
+        if encoder is None:
+            encoder = encoders[record.encoder.id] = EncoderRow(id=record.encoder.id)
+            session.add(encoder)
+        _set_encoder_fields(encoder, record)
+        run = existing[record.run_key] = RunRow(key=record.run_key)
+        _fill_run(run, record, digest)
+        run.run_dir = ""
+        session.add(run)
+        session.add_all(_score_rows(record))
+        outcomes.append("added")
+    return outcomes
 
 
 def ingest_paths(store: Store, paths: Iterable[Path]) -> IngestReport:
@@ -53,9 +125,12 @@ def ingest_paths(store: Store, paths: Iterable[Path]) -> IngestReport:
     report = IngestReport()
     for path in paths:
         try:
-            outcome = _ingest(store, read_record(Path(path)))
+            path = Path(path)
+            run_dir = path if path.is_dir() else path.parent
+            outcome = _ingest(store, read_record(path), run_dir)
         # A malformed file can fail anywhere in parsing; one bad run must not stop the rest.
-        except (HarnessError, DataError, IntegrityError, OSError, ValueError, TypeError) as exc:
+        except (HarnessError, DataError, IntegrityError, OSError, ValueError, TypeError,
+                OverflowError) as exc:
             report.errors.append((Path(path), f"{type(exc).__name__}: {exc}"))
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
@@ -66,22 +141,31 @@ def record_hash(record: ResultRecord) -> str:
     return hashlib.sha256(record.to_json().encode()).hexdigest()
 
 
-def _ingest(store: Store, record: ResultRecord) -> Outcome:
-    _check_unique_scores(record)
+def _ingest(store: Store, record: ResultRecord, run_dir: Path | None = None) -> Outcome:
+    check_record(record)
     digest = record_hash(record)
-    try:
-        with store.session() as session:
-            return _write(session, record, digest)
-    except IntegrityError:
-        # Another writer inserted the same encoder or run between our lookup and our insert:
-        # the rows exist now, so one retry takes the update path.
-        with store.session() as session:
-            return _write(session, record, digest)
+    files = _prediction_files(run_dir) if run_dir is not None else []
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with store.session(write=True) as session:
+                return _write(session, record, digest, run_dir, files)
+        except (IntegrityError, OperationalError):
+            # Another writer inserted the same encoder or run between our lookup and our
+            # insert (IntegrityError), or PostgreSQL chose us as a deadlock victim: the rows
+            # may exist now, so the retry takes the update or unchanged path.
+            if attempt == WRITE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
-def _write(session: Session, record: ResultRecord, digest: str) -> Outcome:
+def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | None = None,
+           files: list[dict] | None = None) -> Outcome:
     run = session.get(RunRow, record.run_key)
     if run is not None and run.record_hash == digest:
+        if run_dir is not None and run.run_dir != str(run_dir):
+            # The same record found in a moved folder: follow it, the scores stay.
+            run.run_dir = str(run_dir)
+            _replace_prediction_files(session, record.run_key, files or [])
         return "unchanged"
     _upsert_encoder(session, record)
     outcome: Outcome = "updated" if run is not None else "added"
@@ -93,8 +177,16 @@ def _write(session: Session, record: ResultRecord, digest: str) -> Outcome:
         # subset) keys, and a flush would otherwise insert them while the old rows still exist.
         session.execute(delete(ScoreRow).where(ScoreRow.run_key == record.run_key))
     _fill_run(run, record, digest)
+    if run_dir is not None or outcome == "added":
+        run.run_dir = "" if run_dir is None else str(run_dir)
     session.flush()
-    session.add_all(
+    _replace_prediction_files(session, record.run_key, files or [])
+    session.add_all(_score_rows(record))
+    return outcome
+
+
+def _score_rows(record: ResultRecord) -> list[ScoreRow]:
+    return [
         ScoreRow(
             run_key=record.run_key,
             benchmark=s.benchmark,
@@ -110,16 +202,21 @@ def _write(session: Session, record: ResultRecord, digest: str) -> Outcome:
             dataset_hash=s.dataset_hash,
         )
         for s in record.scores
-    )
-    return outcome
+    ]
 
 
 def _upsert_encoder(session: Session, record: ResultRecord) -> None:
-    info = record.encoder
-    row = session.get(EncoderRow, info.id)
+    row = session.get(EncoderRow, record.encoder.id)
     if row is None:
-        row = EncoderRow(id=info.id)
+        row = EncoderRow(id=record.encoder.id)
         session.add(row)
+    _set_encoder_fields(row, record)
+    # Flushed now so the run's foreign key finds it on PostgreSQL, which checks immediately.
+    session.flush()
+
+
+def _set_encoder_fields(row: EncoderRow, record: ResultRecord) -> None:
+    info = record.encoder
     row.group = info.group
     row.supervision = info.supervision
     row.architecture = info.architecture
@@ -130,8 +227,6 @@ def _upsert_encoder(session: Session, record: ResultRecord) -> None:
     row.weights = info.weights
     row.distribution = info.distribution
     row.distribution_version = info.distribution_version
-    # Flushed now so the run's foreign key finds it on PostgreSQL, which checks immediately.
-    session.flush()
 
 
 def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
@@ -145,6 +240,13 @@ def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
     run.preset = record.preset
     run.status = record.status
     run.config = record.config
+    run.config_hash = stable_hash(record.config)
+    recipe = record.config.get("recipe") if isinstance(record.config, dict) else None
+    recipe = recipe if isinstance(recipe, dict) else {}
+    stages = recipe.get("stages")
+    run.recipe_encoder = str(recipe.get("encoder") or "")[:20]
+    run.recipe_stages = len(stages) if isinstance(stages, list) else 0
+    run.train = record.train
     run.started_at = _utc(record.started_at, "started_at")
     run.finished_at = _utc(record.finished_at, "finished_at")
     run.wall_seconds = record.wall_seconds
@@ -168,10 +270,77 @@ def _utc(text: str, name: str) -> datetime | None:
     return value
 
 
-def _check_unique_scores(record: ResultRecord) -> None:
+def _check_columns(record: ResultRecord, table: type, obj: object, prefix: str) -> None:
+    """Strings that fit their column and carry no NUL, integers that fit theirs, on every
+    backend alike (SQLite would store what PostgreSQL rejects)."""
+    for column in table.__table__.columns:
+        name = {"key": "run_key", "encoder_id": ""}.get(column.name, column.name)
+        if not name or not hasattr(obj, name):
+            continue
+        value = getattr(obj, name)
+        where = f"run {record.run_key[:64]}: {prefix}{name}"
+        if isinstance(value, str):
+            length = getattr(column.type, "length", None)
+            if length is not None and len(value) > length:
+                raise HarnessError(f"{where} is {len(value)} characters long; at most {length}")
+            if "\x00" in value:
+                raise HarnessError(f"{where} contains a NUL character")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            limit = 2**63 if isinstance(column.type, BigInteger) else 2**31
+            if not -limit <= value < limit:
+                raise HarnessError(f"{where} = {value} is out of range (|value| < {limit})")
+
+
+def _prediction_files(run_dir: Path) -> list[dict]:
+    """``predictions/<benchmark>.jsonl`` next to the record: item count and content hash."""
+    out = []
+    for path in sorted((run_dir / PREDICTIONS_DIR).glob("*.jsonl")):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue  # a file being rewritten; the next ingest picks it up
+        out.append({
+            "benchmark": path.stem,
+            "path": f"{PREDICTIONS_DIR}/{path.name}",
+            "items": sum(1 for line in data.splitlines() if line.strip()),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        })
+    return out
+
+
+def _replace_prediction_files(session: Session, run_key: str, files: list[dict]) -> None:
+    session.execute(delete(PredictionFileRow).where(PredictionFileRow.run_key == run_key))
+    session.add_all(PredictionFileRow(run_key=run_key, **f) for f in files)
+
+
+def check_record(record: ResultRecord) -> None:
+    """Reject what the database would store wrongly or the API could not serve back."""
+    if not record.run_key.strip():
+        raise HarnessError("record: run_key is empty")
+    if not record.encoder.id.strip():
+        raise HarnessError(f"run {record.run_key}: encoder id is empty")
+    if not isinstance(record.config, dict):
+        raise HarnessError(f"run {record.run_key}: config must be a JSON object")
+    try:
+        json.dumps([record.config, record.train], allow_nan=False)
+    except ValueError as exc:
+        raise HarnessError(f"run {record.run_key}: config or train stats: {exc}") from None
+    if not math.isfinite(record.wall_seconds):
+        raise HarnessError(f"run {record.run_key}: wall_seconds is {record.wall_seconds}")
+    _check_columns(record, RunRow, record, prefix="")
+    _check_columns(record, EncoderRow, record.encoder, prefix="encoder.")
+    for score in record.scores:
+        _check_columns(record, ScoreRow, score, prefix=f"score {score.benchmark}.")
     seen: set[tuple[str, str, str]] = set()
     for s in record.scores:
         key = (s.benchmark, s.metric, s.subset)
         if key in seen:
             raise HarnessError(f"run {record.run_key}: score {'/'.join(key)} appears twice")
         seen.add(key)
+        for name in ("value", "chance"):
+            value = getattr(s, name)
+            if value is not None and not math.isfinite(value):
+                raise HarnessError(
+                    f"run {record.run_key}: score {'/'.join(key)} has {name} {value}; "
+                    "scores must be finite numbers"
+                )

@@ -1,27 +1,27 @@
-"""The store object: owns the engine and its sessions, and answers the dashboard's queries.
-
-Tables are made with ``create_all`` for now; Alembic migrations replace that in a later issue.
-"""
+"""The store object: owns the engine and its sessions, keeps the schema at the current Alembic
+revision, and answers the API's and dashboard's queries (``harness.store.queries``)."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from harness.store.models import Base, EncoderRow, RunRow, ScoreRow
+from harness.store import queries, schema
+from harness.store.summary import Setting
 
 DEFAULT_DB_URL = "sqlite:///harness-runs/harness.db"
 DB_URL_ENV = "HARNESS_DB_URL"
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# Long enough for a few dozen jobs queueing for the write lock at once.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def resolve_db_url(db: str | None) -> str:
@@ -30,29 +30,56 @@ def resolve_db_url(db: str | None) -> str:
 
 
 class Store:
-    """An index of result records in any SQLAlchemy database (SQLite by default)."""
+    """An index of result records in any SQLAlchemy database (SQLite by default).
+
+    ``create=True`` (the default) upgrades the schema to the current revision on open, so a
+    fresh file or a skeleton-era database just works; ``create=False`` touches nothing.
+    """
 
     def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
         self.engine = _make_engine(url)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        if create:
-            self.create_all()
+        # Writes on SQLite take the write lock up front (BEGIN IMMEDIATE): a deferred
+        # transaction that upgrades from read to write fails at once under contention instead
+        # of waiting out the busy timeout.
+        self._write_sessions = sessionmaker(
+            bind=self.engine.execution_options(harness_write=True), expire_on_commit=False
+        )
+        self._cache_lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        if create and not schema.is_current(self.engine):
+            schema.upgrade(self.engine)
 
     @classmethod
     def from_env(cls, default_url: str = DEFAULT_DB_URL) -> Store:
         return cls(os.environ.get(DB_URL_ENV) or default_url)
 
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self, revision: str = "head") -> schema.UpgradeResult:
+        """Run the Alembic migrations up to ``revision`` (``harness db upgrade``)."""
+        return schema.upgrade(self.engine, revision)
+
     def create_all(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Kept for callers of the skeleton's API: the schema comes from the migrations now."""
+        self.upgrade()
+
+    def revision(self) -> str | None:
+        return schema.current_revision(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error, closed either way."""
-        session = self._sessions()
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error, closed either way.
+
+        ``write=True`` for sessions that change rows (see ``__init__`` for why it matters).
+        """
+        session = (self._write_sessions if write else self._sessions)()
         try:
             yield session
             session.commit()
@@ -62,47 +89,105 @@ class Store:
         finally:
             session.close()
 
-    def leaderboard(
-        self, benchmark: str | None = None, subset: str = "overall", include_smoke: bool = True
-    ) -> list[dict[str, Any]]:
-        """One row per score of a finished run on ``subset``, best first within a benchmark."""
-        query = (
-            select(ScoreRow, RunRow, EncoderRow)
-            .join(RunRow, ScoreRow.run_key == RunRow.key)
-            .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
-            .where(RunRow.status == "done", ScoreRow.subset == subset)
-            .order_by(ScoreRow.benchmark, ScoreRow.metric, ScoreRow.value.desc(), RunRow.key)
-        )
-        if benchmark is not None:
-            query = query.where(ScoreRow.benchmark == benchmark)
-        if not include_smoke:
-            query = query.where(RunRow.smoke.is_(False))
-        with self.session() as session:
-            return [_leaderboard_row(s, r, e) for s, r, e in session.execute(query)]
+    # -- queries (the SQL lives in harness.store.queries) ------------------------------------
 
-    def runs(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Every run (without its config), newest first."""
-        query = select(RunRow).order_by(RunRow.finished_at.desc(), RunRow.key)
-        if status is not None:
-            query = query.where(RunRow.status == status)
+    def leaderboard(
+        self,
+        benchmark: str | None = None,
+        subset: str = "overall",
+        include_smoke: bool = True,
+        **filters: Any,
+    ) -> list[dict[str, Any]]:
+        """One row per score of a finished run on ``subset``, best first within a benchmark.
+
+        ``filters``: group, recipe, llm, category, encoder, limit, offset.
+        """
         with self.session() as session:
-            return [_run_dict(run) for run in session.scalars(query)]
+            return queries.leaderboard(session, benchmark=benchmark, subset=subset,
+                                       include_smoke=include_smoke, **filters)
+
+    def runs(self, status: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Runs (without their config), newest first; ``filters`` as ``queries.runs``."""
+        with self.session() as session:
+            return queries.runs(session, status=status, **filters)[0]
+
+    def runs_page(self, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """Like ``runs`` but also the total count before ``limit``/``offset``."""
+        with self.session() as session:
+            return queries.runs(session, **filters)
+
+    def run(self, key: str) -> dict[str, Any] | None:
+        """One run with its config, provenance, scores and prediction files."""
+        with self.session() as session:
+            return queries.run_detail(session, key)
+
+    def encoders(self, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        with self.session() as session:
+            return queries.encoders(session, **filters)
+
+    def encoder(self, encoder_id: str) -> dict[str, Any] | None:
+        with self.session() as session:
+            return queries.encoder(session, encoder_id)
+
+    def scores(self, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        with self.session() as session:
+            return queries.scores(session, **filters)
 
     def run_keys_by_status(self) -> dict[str, str]:
         with self.session() as session:
-            return dict(session.execute(select(RunRow.key, RunRow.status)).all())
+            return queries.run_keys_by_status(session)
 
     def benchmarks(self) -> list[str]:
         with self.session() as session:
-            query = select(ScoreRow.benchmark).distinct().order_by(ScoreRow.benchmark)
-            return list(session.scalars(query))
+            return queries.distinct(session, "benchmark")
 
     def subsets(self, benchmark: str | None = None) -> list[str]:
-        query = select(ScoreRow.subset).distinct().order_by(ScoreRow.subset)
-        if benchmark is not None:
-            query = query.where(ScoreRow.benchmark == benchmark)
         with self.session() as session:
-            return list(session.scalars(query))
+            return queries.distinct(session, "subset", benchmark=benchmark)
+
+    def choices(self) -> dict[str, list[str]]:
+        """The values each filter can take (groups, recipes, LLMs, ...), for messages and UIs;
+        cached until the data changes."""
+        return self._cached("choices", queries.choices)
+
+    def settings(self) -> list[Setting]:
+        """Finished runs' overall scores averaged over seeds, one entry per setting
+        (encoder x recipe x LLM x connector x preset); cached until the data changes."""
+        return self._cached("settings", queries.settings)
+
+    def data_version(self) -> tuple[Any, ...]:
+        """Changes whenever a run or a published score is added or replaced."""
+        with self.session() as session:
+            return queries.data_version(session)
+
+    def _cached(self, name: str, compute: Any) -> Any:
+        # Aggregates over every score are the expensive reads; the data version (row counts
+        # and newest ingest time) is one cheap query, so a page view after the first costs
+        # that query alone until something is ingested.
+        with self.session() as session:
+            version = queries.data_version(session)
+            with self._cache_lock:
+                hit = self._cache.get(name)
+                if hit is not None and hit[0] == version:
+                    return hit[1]
+            value = compute(session)
+        with self._cache_lock:
+            self._cache[name] = (version, value)
+        return value
+
+    def benchmark_versions(self, include_smoke: bool = True) -> list[dict[str, Any]]:
+        """Per benchmark, the variants (version, prompt, label patch, dataset) scored under;
+        cached until the data changes."""
+        return self._cached(f"versions-{include_smoke}", lambda session: queries.benchmark_versions(
+            session, include_smoke=include_smoke))
+
+    def published(self, **filters: Any) -> list[dict[str, Any]]:
+        """Published reference scores (never part of ``settings``); the unfiltered list is
+        cached until the data changes."""
+        if not any(v is not None for v in filters.values()):
+            return self._cached("published", queries.published)
+        with self.session() as session:
+            return queries.published(session, **filters)
 
 
 def _make_engine(url: str) -> Engine:
@@ -117,66 +202,26 @@ def _make_engine(url: str) -> Engine:
     else:
         path = Path(database.removeprefix("file:").split("?")[0])
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
-    event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the dashboard read while an ingest writes; busy_timeout waits out a writer
-    # instead of failing with "database is locked"; SQLite ignores foreign keys unless asked.
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is off: it neither begins before DDL nor lets us
+    # choose IMMEDIATE, so _sqlite_begin emits BEGIN itself.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # busy_timeout first: switching to WAL needs a lock that another process may hold.
+    # WAL lets the dashboard read while an ingest writes; SQLite ignores foreign keys unless
+    # asked.
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=UTC).isoformat()
-
-
-def _leaderboard_row(score: ScoreRow, run: RunRow, encoder: EncoderRow) -> dict[str, Any]:
-    return {
-        "encoder_id": encoder.id,
-        "group": encoder.group,
-        "supervision": encoder.supervision,
-        "architecture": encoder.architecture,
-        "tiny": run.tiny,
-        "smoke": run.smoke,
-        "recipe": run.recipe,
-        "llm": run.llm,
-        "connector": run.connector,
-        "seed": run.seed,
-        "benchmark": score.benchmark,
-        "category": score.category,
-        "metric": score.metric,
-        "subset": score.subset,
-        "value": score.value,
-        "n": score.n,
-        "chance": score.chance,
-        "run_key": run.key,
-    }
-
-
-def _run_dict(run: RunRow) -> dict[str, Any]:
-    return {
-        "run_key": run.key,
-        "encoder_id": run.encoder_id,
-        "tiny": run.tiny,
-        "smoke": run.smoke,
-        "recipe": run.recipe,
-        "llm": run.llm,
-        "connector": run.connector,
-        "seed": run.seed,
-        "preset": run.preset,
-        "status": run.status,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "wall_seconds": run.wall_seconds,
-        "host": run.host,
-        "job_id": run.job_id,
-        "code_version": run.code_version,
-        "error": run.error,
-        "ingested_at": _iso(run.ingested_at),
-    }
+def _sqlite_begin(conn: Any) -> None:
+    write = conn.get_execution_options().get("harness_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

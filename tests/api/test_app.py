@@ -76,7 +76,7 @@ def test_unknown_benchmark_message_lists_the_known_ones(client: TestClient) -> N
 
 
 def test_runs(client: TestClient) -> None:
-    runs = client.get("/api/v1/runs", params={"status": "done"}).json()
+    runs = client.get("/api/v1/runs", params={"status": "done"}).json()["items"]
     assert {r["run_key"] for r in runs} == {"real00000000", "smoke0000000"}
     assert runs[0]["finished_at"] == "2025-01-02T03:04:05+00:00"
 
@@ -87,8 +87,9 @@ def test_index_page_marks_smoke_and_loads_local_plotly(client: TestClient) -> No
     page = response.text
     assert "not real scores" in page
     assert '<script src="/static/plotly.min.js"></script>' in page
-    assert "cdn" not in page.lower()
-    assert "Plotly.newPlot" in page and "effnet-lite0.imagenet" in page
+    assert '<script src="/static/dashboard.js" defer></script>' in page
+    assert "cdn" not in page.lower() and "http://" not in page and "https://" not in page
+    assert 'data-figure="group-comparison"' in page and "effnet-lite0.imagenet" in page
 
 
 def test_plotly_js_is_served_from_the_package(client: TestClient) -> None:

@@ -27,3 +27,14 @@ def test_serve_prints_the_url_and_runs_uvicorn(
     assert (host, port) == ("0.0.0.0", 8123)
     assert app.state.settings.db_url == "sqlite://"
     assert "http://0.0.0.0:8123/" in capsys.readouterr().out
+
+
+def test_serve_token_from_flag_or_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: calls.append(app))
+    monkeypatch.delenv("HARNESS_API_TOKEN", raising=False)
+    cli.serve(db="sqlite://")
+    monkeypatch.setenv("HARNESS_API_TOKEN", "from-env")
+    cli.serve(db="sqlite://")
+    cli.serve(db="sqlite://", token="from-flag")
+    assert [app.state.settings.token for app in calls] == [None, "from-env", "from-flag"]

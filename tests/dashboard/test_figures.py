@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.figures import GROUP_COLORS, group_comparison
-from dashboard.pages import render_index
+from dashboard.figures import (
+    GROUP_COLORS,
+    deltas_figure,
+    families_figure,
+    group_comparison,
+    vision_reliance_figure,
+)
 
 
 def row(encoder: str, group: str, value: float, smoke: bool = False, **extra: Any) -> dict:
@@ -82,14 +87,42 @@ def test_unknown_group_is_drawn_as_other_and_llm_splits_slots() -> None:
     assert set(fig.data[0].x[0]) == {"llava15 / tiny-llm", "llava15 / b"}
 
 
-def test_page_escapes_text_and_embeds_figure() -> None:
-    page = render_index(ROWS + [row("<script>alert(1)</script>", "clip", 1.0)])
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "Plotly.newPlot" in page and "random-weight smoke run" in page
+def fam(label: str, group: str, **values: float) -> dict:
+    return {"label": label, "group": group, "values": values, "counts": {}, "smoke": False,
+            "source": "Figure 4", "setting": "frozen"}
 
 
-def test_empty_page_tells_how_to_get_results() -> None:
-    page = render_index([])
-    assert "harness sweep --encoders all --preset smoke" in page
-    assert "Plotly.newPlot" not in page
+def test_families_figure_keeps_published_apart_and_switchable() -> None:
+    measured = [fam("clip-a", "clip", General=60.0), fam("dino-b", "ssl", General=50.0)]
+    published = [fam("clip-a", "clip", General=66.0, Knowledge=48.0),
+                 fam("sam-h", "other", General=40.0)]
+    fig = families_figure(measured, published, ["General", "Knowledge"])
+    kinds = {(t.meta["kind"], t.meta["group"]) for t in fig.data}
+    assert kinds == {("measured", "clip"), ("measured", "ssl"), ("published", "clip"),
+                     ("published", "other")}
+    for trace in fig.data:
+        hatched = trace.marker.pattern.shape == "/"
+        assert hatched == (trace.meta["kind"] == "published")
+        assert trace.offsetgroup == trace.meta["kind"]  # side by side, never stacked
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert legend == ["clip", "ssl", "clip · published", "other · published"]
+    # The same encoder sits in one x slot for both kinds: CLIP first, then SSL, then other.
+    assert list(fig.layout.xaxis.categoryarray) == ["clip-a", "dino-b", "sam-h"]
+    knowledge = [t for t in fig.data if t.yaxis == "y2"]
+    assert [(t.meta["kind"], list(t.y)) for t in knowledge if len(t.y)] == [
+        ("published", [48.0])]
+
+
+def test_deltas_figure_one_panel_per_column() -> None:
+    comparison = {"label": "clip-a", "encoder_id": "clip-a", "group": "clip", "smoke": False,
+                  "deltas": {"General": 2.0, "Vision-Centric": -1.0},
+                  "base_recipes": ["frozen"], "changed_recipes": ["unfrozen"]}
+    fig = deltas_figure([comparison], ["General", "Vision-Centric"], "Unfreezing")
+    assert [list(t.y) for t in fig.data] == [[2.0], [-1.0]]
+    assert "frozen → unfrozen" in fig.data[0].hovertext[0]
+
+
+def test_vision_reliance_sorted_by_gap() -> None:
+    fig = vision_reliance_figure([{"benchmark": "a", "gap": 3.0, "settings": 2},
+                                  {"benchmark": "b", "gap": 12.0, "settings": 2}])
+    assert list(fig.data[0].x) == ["b", "a"]

@@ -1,4 +1,5 @@
-"""The store and its ingest: idempotent upserts from record files, and the leaderboard query."""
+"""The store and its ingest: idempotent upserts from record files, and the leaderboard query,
+on SQLite and PostgreSQL (the ``store`` fixture is parametrized in conftest.py)."""
 
 from __future__ import annotations
 
@@ -61,11 +62,6 @@ def write(tmp_path: Path, record: ResultRecord) -> Path:
     return write_record(tmp_path / "runs" / record.run_key, record)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'db' / 'harness.db'}")
-
-
 def counts(store: Store) -> tuple[int, int]:
     with store.session() as s:
         return (
@@ -74,11 +70,13 @@ def counts(store: Store) -> tuple[int, int]:
         )
 
 
-def test_sqlite_file_gets_its_folder_and_wal(store: Store, tmp_path: Path) -> None:
+def test_sqlite_file_gets_its_folder_and_wal(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db' / 'harness.db'}")
     assert (tmp_path / "db" / "harness.db").exists()
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_from_env_prefers_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,13 +185,32 @@ def test_concurrent_insert_is_retried_as_an_update(
     real_write = ingest._write
     calls = []
 
-    def racing_write(session, record, digest):  # another writer gets there first, once
+    def racing_write(session, record, *args):  # another writer gets there first, once
         calls.append(record.run_key)
         if len(calls) == 1:
+            monkeypatch.setattr(ingest, "_write", real_write)
             ingest_record(store, record)
+            monkeypatch.setattr(ingest, "_write", racing_write)
             raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
-        return real_write(session, record, digest)
+        return real_write(session, record, *args)
 
     monkeypatch.setattr(ingest, "_write", racing_write)
     assert ingest_record(store, make_record()) is False  # the retry found it already there
     assert counts(store) == (1, 2)
+
+
+def test_bulk_ingest_adds_skips_and_updates_in_one_batch(store: Store) -> None:
+    from harness.store import ingest_records
+
+    first = ingest_records(store, [make_record("bulk00000001"), make_record("bulk00000002")])
+    assert (first.added, first.unchanged, first.updated) == (2, 0, 0)
+    changed = make_record("bulk00000002", value=10.0)
+    mixed = ingest_records(store, [make_record("bulk00000001"), changed,
+                                   make_record("bulk00000003", encoder="new-enc.x")], batch=10)
+    assert (mixed.added, mixed.unchanged, mixed.updated) == (1, 1, 1)
+    assert counts(store) == (3, 6)
+    values = {r["run_key"]: r["value"] for r in store.leaderboard()}
+    assert values["bulk00000002"] == 10.0 and "bulk00000003" in values
+    # The same record twice in one batch is stored once.
+    twice = ingest_records(store, [make_record("bulk00000004")] * 2)
+    assert (twice.added, twice.unchanged) == (1, 1) and counts(store) == (4, 8)

@@ -1,0 +1,120 @@
+"""``GET /api/v1/export/...``: scores and leaderboard tables as CSV or JSON downloads, with the
+same filters as the JSON routes (no paging: the whole selection)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response, StreamingResponse
+
+from api.deps import Name, StoreDep
+from api.views import Filters, leaderboard_table
+from harness.store.summary import Axis
+
+router = APIRouter(tags=["export"])
+
+Format = Literal["csv", "json"]
+EXPORT_BATCH = 5000
+SCORE_COLUMNS = ("run_key", "encoder_id", "group", "recipe", "llm", "connector", "seed",
+                 "smoke", "benchmark", "category", "metric", "subset", "value", "n", "chance",
+                 "benchmark_version", "prompt_hash", "label_patch", "dataset_hash")
+
+
+@router.get("/export/scores", response_class=Response,
+            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def export_scores(
+    store: StoreDep,
+    format: Format = "csv",
+    encoder: Name = None,
+    benchmark: Name = None,
+    metric: Name = None,
+    subset: Name = None,
+    category: Name = None,
+    recipe: Name = None,
+    llm: Name = None,
+    group: Name = None,
+    include_smoke: bool = True,
+) -> Response:
+    """Every matching score of a finished run, one line per score, with its hashes."""
+    filters = {"encoder": encoder, "benchmark": benchmark, "metric": metric, "subset": subset,
+               "category": category, "recipe": recipe, "llm": llm, "group": group,
+               "include_smoke": include_smoke}
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        offset = 0
+        while True:
+            items, _ = store.scores(**filters, limit=EXPORT_BATCH, offset=offset)
+            if not items:
+                return
+            yield items
+            offset += len(items)
+
+    if format == "json":
+        rows = [row for batch in batches() for row in batch]
+        return _download(json.dumps(rows, indent=1), "scores.json", "application/json")
+    return StreamingResponse(
+        _csv_lines(SCORE_COLUMNS, (row for batch in batches() for row in batch)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="scores.csv"'},
+    )
+
+
+@router.get("/export/leaderboard/{axis}", response_class=Response,
+            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def export_leaderboard(
+    store: StoreDep,
+    axis: Axis,
+    format: Format = "csv",
+    group: Name = None,
+    recipe: Name = None,
+    llm: Name = None,
+    encoder: Name = None,
+    preset: Name = None,
+    category: Name = None,
+    column: Name = None,
+    include_smoke: bool = True,
+    include_published: bool = False,
+) -> Response:
+    """The pivoted leaderboard (``/leaderboard/{axis}``) as one file; a published row is
+    marked in the ``kind`` column with its ``source``."""
+    result = leaderboard_table(
+        store, axis,
+        Filters(group=group, recipe=recipe, llm=llm, encoder=encoder, preset=preset,
+                category=category, include_smoke=include_smoke),
+        column=column, include_published=include_published,
+    )
+    name = f"leaderboard-{axis}"
+    if format == "json":
+        return _download(json.dumps(result, indent=1), f"{name}.json", "application/json")
+    ident = [k for k in ("kind", "source", "encoder_id", "group", "recipe", "llm", "connector",
+                         "preset", "smoke", "seeds", "encoders")
+             if any(k in r for r in result["rows"])]
+    rows = ({**{k: r.get(k, "") for k in ident},
+             **{c: "" if r["values"].get(c) is None else r["values"][c]
+                for c in result["columns"]}} for r in result["rows"])
+    return StreamingResponse(_csv_lines([*ident, *result["columns"]], rows),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _csv_lines(columns: Sequence[str], rows: Any) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    for i, row in enumerate(rows):
+        writer.writerow(row)
+        if i % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _download(body: str, filename: str, media_type: str) -> Response:
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

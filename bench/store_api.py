@@ -1,0 +1,116 @@
+"""Latency of the API and dashboard over a large SQLite store (not a test: it prints numbers).
+
+    python bench/store_api.py [--encoders 100 --recipes 6 --benchmarks 20 --seeds 3]
+
+Fills a temporary SQLite store with synthetic runs (100 encoders x 6 recipes x 20 benchmarks
+x 3 seeds = 1800 runs by default), serves the app with uvicorn on 127.0.0.1, and times real
+HTTP requests: the leaderboard endpoints' p50/p95 over repeated calls, and each dashboard
+page's HTML (the first render after the data changed, then cached views). Targets from
+issue 7: leaderboard p95 < 50 ms, every page < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlalchemy import func, select
+
+from api.app import Settings, create_app
+from harness.published import read_builtin
+from harness.store import ingest_records
+from harness.store.models import ScoreRow
+from harness.store.published import import_published
+from harness.store.synthetic import synthetic_records
+
+ENDPOINTS = ["/api/v1/leaderboard", "/api/v1/leaderboard/category",
+             "/api/v1/leaderboard/benchmark", "/api/v1/leaderboard/group",
+             "/api/v1/runs", "/api/v1/scores"]
+PAGES = ["/", "/families", "/recipes", "/benchmarks", "/runs"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--encoders", type=int, default=100)
+    parser.add_argument("--recipes", type=int, default=6)
+    parser.add_argument("--benchmarks", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=40, help="calls per endpoint")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(db_url=f"sqlite:///{Path(tmp) / 'bench.db'}"))
+        print(f"machine load (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+              "(timings scale with it)")
+        started = time.perf_counter()
+        report = ingest_records(app.state.store, synthetic_records(
+            encoders=args.encoders, recipes=args.recipes, benchmarks=args.benchmarks,
+            seeds=args.seeds, smoke_every=10))
+        import_published(app.state.store, read_builtin("cambrian-1"), "cambrian-1")
+        with app.state.store.session() as s:
+            scores = s.scalar(select(func.count()).select_from(ScoreRow))
+        print(f"store: {report.added} runs, {scores} scores, loaded in "
+              f"{time.perf_counter() - started:.1f} s")
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=60) as client:
+            # The first call fills the per-process settings cache; it is reported apart.
+            cold = time.perf_counter()
+            client.get("/api/v1/leaderboard/category").raise_for_status()
+            cold_ms = 1000 * (time.perf_counter() - cold)
+            print(f"first aggregate call (cold cache): {cold_ms:.0f} ms")
+            print(f"{'endpoint':40} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}")
+            for path in ENDPOINTS:
+                times, size = [], 0
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    response = client.get(path)
+                    times.append(1000 * (time.perf_counter() - t0))
+                    response.raise_for_status()
+                    size = len(response.content)
+                print(f"{path:40} {statistics.median(times):8.1f} "
+                      f"{percentile(times, 0.95):8.1f} {size:9d}")
+            # A page is rendered once per change of the data and then served from the page
+            # cache: "first" is the render after a change, p50/p95 the views that follow.
+            print(f"{'page':40} {'first ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}")
+            for path in PAGES:
+                t0 = time.perf_counter()
+                client.get(path).raise_for_status()
+                first = 1000 * (time.perf_counter() - t0)
+                times, size = [], 0
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    response = client.get(path)
+                    times.append(1000 * (time.perf_counter() - t0))
+                    response.raise_for_status()
+                    size = len(response.content)
+                print(f"{path:40} {first:8.1f} {statistics.median(times):8.1f} "
+                      f"{percentile(times, 0.95):8.1f} {size:9d}")
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

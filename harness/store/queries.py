@@ -1,0 +1,421 @@
+"""The store's read queries, as functions of a session: filters, pagination and plain dicts out.
+
+Every list query returns ``(items, total)`` where ``total`` counts the matches before
+``limit``/``offset``, so an API can page through thousands of runs without loading them all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from harness.store.models import (
+    EncoderRow,
+    PredictionFileRow,
+    PublishedScoreRow,
+    RunRow,
+    ScoreRow,
+)
+from harness.store.summary import Setting, build_settings
+
+Page = tuple[list[dict[str, Any]], int]
+
+_LEADERBOARD_COLUMNS = (
+    EncoderRow.id.label("encoder_id"), EncoderRow.group, EncoderRow.supervision,
+    EncoderRow.architecture, RunRow.tiny, RunRow.smoke, RunRow.recipe, RunRow.llm,
+    RunRow.connector, RunRow.seed, ScoreRow.benchmark, ScoreRow.category, ScoreRow.metric,
+    ScoreRow.subset, ScoreRow.value, ScoreRow.n, ScoreRow.chance,
+    RunRow.key.label("run_key"),
+)
+_PUBLISHED_COLUMNS = tuple(
+    getattr(PublishedScoreRow, name) for name in (
+        "collection", "paper", "source", "subject", "subject_kind", "encoder_id", "group",
+        "supervision", "metric", "level", "category", "value", "imported_at")
+)
+_SCORE_COLUMNS = (
+    RunRow.key.label("run_key"), EncoderRow.id.label("encoder_id"), EncoderRow.group,
+    RunRow.recipe, RunRow.llm, RunRow.connector, RunRow.seed, RunRow.smoke,
+    ScoreRow.benchmark, ScoreRow.category, ScoreRow.metric, ScoreRow.subset, ScoreRow.value,
+    ScoreRow.n, ScoreRow.chance, ScoreRow.benchmark_version, ScoreRow.prompt_hash,
+    ScoreRow.label_patch, ScoreRow.dataset_hash,
+)
+
+
+def _page(session: Session, query: Select[Any], limit: int | None, offset: int) -> tuple[Any, int]:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return session.execute(query), int(total or 0)
+
+
+def _where(query: Select[Any], pairs: list[tuple[Any, Any]]) -> Select[Any]:
+    for column, value in pairs:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+# -- leaderboard and scores ------------------------------------------------------------------
+
+
+def leaderboard(
+    session: Session,
+    *,
+    benchmark: str | None = None,
+    subset: str = "overall",
+    include_smoke: bool = True,
+    group: str | None = None,
+    recipe: str | None = None,
+    llm: str | None = None,
+    category: str | None = None,
+    encoder: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """One row per score of a finished run on ``subset``, best first within a benchmark."""
+    # Plain columns, not ORM objects: building thousands of mapped instances costs more
+    # than the query itself.
+    query = (
+        select(*_LEADERBOARD_COLUMNS)
+        .join(RunRow, ScoreRow.run_key == RunRow.key)
+        .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
+        .where(RunRow.status == "done", ScoreRow.subset == subset)
+        .order_by(ScoreRow.benchmark, ScoreRow.metric, ScoreRow.value.desc(), RunRow.key)
+    )
+    query = _where(query, [(ScoreRow.benchmark, benchmark), (EncoderRow.group, group),
+                           (RunRow.recipe, recipe), (RunRow.llm, llm),
+                           (ScoreRow.category, category), (RunRow.encoder_id, encoder)])
+    if not include_smoke:
+        query = query.where(RunRow.smoke.is_(False))
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def scores(
+    session: Session,
+    *,
+    run_key: str | None = None,
+    encoder: str | None = None,
+    benchmark: str | None = None,
+    metric: str | None = None,
+    subset: str | None = None,
+    category: str | None = None,
+    recipe: str | None = None,
+    llm: str | None = None,
+    group: str | None = None,
+    include_smoke: bool = True,
+    status: str | None = "done",
+    limit: int | None = None,
+    offset: int = 0,
+) -> Page:
+    query = (
+        select(*_SCORE_COLUMNS)
+        .join(RunRow, ScoreRow.run_key == RunRow.key)
+        .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
+        .order_by(RunRow.key, ScoreRow.benchmark, ScoreRow.metric, ScoreRow.subset)
+    )
+    query = _where(query, [(ScoreRow.run_key, run_key), (RunRow.encoder_id, encoder),
+                           (ScoreRow.benchmark, benchmark), (ScoreRow.metric, metric),
+                           (ScoreRow.subset, subset), (ScoreRow.category, category),
+                           (RunRow.recipe, recipe), (RunRow.llm, llm), (EncoderRow.group, group),
+                           (RunRow.status, status)])
+    if not include_smoke:
+        query = query.where(RunRow.smoke.is_(False))
+    result, total = _page(session, query, limit, offset)
+    return [dict(row._mapping) for row in result], total
+
+
+# -- runs and encoders -----------------------------------------------------------------------
+
+
+def runs(
+    session: Session,
+    *,
+    status: str | None = None,
+    encoder: str | None = None,
+    recipe: str | None = None,
+    llm: str | None = None,
+    preset: str | None = None,
+    smoke: bool | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Page:
+    query = select(RunRow).order_by(RunRow.finished_at.desc(), RunRow.key)
+    query = _where(query, [(RunRow.status, status), (RunRow.encoder_id, encoder),
+                           (RunRow.recipe, recipe), (RunRow.llm, llm), (RunRow.preset, preset),
+                           (RunRow.smoke, smoke)])
+    result, total = _page(session, query, limit, offset)
+    return [_run_dict(run) for (run,) in result], total
+
+
+def run_detail(session: Session, key: str) -> dict[str, Any] | None:
+    run = session.get(RunRow, key)
+    if run is None:
+        return None
+    encoder = session.get(EncoderRow, run.encoder_id)
+    score_rows = session.scalars(
+        select(ScoreRow).where(ScoreRow.run_key == key)
+        .order_by(ScoreRow.benchmark, ScoreRow.metric, ScoreRow.subset)
+    )
+    files = session.scalars(
+        select(PredictionFileRow).where(PredictionFileRow.run_key == key)
+        .order_by(PredictionFileRow.benchmark)
+    )
+    return {
+        **_run_dict(run),
+        "config": run.config,
+        "config_hash": run.config_hash,
+        "train": run.train or {},
+        "run_dir": run.run_dir,
+        "record_hash": run.record_hash,
+        "encoder": _encoder_dict(encoder) if encoder else None,
+        "scores": [_score_fields(s) for s in score_rows],
+        "prediction_files": [
+            {"benchmark": f.benchmark, "path": f.path, "items": f.items, "sha256": f.sha256}
+            for f in files
+        ],
+    }
+
+
+def encoders(
+    session: Session,
+    *,
+    group: str | None = None,
+    supervision: str | None = None,
+    architecture: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Page:
+    counts = (
+        select(RunRow.encoder_id, func.count().label("runs"))
+        .group_by(RunRow.encoder_id).subquery()
+    )
+    query = (
+        select(EncoderRow, func.coalesce(counts.c.runs, 0))
+        .outerjoin(counts, counts.c.encoder_id == EncoderRow.id)
+        .order_by(EncoderRow.id)
+    )
+    query = _where(query, [(EncoderRow.group, group), (EncoderRow.supervision, supervision),
+                           (EncoderRow.architecture, architecture)])
+    result, total = _page(session, query, limit, offset)
+    return [{**_encoder_dict(e), "runs": n} for e, n in result], total
+
+
+def encoder(session: Session, encoder_id: str) -> dict[str, Any] | None:
+    row = session.get(EncoderRow, encoder_id)
+    if row is None:
+        return None
+    n = session.scalar(select(func.count()).where(RunRow.encoder_id == encoder_id))
+    return {**_encoder_dict(row), "runs": int(n or 0)}
+
+
+def run_keys_by_status(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(RunRow.key, RunRow.status)).all())
+
+
+def distinct(session: Session, column: str, benchmark: str | None = None) -> list[str]:
+    col = getattr(ScoreRow, column)
+    query = select(col).distinct().order_by(col)
+    if benchmark is not None:
+        query = query.where(ScoreRow.benchmark == benchmark)
+    return list(session.scalars(query))
+
+
+def choices(session: Session) -> dict[str, list[str]]:
+    """Every value each filter can take, from the data (for error messages and the UI)."""
+
+    def values(column: Any) -> list[str]:
+        return [v for v in session.scalars(select(column).distinct().order_by(column)) if v]
+
+    return {
+        "group": values(EncoderRow.group),
+        "supervision": values(EncoderRow.supervision),
+        "architecture": values(EncoderRow.architecture),
+        "encoder": values(EncoderRow.id),
+        "recipe": values(RunRow.recipe),
+        "llm": values(RunRow.llm),
+        "connector": values(RunRow.connector),
+        "preset": values(RunRow.preset),
+        "benchmark": values(ScoreRow.benchmark),
+        "category": values(ScoreRow.category),
+        "metric": values(ScoreRow.metric),
+    }
+
+
+# -- aggregates ------------------------------------------------------------------------------
+
+
+def data_version(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a run or a published score is added or replaced (a cache key)."""
+    runs_now = session.execute(select(func.count(), func.max(RunRow.ingested_at))).one()
+    published_now = session.execute(
+        select(func.count(), func.max(PublishedScoreRow.imported_at))
+    ).one()
+    return (*runs_now, *published_now)
+
+
+def settings(session: Session) -> list[Setting]:
+    """Finished runs' ``overall`` scores, averaged over seeds per setting, benchmark, metric."""
+    setting_cols = (RunRow.encoder_id, RunRow.recipe, RunRow.llm, RunRow.connector,
+                    RunRow.preset, RunRow.smoke, RunRow.recipe_encoder, RunRow.recipe_stages,
+                    EncoderRow.group, EncoderRow.supervision, EncoderRow.architecture)
+    seeds = (
+        select(*setting_cols[:6], func.count().label("seeds"))
+        .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
+        .where(RunRow.status == "done")
+        .group_by(*setting_cols[:6])
+        .subquery()
+    )
+    query = (
+        select(
+            *setting_cols, ScoreRow.benchmark, ScoreRow.metric,
+            func.max(ScoreRow.category).label("category"),
+            func.avg(ScoreRow.value).label("mean"),
+            func.avg(ScoreRow.value * ScoreRow.value).label("mean_sq"),
+            func.count().label("runs"),
+            func.max(seeds.c.seeds).label("seeds"),
+            func.max(ScoreRow.chance).label("chance"),
+            func.max(ScoreRow.n).label("n"),
+        )
+        .join(RunRow, ScoreRow.run_key == RunRow.key)
+        .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
+        .join(seeds, (seeds.c.encoder_id == RunRow.encoder_id) & (seeds.c.recipe == RunRow.recipe)
+              & (seeds.c.llm == RunRow.llm) & (seeds.c.connector == RunRow.connector)
+              & (seeds.c.preset == RunRow.preset) & (seeds.c.smoke == RunRow.smoke))
+        .where(RunRow.status == "done", ScoreRow.subset == "overall")
+        .group_by(*setting_cols, ScoreRow.benchmark, ScoreRow.metric)
+    )
+    rows = [
+        {
+            "encoder_id": r.encoder_id, "recipe": r.recipe, "llm": r.llm,
+            "connector": r.connector, "preset": r.preset, "smoke": bool(r.smoke),
+            "recipe_encoder": r.recipe_encoder, "recipe_stages": r.recipe_stages,
+            "group": r.group, "supervision": r.supervision, "architecture": r.architecture,
+            "benchmark": r.benchmark, "metric": r.metric, "category": r.category,
+            "mean": float(r.mean), "mean_sq": float(r.mean_sq), "runs": int(r.runs),
+            "seeds": int(r.seeds), "chance": r.chance, "n": int(r.n),
+        }
+        for r in session.execute(query)
+    ]
+    return build_settings(rows)
+
+
+def benchmark_versions(session: Session, include_smoke: bool = True) -> list[dict[str, Any]]:
+    """Per benchmark, the distinct versions, prompt hashes, label patches and dataset hashes
+    its ``overall`` scores were made under: more than one variant means not comparable."""
+    query = (
+        select(ScoreRow.benchmark, ScoreRow.category, ScoreRow.benchmark_version,
+               ScoreRow.prompt_hash, ScoreRow.label_patch, ScoreRow.dataset_hash,
+               func.count().label("runs"))
+        .join(RunRow, ScoreRow.run_key == RunRow.key)
+        .where(RunRow.status == "done", ScoreRow.subset == "overall")
+        .group_by(ScoreRow.benchmark, ScoreRow.category, ScoreRow.benchmark_version,
+                  ScoreRow.prompt_hash, ScoreRow.label_patch, ScoreRow.dataset_hash)
+    )
+    if not include_smoke:
+        query = query.where(RunRow.smoke.is_(False))
+    out: dict[str, dict[str, Any]] = {}
+    for r in session.execute(query):
+        entry = out.setdefault(r.benchmark, {
+            "benchmark": r.benchmark, "category": r.category, "runs": 0, "variants": 0,
+            "versions": set(), "prompt_hashes": set(), "label_patches": set(),
+            "dataset_hashes": set(),
+        })
+        entry["runs"] += r.runs
+        entry["variants"] += 1
+        entry["versions"].add(r.benchmark_version)
+        entry["prompt_hashes"].add(r.prompt_hash)
+        entry["label_patches"].add(r.label_patch)
+        entry["dataset_hashes"].add(r.dataset_hash)
+    for entry in out.values():
+        for key in ("versions", "prompt_hashes", "label_patches", "dataset_hashes"):
+            entry[key] = sorted(v for v in entry[key] if v)
+    return [out[b] for b in sorted(out)]
+
+
+def published(
+    session: Session,
+    *,
+    collection: str | None = None,
+    encoder: str | None = None,
+    subject: str | None = None,
+    level: str | None = None,
+    source: str | None = None,
+) -> list[dict[str, Any]]:
+    query = select(*_PUBLISHED_COLUMNS).order_by(PublishedScoreRow.id)
+    query = _where(query, [(PublishedScoreRow.collection, collection),
+                           (PublishedScoreRow.encoder_id, encoder),
+                           (PublishedScoreRow.subject, subject), (PublishedScoreRow.level, level),
+                           (PublishedScoreRow.source, source)])
+    return [{**row._mapping, "imported_at": _iso(row.imported_at)}
+            for row in session.execute(query)]
+
+
+# -- rows as plain dicts ---------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.replace(tzinfo=UTC).isoformat()
+
+
+def _score_fields(score: ScoreRow) -> dict[str, Any]:
+    return {
+        "benchmark": score.benchmark,
+        "category": score.category,
+        "metric": score.metric,
+        "subset": score.subset,
+        "value": score.value,
+        "n": score.n,
+        "chance": score.chance,
+        "benchmark_version": score.benchmark_version,
+        "prompt_hash": score.prompt_hash,
+        "label_patch": score.label_patch,
+        "dataset_hash": score.dataset_hash,
+    }
+
+
+def _encoder_dict(e: EncoderRow) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "group": e.group,
+        "supervision": e.supervision,
+        "architecture": e.architecture,
+        "resolution": e.resolution,
+        "params": e.params,
+        "loader": e.loader,
+        "source": e.source,
+        "weights": e.weights,
+        "distribution": e.distribution,
+        "distribution_version": e.distribution_version,
+    }
+
+
+def _run_dict(run: RunRow) -> dict[str, Any]:
+    return {
+        "run_key": run.key,
+        "encoder_id": run.encoder_id,
+        "tiny": run.tiny,
+        "smoke": run.smoke,
+        "recipe": run.recipe,
+        "llm": run.llm,
+        "connector": run.connector,
+        "seed": run.seed,
+        "preset": run.preset,
+        "status": run.status,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "wall_seconds": run.wall_seconds,
+        "host": run.host,
+        "job_id": run.job_id,
+        "code_version": run.code_version,
+        "error": run.error,
+        "ingested_at": _iso(run.ingested_at),
+    }

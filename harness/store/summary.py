@@ -1,0 +1,294 @@
+"""Pure functions from per-setting scores to the tables the API and dashboard show: by category,
+benchmark, recipe and group, and the frozen/unfrozen and one-/two-stage comparisons.
+
+A *setting* is one encoder under one recipe, LLM, connector and preset; its numbers are the
+mean over its seeds of each benchmark's headline metric on the ``overall`` subset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from harness.store.averages import BENCHMARKS_PER_CATEGORY, mean
+
+HEADLINE_METRIC = "accuracy"
+BLIND_SUFFIXES = ("_blind", ":blind")
+"""A metric named ``<metric>_blind`` (or ``<metric>:blind``) is ``<metric>`` measured with no
+image: the difference is the benchmark's vision reliance (Cambrian's blind test)."""
+
+SETTING_FIELDS = ("encoder_id", "recipe", "llm", "connector", "preset", "smoke")
+Axis = Literal["category", "benchmark", "recipe", "group"]
+AXES: tuple[Axis, ...] = ("category", "benchmark", "recipe", "group")
+ComparisonKind = Literal["unfreezing", "stages"]
+COMPARISONS: tuple[ComparisonKind, ...] = ("unfreezing", "stages")
+
+
+def blind_base(metric: str) -> str | None:
+    """The with-image metric a blind metric pairs with, or None for an ordinary metric."""
+    for suffix in BLIND_SUFFIXES:
+        if metric.endswith(suffix):
+            return metric.removesuffix(suffix)
+    return None
+
+
+def headline_metric(metrics: Iterable[str]) -> str | None:
+    """The metric a benchmark is ranked by: ``accuracy`` if it has one, else the first by name
+    (blind variants never count)."""
+    candidates = sorted(m for m in metrics if blind_base(m) is None)
+    if HEADLINE_METRIC in candidates:
+        return HEADLINE_METRIC
+    return candidates[0] if candidates else None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A benchmark's number in one setting: the mean over seeds, with their spread."""
+
+    value: float
+    metric: str
+    category: str
+    seeds: int
+    std: float | None = None
+    blind: float | None = None
+    """The same metric with no image, when the run measured it."""
+    chance: float | None = None
+    """What guessing scores, when the benchmark says."""
+    items: int = 0
+    """Items the value is computed over (per run)."""
+
+    @property
+    def vision_gap(self) -> float | None:
+        return None if self.blind is None else self.value - self.blind
+
+
+@dataclass(frozen=True)
+class CategoryCell:
+    value: float
+    benchmarks: int
+    """How many of the category's benchmarks were measured (the paper uses four)."""
+
+    @property
+    def complete(self) -> bool:
+        return self.benchmarks >= BENCHMARKS_PER_CATEGORY
+
+
+@dataclass
+class Setting:
+    encoder_id: str
+    group: str
+    supervision: str
+    architecture: str
+    recipe: str
+    llm: str
+    connector: str
+    preset: str
+    smoke: bool
+    recipe_encoder: str
+    recipe_stages: int
+    seeds: int
+    benchmarks: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in SETTING_FIELDS)
+
+    @cached_property
+    def categories(self) -> dict[str, CategoryCell]:
+        """Paper rule: the plain mean of the category's benchmarks (each already 0-100)."""
+        by_category: dict[str, list[float]] = defaultdict(list)
+        for cell in self.benchmarks.values():
+            if cell.category:
+                by_category[cell.category].append(cell.value)
+        return {c: CategoryCell(mean(v), len(v)) for c, v in sorted(by_category.items())}
+
+    def value(self, column: str) -> float | None:
+        """A benchmark's value, else a category's average, else None."""
+        if column in self.benchmarks:
+            return self.benchmarks[column].value
+        category = self.categories.get(column)
+        return None if category is None else category.value
+
+    def identity(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in (*SETTING_FIELDS, "group", "supervision",
+                                              "architecture", "seeds")}
+
+
+def build_settings(rows: Iterable[dict[str, Any]]) -> list[Setting]:
+    """Settings from aggregated score rows (``queries.settings``): one row per setting,
+    benchmark and metric with ``mean``, ``mean_sq``, ``runs`` and ``category``."""
+    settings: dict[tuple[Any, ...], Setting] = {}
+    metrics: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        key = tuple(row[f] for f in SETTING_FIELDS)
+        setting = settings.get(key)
+        if setting is None:
+            setting = settings[key] = Setting(
+                **{f: row[f] for f in SETTING_FIELDS},
+                group=row["group"], supervision=row["supervision"],
+                architecture=row["architecture"], recipe_encoder=row["recipe_encoder"],
+                recipe_stages=row["recipe_stages"], seeds=row["seeds"],
+            )
+        metrics[(*key, row["benchmark"])][row["metric"]] = row
+    for (*key, benchmark), by_metric in metrics.items():
+        headline = headline_metric(by_metric)
+        if headline is None:
+            continue
+        row = by_metric[headline]
+        blind = next((r for m, r in by_metric.items() if blind_base(m) == headline), None)
+        settings[tuple(key)].benchmarks[benchmark] = Cell(
+            value=row["mean"], metric=headline, category=row["category"] or "",
+            seeds=row["runs"], std=_std(row), blind=None if blind is None else blind["mean"],
+            chance=row.get("chance"), items=row.get("n", 0),
+        )
+    return sorted(settings.values(), key=lambda s: s.key)
+
+
+def _std(row: dict[str, Any]) -> float | None:
+    if row["runs"] < 2:
+        return None
+    # Sample standard deviation over seeds from the SQL aggregates (mean and mean of squares).
+    variance = max(0.0, row["mean_sq"] - row["mean"] ** 2) * row["runs"] / (row["runs"] - 1)
+    return math.sqrt(variance)
+
+
+def filter_settings(
+    settings: Sequence[Setting],
+    *,
+    group: str | None = None,
+    recipe: str | None = None,
+    llm: str | None = None,
+    encoder: str | None = None,
+    preset: str | None = None,
+    include_smoke: bool = True,
+) -> list[Setting]:
+    wanted = {"group": group, "recipe": recipe, "llm": llm, "encoder_id": encoder,
+              "preset": preset}
+    return [
+        s for s in settings
+        if (include_smoke or not s.smoke)
+        and all(v is None or getattr(s, k) == v for k, v in wanted.items())
+    ]
+
+
+def columns(settings: Sequence[Setting], axis: Literal["category", "benchmark"],
+            category: str | None = None) -> list[str]:
+    if axis == "category":
+        found = {c for s in settings for c in s.categories}
+        return sorted(found if category is None else found & {category})
+    return sorted({b for s in settings for b, cell in s.benchmarks.items()
+                   if category is None or cell.category == category})
+
+
+def table(settings: Sequence[Setting], axis: Axis, *, category: str | None = None,
+          column: str | None = None) -> dict[str, Any]:
+    """The leaderboard pivoted along ``axis``:
+
+    - ``category`` / ``benchmark``: a row per setting, a column per category average or per
+      benchmark (only ``category``'s benchmarks when given);
+    - ``recipe``: a row per encoder (x LLM, connector, preset), a column per recipe, showing
+      ``column`` (a benchmark or category; default: the first category present);
+    - ``group``: a row per encoder group (x recipe, LLM, connector, preset), a column per
+      category, each the mean over the group's encoders.
+    """
+    if axis in ("category", "benchmark"):
+        cols = columns(settings, axis, category)
+        rows = [_row(s.identity(), {c: s.value(c) for c in cols},
+                     counts=_counts(s, cols, axis)) for s in settings]
+        return {"axis": axis, "columns": cols, "column": None, "rows": rows}
+    if axis == "recipe":
+        column = column or next(iter(columns(settings, "category")), None) or next(
+            iter(columns(settings, "benchmark")), None)
+        cols = sorted({s.recipe for s in settings})
+        grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for s in settings:
+            ident = {k: v for k, v in s.identity().items() if k not in ("recipe", "seeds")}
+            row = grouped.setdefault(tuple(ident.values()),
+                                     _row(ident, dict.fromkeys(cols)))
+            if column is not None:
+                row["values"][s.recipe] = s.value(column)
+        return {"axis": axis, "columns": cols, "column": column, "rows": list(grouped.values())}
+    if axis == "group":
+        cols = columns(settings, "category", category)
+        buckets: dict[tuple[Any, ...], list[Setting]] = defaultdict(list)
+        for s in settings:
+            buckets[(s.group, s.recipe, s.llm, s.connector, s.preset, s.smoke)].append(s)
+        rows = []
+        for (group, recipe, llm, connector, preset, smoke), members in sorted(buckets.items()):
+            values = {}
+            for c in cols:
+                found = [v for v in (m.value(c) for m in members) if v is not None]
+                values[c] = mean(found) if found else None
+            ident = {"group": group, "recipe": recipe, "llm": llm, "connector": connector,
+                     "preset": preset, "smoke": smoke, "encoders": len(members)}
+            rows.append(_row(ident, values))
+        return {"axis": axis, "columns": cols, "column": None, "rows": rows}
+    raise ValueError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
+
+
+def _row(identity: dict[str, Any], values: dict[str, float | None],
+         counts: dict[str, int] | None = None) -> dict[str, Any]:
+    return {**identity, "values": values, "counts": counts or {}}
+
+
+def _counts(s: Setting, cols: Sequence[str], axis: str) -> dict[str, int]:
+    if axis == "category":
+        cats = s.categories
+        return {c: cats[c].benchmarks for c in cols if c in cats}
+    return {c: s.benchmarks[c].seeds for c in cols if c in s.benchmarks}
+
+
+def comparisons(settings: Sequence[Setting], kind: ComparisonKind) -> list[dict[str, Any]]:
+    """Per encoder (x LLM, connector, preset), the change one recipe trait makes:
+
+    - ``unfreezing``: unfrozen minus frozen encoder, at the same number of stages;
+    - ``stages``: two-stage (align, then finetune) minus one-stage, with the encoder equally
+      frozen or unfrozen.
+
+    Each side averages the recipes that share its trait (named in ``base_recipes`` and
+    ``changed_recipes``); deltas cover every benchmark and category measured on both sides.
+    """
+    if kind == "unfreezing":
+        trait, held, base, changed = "recipe_encoder", "recipe_stages", "frozen", "unfrozen"
+    elif kind == "stages":
+        trait, held, base, changed = "recipe_stages", "recipe_encoder", 1, 2
+    else:
+        raise ValueError(f"unknown comparison {kind!r}; valid: {', '.join(COMPARISONS)}")
+    sides: dict[tuple[Any, ...], dict[Any, list[Setting]]] = defaultdict(lambda: defaultdict(list))
+    for s in settings:
+        if getattr(s, trait) in (base, changed):
+            key = (s.encoder_id, s.llm, s.connector, s.preset, s.smoke, getattr(s, held))
+            sides[key][getattr(s, trait)].append(s)
+    out = []
+    for (encoder_id, llm, connector, preset, smoke, held_value), by_trait in sorted(
+        sides.items(), key=lambda kv: tuple(str(k) for k in kv[0])
+    ):
+        if base not in by_trait or changed not in by_trait:
+            continue
+        before, after = _side(by_trait[base]), _side(by_trait[changed])
+        cols = sorted(set(before) & set(after))
+        first = by_trait[base][0]
+        out.append({
+            "encoder_id": encoder_id, "group": first.group, "llm": llm, "connector": connector,
+            "preset": preset, "smoke": smoke, held: held_value,
+            "base_recipes": sorted({s.recipe for s in by_trait[base]}),
+            "changed_recipes": sorted({s.recipe for s in by_trait[changed]}),
+            "base": {c: before[c] for c in cols},
+            "changed": {c: after[c] for c in cols},
+            "deltas": {c: after[c] - before[c] for c in cols},
+        })
+    return out
+
+
+def _side(members: Sequence[Setting]) -> dict[str, float]:
+    cols: dict[str, list[float]] = defaultdict(list)
+    for s in members:
+        for b, cell in s.benchmarks.items():
+            cols[b].append(cell.value)
+        for c, cat in s.categories.items():
+            cols[c].append(cat.value)
+    return {c: mean(v) for c, v in cols.items()}

@@ -1,0 +1,162 @@
+"""The dashboard's pages rendered from plain data: what each shows, marks and hides."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from dashboard.pages import (
+    leaderboard_columns,
+    measured_rows,
+    published_rows,
+    render_benchmarks,
+    render_families,
+    render_leaderboard,
+    render_recipes,
+    render_run,
+    render_runs,
+)
+from harness.store.summary import Cell, Setting
+
+VC = "Vision-Centric"
+
+
+def setting(encoder: str, group: str, recipe: str = "frozen", smoke: bool = False,
+            stages: int = 2, **benchmarks: float) -> Setting:
+    s = Setting(encoder_id=encoder, group=group, supervision="", architecture="vit",
+                recipe=recipe, llm="llm", connector="mlp2x_gelu", preset="full", smoke=smoke,
+                recipe_encoder="unfrozen" if recipe.startswith("unfrozen") else "frozen",
+                recipe_stages=stages, seeds=2)
+    for name, value in benchmarks.items():
+        s.benchmarks[name] = Cell(value=value, metric="accuracy", category=VC, seeds=2,
+                                  std=1.0, blind=value - 10 if name == "mmvp" else None)
+    return s
+
+
+def published(subject: str, metric: str, value: float, level: str = "category",
+              category: str = VC, encoder_id: str | None = None, kind: str = "encoder",
+              group: str = "clip", source: str = "Figure 4 (2-stage)") -> dict:
+    return {"source": source, "subject": subject, "subject_kind": kind,
+            "encoder_id": encoder_id, "group": group, "supervision": "", "metric": metric,
+            "level": level, "category": category, "value": value, "paper": "Cambrian-1"}
+
+
+SETTINGS = [
+    setting("clip-a", "clip", mmvp=40.0, probe=60.0),
+    setting("dino-b", "ssl", mmvp=50.0, probe=70.0),
+    setting("tiny-c", "clip", smoke=True, mmvp=20.0, probe=30.0),
+    setting("clip-a", "clip", recipe="unfrozen", mmvp=44.0, probe=63.0),
+]
+PUBLISHED = [
+    published("OpenAI CLIP", f"{VC} (category average)", 48.1, encoder_id="clip-a"),
+    published("OpenAI CLIP", "General (category average)", 66.0, category="General",
+              encoder_id="clip-a"),
+    published("GPT-4V", "MME-P", 1409.4, level="benchmark", category="General", kind="model",
+              group="", source="Table 5"),
+]
+
+
+def figure(page: str, div: str) -> dict:
+    match = re.search(rf'<script type="application/json" data-figure="{div}">(.*?)</script>',
+                      page, re.S)
+    assert match, f"no figure {div}"
+    return json.loads(match.group(1))
+
+
+def test_leaderboard_rows_are_settings_best_first_smoke_hidden_published_marked() -> None:
+    page = render_leaderboard(SETTINGS, PUBLISHED)
+    bodies = re.findall(r'<tr class="([^"]*)"\s+data-kind="(\w+)" data-smoke="(\w+)"', page)
+    assert [(k, s) for _, k, s in bodies] == [
+        ("measured", "false"), ("measured", "false"), ("measured", "false"),
+        ("measured", "true"), ("published", "false"), ("published", "false")]
+    assert '<input type="checkbox" id="show-smoke">' in page  # unchecked: smoke hidden
+    assert '<input type="checkbox" id="show-published" checked>' in page
+    assert page.count('class="badge published"') == 2 + 1  # two rows and the note
+    assert "not real scores" in page and "1 of 4 settings" in page
+    assert "dino-b" in page.split("clip-a")[0]  # best (70/50) before 63/44 and 60/40
+
+
+def test_leaderboard_columns_categories_first_then_benchmarks() -> None:
+    rows = measured_rows(SETTINGS) + published_rows(PUBLISHED)
+    for row, s in zip(rows, SETTINGS, strict=False):
+        row["benchmark_categories"] = {b: c.category for b, c in s.benchmarks.items()}
+    columns = leaderboard_columns(rows)
+    assert [(c["name"], c["category"]) for c in columns] == [
+        ("General", "General"), (VC, VC), ("MME-P", "General"), ("mmvp", VC), ("probe", VC)]
+    assert columns[2]["title"] == "as published, out of 2000"
+
+
+def test_partial_category_is_tinted_and_std_in_title() -> None:
+    page = render_leaderboard(SETTINGS[:1], [])
+    assert 'class="num partial"' in page  # two of the paper's four vision-centric ones
+    assert 'title="± 1.0 over seeds"' in page
+
+
+def test_empty_store_tells_how_to_fill_it() -> None:
+    page = render_leaderboard([], [])
+    assert "harness sweep --encoders all --preset smoke" in page
+    assert "harness import-published cambrian-1" in page and "data-figure" not in page
+
+
+def test_families_from_published_alone() -> None:
+    page = render_families([], PUBLISHED)
+    fig = figure(page, "families")
+    assert {t["meta"]["kind"] for t in fig["data"]} == {"published"}
+    assert [t["x"] for t in fig["data"] if t["y"]] == [["clip-a"], ["clip-a"]]
+    assert 'id="show-published-traces" checked' in page
+    assert "No measured runs yet" in page
+
+
+def test_families_measured_setting_choice_and_smoke_switch() -> None:
+    page = render_families(SETTINGS, PUBLISHED)
+    fig = figure(page, "families")
+    measured = [t for t in fig["data"] if t["meta"]["kind"] == "measured" and t["y"]]
+    assert sorted(x for t in measured for x in t["x"]) == ["clip-a", "dino-b"]  # frozen only
+    assert 'value="frozen|llm|mlp2x_gelu|full" selected' in page
+    with_smoke = figure(render_families(SETTINGS, PUBLISHED, include_smoke=True), "families")
+    assert any("tiny-c" in t["x"] for t in with_smoke["data"])
+    unfrozen = render_families(SETTINGS, PUBLISHED, setting="unfrozen|llm|mlp2x_gelu|full")
+    assert 'value="unfrozen|llm|mlp2x_gelu|full" selected' in unfrozen
+
+
+def test_recipes_page_shows_deltas_or_says_what_to_run() -> None:
+    page = render_recipes(SETTINGS)
+    fig = figure(page, "unfreeze")
+    assert [list(t["y"]) for t in fig["data"]] == [[3.5]]  # (44+63)/2 - (40+60)/2
+    assert "No encoder has both a one-stage and a two-stage run yet" in page
+
+
+def test_benchmarks_page_heatmap_and_vision_gap() -> None:
+    versions = [{"benchmark": "mmvp", "category": VC, "runs": 4, "variants": 2,
+                 "versions": ["1"], "prompt_hashes": ["a", "b"], "label_patches": [],
+                 "dataset_hashes": ["d"]}]
+    page = render_benchmarks(SETTINGS, versions)
+    heat = figure(page, "benchmark-heatmap")["data"][0]
+    assert heat["x"] == ["mmvp", "probe"] and len(heat["y"]) == 3  # smoke left out
+    gap = figure(page, "vision-reliance")["data"][0]
+    assert gap["x"] == ["mmvp"] and gap["y"] == [10.0]
+    assert "⚠ 2 variants" in page
+
+
+def test_runs_page_pages_and_run_page_escapes() -> None:
+    run = {"run_key": "k1", "encoder_id": "<b>enc</b>", "smoke": True, "recipe": "frozen",
+           "llm": "l", "connector": "c", "preset": "p", "seed": 0, "status": "failed",
+           "error": "boom <script>", "finished_at": None, "wall_seconds": 1.0}
+    page = render_runs([run], total=250, filters={"encoder": None}, choices={
+        "encoder": [], "recipe": [], "llm": [], "preset": []}, limit=100, offset=100)
+    assert 'href="/runs?offset=0&amp;limit=100"' in page
+    assert 'href="/runs?offset=200&amp;limit=100"' in page
+    assert "<b>enc</b>" not in page and "&lt;b&gt;enc&lt;/b&gt;" in page
+    detail = {**run, "config": {"x": "</pre><script>"}, "config_hash": "zz", "train": {},
+              "run_dir": "", "record_hash": "h", "encoder": None, "tiny": True,
+              "started_at": None, "host": "", "job_id": "", "code_version": "",
+              "scores": [], "prediction_files": []}
+    page = render_run(detail, [
+        {"benchmark": "probe", "items": 3, "path": "p.jsonl", "error": "not reachable",
+         "sample": [], "columns": []},
+        {"benchmark": "mmvp", "items": 300, "path": "m.jsonl", "error": None,
+         "sample": [{"idx": 7, "output": "<i>B</i>"}], "columns": ["idx", "output"]},
+    ])
+    assert "</pre><script>" not in page and "does not match the run key" in page
+    assert "not reachable" in page and "Random-weight smoke run" in page
+    assert "(300 items," in page and "<td>7</td><td>&lt;i&gt;B&lt;/i&gt;</td>" in page
