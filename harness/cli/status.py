@@ -1,0 +1,80 @@
+"""``harness status`` and ``harness cancel``: every run's state (planned, queued, running,
+preempted, done, failed) with its job, stage, step and last error; and stopping runs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness.cli.common import check_format, console, print_json, run_root, split_names
+from harness.errors import HarnessError
+from harness.sweep.driver import cancel_runs
+from harness.sweep.tracking import RunView, view_runs
+
+STATES = ("planned", "queued", "running", "preempted", "done", "failed")
+_COLOURS = {"done": "green", "failed": "red", "running": "cyan", "preempted": "yellow",
+            "queued": "white", "planned": "dim"}
+
+
+def status(
+    root: Annotated[Path | None, typer.Option(help="Run root (default $HARNESS_ROOT, else "
+                                              "./harness-runs).")] = None,
+    state: Annotated[str | None, typer.Option(
+        help=f"Only runs in these states (comma-separated: {', '.join(STATES)}).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json (for scripts).")]
+    = "table",
+) -> None:
+    """Every planned run's state, SLURM (or local) job id, current stage and step, last error."""
+    check_format(format)
+    wanted = split_names(state) if state else list(STATES)
+    for name in wanted:
+        if name not in STATES:
+            raise HarnessError(f"unknown state {name!r}; valid: {', '.join(STATES)}")
+    folder = run_root(root)
+    views = [v for v in view_runs(folder) if v.state in wanted]
+    counts = Counter(v.state for v in views)
+    if format == "json":
+        print_json({"root": str(folder), "counts": {s: counts.get(s, 0) for s in STATES},
+                    "runs": [asdict(v) for v in views]})
+        return
+    if not views:
+        console.print(f"No runs under {folder}/runs" + (f" in state {state}" if state else "")
+                      + ".")
+        return
+    _print_table(views)
+    console.print(", ".join(f"{counts[s]} {s}" for s in STATES if counts.get(s)))
+
+
+def _print_table(views: list[RunView]) -> None:
+    table = Table("key", "encoder", "recipe", "seed", "state", "job", "stage", "step", "error")
+    for v in views:
+        step = f"{v.step}/{v.total}" if v.step is not None and v.total else ""
+        colour = _COLOURS[v.state]
+        table.add_row(v.key, v.encoder, v.recipe, "" if v.seed is None else str(v.seed),
+                      f"[{colour}]{v.state}[/]", v.job_id, v.stage, step, v.error or "",
+                      )
+    console.print(table)
+
+
+def cancel(
+    keys: Annotated[list[str] | None, typer.Argument(help="Run keys to cancel.")] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Cancel every run in flight.")]
+    = False,
+    root: Annotated[Path | None, typer.Option(help="Run root (default $HARNESS_ROOT, else "
+                                              "./harness-runs).")] = None,
+) -> None:
+    """Cancel runs in flight (scancel on SLURM); each gets a failed record, so a later sweep
+    leaves it alone unless asked with --rerun-failed."""
+    if bool(keys) == all_runs:
+        raise HarnessError("name the runs to cancel (keys from `harness status`) or pass --all")
+    cancelled = cancel_runs(run_root(root), None if all_runs else list(keys or []))
+    if not cancelled:
+        console.print("Nothing in flight to cancel.")
+        return
+    for key, job_id in cancelled:
+        console.print(f"cancelled {key} (job {job_id})")
