@@ -36,6 +36,8 @@ class StageResult:
     seconds: float
     resumed_at_step: int = 0
     """Optimizer steps an earlier, preempted attempt had done (0: trained in one go)."""
+    processes: int = 1
+    """Data-parallel processes (one per GPU) the stage trained on."""
 
 
 def cosine_lr(step: int, total: int, warmup_ratio: float) -> float:
@@ -212,6 +214,7 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         name=stage.name, steps=steps, samples=steps * stage.global_batch, micro_batch=micro,
         accumulation=accumulation, first_loss=losses[0], final_loss=sum(tail) / len(tail),
         seconds=state.seconds + time.perf_counter() - started, resumed_at_step=resumed_at,
+        processes=world,
     )
 
 

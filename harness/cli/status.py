@@ -51,13 +51,20 @@ def status(
 
 
 def _print_table(views: list[RunView]) -> None:
-    table = Table("key", "encoder", "recipe", "seed", "state", "job", "stage", "step", "error")
-    for v in views:
-        step = f"{v.step}/{v.total}" if v.step is not None and v.total else ""
-        colour = _COLOURS[v.state]
-        table.add_row(v.key, v.encoder, v.recipe, "" if v.seed is None else str(v.seed),
-                      f"[{colour}]{v.state}[/]", v.job_id, v.stage, step, v.error or "",
-                      )
+    rows = [{"key": v.key, "encoder": v.encoder, "recipe": v.recipe,
+             "seed": "" if v.seed is None else str(v.seed),
+             "state": f"[{_COLOURS[v.state]}]{v.state}[/]", "job": v.job_id, "stage": v.stage,
+             "step": f"{v.step}/{v.total}" if v.step is not None and v.total else "",
+             "error": v.error or ""} for v in views]
+    # Columns nobody has a value in are left out, so the table fits a terminal.
+    names = [n for n in rows[0] if n in ("key", "state") or any(r[n] for r in rows)]
+    table = Table()
+    for name in names:
+        # Keys and job ids are what a user copies into `harness cancel`: never cut them.
+        width = {"key": 12, "state": 9, "job": max(len(v.job_id) for v in views)}.get(name)
+        table.add_column(name, min_width=width, overflow="fold")
+    for row in rows:
+        table.add_row(*(row[n] for n in names))
     console.print(table)
 
 

@@ -115,7 +115,8 @@ class Driver:
         self.listener = listener
         self.job = job or RunJob()
         self.poll_s = poll_s
-        self.folder = root / "submitit"
+        # Absolute: `harness status` and later drivers may run from another directory.
+        self.folder = (root / "submitit").resolve()
         self.submitter = None if executor == "debug" else make_executor(executor, self.folder,
                                                                         slurm)
         self.flights: list[Flight] = []

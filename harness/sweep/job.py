@@ -186,6 +186,7 @@ class RunJob(submitit.helpers.Checkpointable):
         train: dict = {}
         error = None
         ctx = RunContext(run, preemption, self.checkpoint_every_s)
+        ctx("starting", 0, 0, force=True)
         try:
             scores, train, params = execute(run, ctx)
             info = dataclasses.replace(info, params=params)

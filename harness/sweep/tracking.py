@@ -237,8 +237,10 @@ def view_run(folder: Path, ticket: Ticket | None, states: dict[str, JobState]) -
             "recipe": config.get("recipe", {}).get("name", ""), "seed": config.get("seed"),
             "run_dir": str(folder),
             "executor": ticket.executor if ticket else "", "job_id": ticket.job_id if ticket
-            else "", "stage": status.get("stage", ""), "step": status.get("step"),
-            "total": status.get("total")}
+            else ""}
+    if not (folder / RECORD_FILE).exists():  # where a finished run stopped is no news
+        base |= {"stage": status.get("stage", ""), "step": status.get("step"),
+                 "total": status.get("total")}
     if (folder / RECORD_FILE).exists():
         try:
             record = read_record(folder)
@@ -257,8 +259,9 @@ def view_run(folder: Path, ticket: Ticket | None, states: dict[str, JobState]) -
         return RunView(**base, state="queued", error=previous)
     if job.phase == "dead" or job.phase == "finished":
         return RunView(**base, state="failed", error=f"job {ticket.job_id} {job.describe()}")
+    # The job writes "preempted:..." when it stops and "starting" when it comes back.
     preempted = str(base["stage"]).startswith("preempted")
-    if job.phase == "preempted" or (preempted and job.phase == "queued"):
+    if job.phase == "preempted" or preempted:
         return RunView(**base, state="preempted", error=previous)
     if job.phase == "running" and not status:
         # The job runs, but not this run yet (a job carrying several runs).
