@@ -195,6 +195,9 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
                                    batch["pixels"], labels=batch["labels"])
                 accelerator.backward(loss / accumulation)
             step_loss += loss.item() / accumulation
+        if world > 1:  # report the step's loss over all processes, as one process sees it
+            step_loss = accelerator.reduce(
+                torch.tensor([step_loss], device=accelerator.device), "mean").item()
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
