@@ -28,6 +28,9 @@ class Stage:
     global_batch: int
     """Samples per optimizer step, kept on any hardware by gradient accumulation."""
     epochs: float = 1.0
+    samples: int | None = None
+    """Samples per epoch drawn from the stage's data (Cambrian's 0.5M vs 1.2M adapter data);
+    None uses all of it."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (the smoke preset's way to shrink a recipe)."""
     warmup_ratio: float = 0.03
@@ -49,6 +52,8 @@ class Recipe:
     """Peak learning rate of an unfrozen encoder (its own rate, lower than the LLM's)."""
     max_length: int = 2048
     precision: Literal["bf16", "fp32"] = "bf16"
+    max_bad_images: float = 0.01
+    """A stage fails when more than this share of its images cannot be read."""
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.stages]

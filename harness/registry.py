@@ -94,7 +94,11 @@ class Registry(Generic[T]):
                 raise HarnessError(f"broken {self.kind} plugin: {self.problems[0]}")
             return self.problems
         self._discovered = True
-        for ep in sorted(entry_points(group=self.group), key=lambda e: e.name):
+        # The harness's own entry points load first, so a plugin repeating a built-in name is
+        # the one reported as a duplicate, whatever its entry point is called.
+        for ep in sorted(entry_points(group=self.group),
+                         key=lambda e: (getattr(e.dist, "name", "") != BUILTIN.distribution,
+                                        e.name)):
             self._load_entry_point(ep, strict=strict)
         return self.problems
 

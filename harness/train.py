@@ -16,6 +16,7 @@ from typing import Protocol
 import torch
 from accelerate import Accelerator
 
+from harness.errors import HarnessError
 from harness.model.mllm import MLLM
 from harness.recipe import Recipe, Stage
 
@@ -38,6 +39,8 @@ class StageResult:
     """Optimizer steps an earlier, preempted attempt had done (0: trained in one go)."""
     processes: int = 1
     """Data-parallel processes (one per GPU) the stage trained on."""
+    bad_images: int = 0
+    """Images skipped because they could not be read (within the recipe's bound)."""
 
 
 def cosine_lr(step: int, total: int, warmup_ratio: float) -> float:
@@ -91,6 +94,8 @@ class LoopState:
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     """Training time spent by earlier attempts."""
+    bad_images: dict[str, str] = field(default_factory=dict)
+    """Unreadable images met so far (path -> reason), so the bound counts them all."""
 
 
 class StageHooks(Protocol):
@@ -158,7 +163,8 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
     set_trainable(model, stage, recipe)
     world = accelerator.num_processes
     micro, accumulation = plan_batches(stage.global_batch, micro_batch, world)
-    steps = max(1, int(len(dataset) * stage.epochs) // stage.global_batch)
+    per_epoch = len(dataset) if stage.samples is None else min(stage.samples, len(dataset))
+    steps = max(1, int(per_epoch * stage.epochs) // stage.global_batch)
     if stage.max_steps is not None:
         steps = min(steps, stage.max_steps)
 
@@ -170,6 +176,8 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         optimizer, lambda s: cosine_lr(s, steps, stage.warmup_ratio))
     optimizer = accelerator.prepare_optimizer(optimizer)
     state = (hooks.restore(stage, model, optimizer, scheduler) if hooks else None) or LoopState()
+    if state.bad_images and hasattr(dataset, "bad_images"):
+        dataset.bad_images.update(state.bad_images)
 
     order = BatchOrder(len(dataset), micro, world, accelerator.process_index, seed,
                        state.epoch, state.offset)
@@ -185,8 +193,12 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
     for step in range(state.step, steps):
         step_loss = 0.0
         for k in range(accumulation):
-            batch = {name: t.to(accelerator.device) for name, t in next(batches).items()}
+            batch = next(batches)
             order.advance(state)
+            while batch is None:  # every image of this micro-batch was unreadable
+                batch = next(batches)
+                order.advance(state)
+            batch = {name: t.to(accelerator.device) for name, t in batch.items()}
             # Reduce gradients across processes only on the last micro-batch of a step.
             sync = k == accumulation - 1 or trained is model
             with contextlib.nullcontext() if sync else trained.no_sync():
@@ -209,16 +221,32 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         if hooks is not None:
             spent = state.seconds
             state.seconds = spent + time.perf_counter() - started
+            state.bad_images = dict(getattr(dataset, "bad_images", {}))
             hooks.after_step(stage, model, optimizer, scheduler, state)
             state.seconds = spent
+    check_bad_images(dataset, stage, recipe)
     losses = state.losses
     tail = losses[-max(1, len(losses) // 10):]
     return StageResult(
         name=stage.name, steps=steps, samples=steps * stage.global_batch, micro_batch=micro,
         accumulation=accumulation, first_loss=losses[0], final_loss=sum(tail) / len(tail),
         seconds=state.seconds + time.perf_counter() - started, resumed_at_step=resumed_at,
-        processes=world,
+        processes=world, bad_images=len(getattr(dataset, "bad_images", {})),
     )
+
+
+def check_bad_images(dataset, stage: Stage, recipe: Recipe) -> None:
+    """Fail the stage when too many of its images could not be read; say which."""
+    bad = getattr(dataset, "bad_images", {})
+    if not bad:
+        return
+    share = len(bad) / len(dataset)
+    if share > recipe.max_bad_images:
+        path, reason = next(iter(bad.items()))
+        raise HarnessError(
+            f"stage {stage.name}: {len(bad)} of {len(dataset)} images unreadable"
+            f" ({share:.1%} > max_bad_images {recipe.max_bad_images:.1%}); first: {path}:"
+            f" {reason}")
 
 
 def _distributed(model: MLLM, accelerator: Accelerator) -> torch.nn.Module:

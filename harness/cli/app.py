@@ -9,7 +9,7 @@ import types
 
 import typer
 
-from harness.cli import encoders, ingest, recipes, status, sweep
+from harness.cli import benchmarks, data, encoders, ingest, recipes, status, sweep
 from harness.errors import HarnessError
 from harness.registry import Registry
 
@@ -26,6 +26,8 @@ app.command("status")(status.status)
 app.command("cancel")(status.cancel)
 app.add_typer(encoders.app, name="encoders")
 app.add_typer(recipes.app, name="recipes")
+app.add_typer(benchmarks.app, name="benchmarks")
+app.add_typer(data.app, name="data")
 
 COMMANDS: Registry[types.FunctionType] = Registry(
     "command", "harness.commands", name_of=lambda f: f.__name__, item_type=types.FunctionType

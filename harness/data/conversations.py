@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from harness.errors import HarnessError
-from harness.model.llm import IMAGE_TOKEN
+from harness.model.llm import IMAGE_TOKEN, image_token_id
 from harness.model.mllm import IGNORE_INDEX
 
 ROLES = {"human": "USER", "gpt": "ASSISTANT"}
@@ -35,8 +35,63 @@ class Tokenized:
 def prompt_ids(question: str, tokenizer, *, num_image_tokens: int, system: str = "") -> list[int]:
     """The ids the model sees before answering a one-turn question: exactly the ids that
     ``tokenize_conversation`` builds for the same turn in training."""
-    text = f"{_system_prefix(system)}USER: {question} ASSISTANT:"
-    return [tokenizer.bos_token_id, *encode_with_image(text, tokenizer, num_image_tokens)]
+    (prompt, _), = segments([{"from": "human", "value": question}], tokenizer, system)
+    return encode_with_image(prompt, tokenizer, num_image_tokens)
+
+
+def segments(turns: Sequence[dict[str, str]], tokenizer, system: str = ""
+             ) -> list[tuple[str, bool]]:
+    """The conversation as text pieces, each marked as trained (an assistant reply) or not.
+
+    Uses the tokenizer's chat template when it has one, else LLaVA-1.5's plain
+    ``USER: ... ASSISTANT:`` format. A conversation that ends on a user turn ends with the
+    generation prompt (what evaluation feeds the model).
+    """
+    for turn in turns:
+        if turn["from"] not in ROLES:
+            raise HarnessError(f"bad turn role {turn['from']!r}; valid: {', '.join(ROLES)}")
+    if getattr(tokenizer, "chat_template", None):
+        return _template_segments(turns, tokenizer, system)
+    return _plain_segments(turns, tokenizer, system)
+
+
+def _plain_segments(turns, tokenizer, system: str) -> list[tuple[str, bool]]:
+    pieces: list[tuple[str, bool]] = []
+    text = (tokenizer.bos_token or "") + (f"{system} " if system else "")
+    for turn in turns:
+        if turn["from"] == "human":
+            text += f"USER: {turn['value']} ASSISTANT:"
+        else:
+            pieces.append((text, False))
+            pieces.append((f" {turn['value']}{tokenizer.eos_token}", True))
+            text = " "
+    if turns and turns[-1]["from"] == "human":
+        pieces.append((text, False))
+    return pieces
+
+
+def _template_segments(turns, tokenizer, system: str) -> list[tuple[str, bool]]:
+    messages = [{"role": "system", "content": system}] if system else []
+    pieces: list[tuple[str, bool]] = []
+    done = ""  # the rendered text already assigned to pieces
+    for turn in turns:
+        if turn["from"] == "human":
+            messages.append({"role": "user", "content": turn["value"]})
+            continue
+        prefix = tokenizer.apply_chat_template(messages, tokenize=False,
+                                               add_generation_prompt=True)
+        messages.append({"role": "assistant", "content": turn["value"]})
+        full = tokenizer.apply_chat_template(messages, tokenize=False)
+        if not (prefix.startswith(done) and full.startswith(prefix)):
+            raise HarnessError("the tokenizer's chat template does not render a conversation"
+                               " as a growing prefix; cannot tell prompt from answer")
+        pieces += [(prefix[len(done):], False), (full[len(prefix):], True)]
+        done = full
+    if turns and turns[-1]["from"] == "human":
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False,
+                                               add_generation_prompt=True)
+        pieces.append((prompt[len(done):], False))
+    return [(text, trained) for text, trained in pieces if text]
 
 
 def tokenize_conversation(turns: Sequence[dict[str, str]], tokenizer, *, num_image_tokens: int,
@@ -46,34 +101,17 @@ def tokenize_conversation(turns: Sequence[dict[str, str]], tokenizer, *, num_ima
     Each piece is tokenized on its own and the ids concatenated, so the boundary between
     masked and trained tokens is exact whatever the tokenizer merges.
     """
-    ids = [tokenizer.bos_token_id]
-    labels = [IGNORE_INDEX]
-    text = _system_prefix(system)
-    for i, turn in enumerate(turns):
-        role = ROLES.get(turn["from"])
-        if role is None:
-            raise HarnessError(f"bad turn role {turn['from']!r}; valid: {', '.join(ROLES)}")
-        if role == "USER":
-            text += f"USER: {turn['value']} ASSISTANT:"
-            piece = encode_with_image(text, tokenizer, num_image_tokens)
-            ids += piece
-            labels += [IGNORE_INDEX] * len(piece)
-            text = ""
-        else:
-            piece = tokenizer.encode(f" {turn['value']}", add_special_tokens=False)
-            piece.append(tokenizer.eos_token_id)
-            ids += piece
-            labels += piece
-            text = "" if i == len(turns) - 1 else " "
+    ids: list[int] = []
+    labels: list[int] = []
+    for text, trained in segments(turns, tokenizer, system):
+        piece = encode_with_image(text, tokenizer, num_image_tokens)
+        ids += piece
+        labels += piece if trained else [IGNORE_INDEX] * len(piece)
     if len(ids) > max_length:
-        if tokenizer.image_token_id in ids[max_length:]:
+        if image_token_id(tokenizer) in ids[max_length:]:
             raise HarnessError(f"conversation longer than max_length={max_length} cuts its image")
         ids, labels = ids[:max_length], labels[:max_length]
     return Tokenized(ids, labels)
-
-
-def _system_prefix(system: str) -> str:
-    return f"{system} " if system else ""
 
 
 def encode_with_image(text: str, tokenizer, num_image_tokens: int) -> list[int]:
@@ -82,14 +120,19 @@ def encode_with_image(text: str, tokenizer, num_image_tokens: int) -> list[int]:
     ids: list[int] = []
     for k, part in enumerate(parts):
         if k:
-            ids += [tokenizer.image_token_id] * num_image_tokens
+            ids += [image_token_id(tokenizer)] * num_image_tokens
         if part:
             ids += tokenizer.encode(part, add_special_tokens=False)
     return ids
 
 
 class ConversationDataset(torch.utils.data.Dataset):
-    """Tokenized once up front (cheap); images are read and transformed per item."""
+    """Tokenized once up front (cheap); images are read and transformed per item.
+
+    An image that is missing or cannot be decoded is skipped, not fatal: the item comes back
+    as None, ``collate`` drops it, and ``bad_images`` lists it so the trainer can report the
+    count and fail the run only when the share passes the recipe's bound.
+    """
 
     def __init__(self, records: list[dict[str, Any]], image_root: Path, tokenizer, transform,
                  *, num_image_tokens: int, max_length: int, system: str = "") -> None:
@@ -103,19 +146,26 @@ class ConversationDataset(torch.utils.data.Dataset):
             for r in records
         ]
         self.pad_id = tokenizer.pad_token_id
+        self.bad_images: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        with Image.open(self.image_root / self.records[i]["image"]) as img:
-            pixels = self.transform(img.convert("RGB"))
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor] | None:
+        path = self.image_root / self.records[i]["image"]
+        try:
+            with Image.open(path) as img:
+                pixels = self.transform(img.convert("RGB"))
+        except (OSError, ValueError) as exc:  # missing, truncated or not an image at all
+            self.bad_images[str(path)] = f"{type(exc).__name__}: {exc}"
+            return None
         t = self.tokenized[i]
         return {"input_ids": torch.tensor(t.input_ids), "labels": torch.tensor(t.labels),
                 "pixels": pixels}
 
-    def collate(self, batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        return pad_batch(batch, self.pad_id, side="right")
+    def collate(self, batch: list[dict[str, torch.Tensor] | None]) -> dict | None:
+        kept = [b for b in batch if b is not None]
+        return pad_batch(kept, self.pad_id, side="right") if kept else None
 
 
 def pad_batch(batch: list[dict[str, torch.Tensor]], pad_id: int, side: str) -> dict:

@@ -1,26 +1,46 @@
-"""The evaluation runner: batched greedy generation with the KV cache, answer extraction,
-per-item predictions kept on disk, and scores for the store."""
+"""The evaluation runner: batched greedy generation with the KV cache, or option
+log-likelihood for multiple choice; with or without the image (blind mode); every prediction
+appended to a JSONL file as it is made, so an interrupted evaluation resumes where it stopped.
+
+Scores carry the mode in their metric name: ``accuracy`` (generation), ``accuracy_loglik``,
+``accuracy_blind``, ``accuracy_loglik_blind``; ``vision_reliance`` pairs a with-image run with
+a blind one (Cambrian's "does this benchmark need the image?").
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
-from dataclasses import asdict, dataclass
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import torch
-from PIL import Image
 
-from harness.data.conversations import pad_batch, prompt_ids
-from harness.eval.benchmarks import Benchmark, file_hash
-from harness.eval.scoring import Judged, extract_letter
+from harness.data.conversations import prompt_ids
+from harness.errors import HarnessError
+from harness.eval.files import UnreadableImage, open_image
+from harness.eval.prompts import LETTERS, template_hash
+from harness.eval.scoring import Judged
+from harness.eval.spec import Benchmark, Grade, Item, as_item
 from harness.model.llm import IMAGE_TOKEN
 from harness.model.mllm import MLLM
 from harness.sweep.record import Score, atomic_write_text
 
+log = logging.getLogger(__name__)
+
+Mode = Literal["generate", "loglik"]
+MODES = ("generate", "loglik")
+
 
 @dataclass(frozen=True)
 class Prediction:
-    idx: int
+    """One item's prediction as kept on disk (one JSON line each)."""
+
+    idx: str
     task: str
     type: str
     source: str
@@ -29,55 +49,324 @@ class Prediction:
     extracted: str | None
     correct: bool
     n_choices: int
+    credit: float = 0.0
+    category: str = ""
+    group: str = ""
+    scoring: str = "generate"
+    """How this item was answered: ``generate``, or ``loglik`` (option log-likelihood)."""
+    logliks: list[float] | None = None
+    error: str | None = None
+    """Why the item could not be asked (an unreadable image); it counts as wrong."""
+
+    def judged(self) -> Judged:
+        return Judged(self.correct, self.task, self.type, self.source, self.n_choices,
+                      credit=self.credit, idx=self.idx, group=self.group,
+                      category=self.category)
 
 
-def predict(model: MLLM, tokenizer, benchmark: Benchmark, rows: list[dict], data_dir: Path,
-            transform, *, batch_size: int, system: str = "",
-            max_new_tokens: int = 6) -> list[Prediction]:
-    model.eval()
-    out: list[Prediction] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        items = []
-        for row in chunk:
-            with Image.open(Path(data_dir) / row["image"]) as img:
-                pixels = transform(img.convert("RGB"))
-            ids = prompt_ids(f"{IMAGE_TOKEN}\n{benchmark.prompt(row)}", tokenizer,
-                             num_image_tokens=model.num_image_tokens, system=system)
-            items.append({"input_ids": torch.tensor(ids), "pixels": pixels})
-        # Left padding keeps every prompt's last token at the end, where generation starts.
-        batch = pad_batch(items, tokenizer.pad_token_id, side="left")
-        new = model.generate(batch["input_ids"], batch["attention_mask"], batch["pixels"],
-                             max_new_tokens=max_new_tokens)
-        for row, tokens in zip(chunk, new, strict=True):
-            text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
-            letter = extract_letter(text, row["choices"])
-            answer = row["answer"].strip("()")
-            out.append(Prediction(
-                idx=row["idx"], task=row["task"], type=row["type"], source=row["source"],
-                answer=answer, output=text, extracted=letter, correct=letter == answer,
-                n_choices=len(row["choices"]),
-            ))
+def _prediction(item: Item, output: str, grade: Grade, **extra: Any) -> Prediction:
+    return Prediction(idx=item.idx, task=item.task, type=item.type, source=item.source,
+                      answer=item.answer, output=output, extracted=grade.extracted,
+                      correct=grade.credit >= 1.0, n_choices=len(item.choices),
+                      credit=grade.credit, category=item.category, group=item.group, **extra)
+
+
+@dataclass
+class _Ready:
+    item: Item
+    ids: list[int]
+    pixels: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How items are asked; part of the predictions file's identity (see ``_meta``)."""
+
+    mode: Mode = "generate"
+    blind: bool = False
+    system: str = ""
+    max_new_tokens: int = 16
+    strict_images: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def variant(self) -> str:
+        return ("_loglik" if self.mode == "loglik" else "") + ("_blind" if self.blind else "")
+
+
+def select(items: list[Item], benchmark: Benchmark, *, subset: str | None = None,
+           limit: int | None = None) -> list[Item]:
+    """A named slim subset and/or the first ``limit`` items, in the benchmark's order."""
+    if subset:
+        if subset not in benchmark.slim:
+            valid = ", ".join(sorted(benchmark.slim)) or "(none)"
+            raise HarnessError(f"unknown subset {subset!r} of {benchmark.name}; valid: {valid}")
+        items = benchmark.slim[subset](items)
+    if limit is not None:
+        if limit < 1:
+            raise HarnessError(f"--limit must be at least 1, got {limit}")
+        items = items[:limit]
+    return items
+
+
+def _prepare(model: MLLM, tokenizer, benchmark: Benchmark, item: Item, data_dir: Path,
+             transform, opts: EvalOptions) -> _Ready:
+    text = benchmark.prompt(item)
+    pixels = None
+    if item.image is not None and not opts.blind:
+        pixels = transform(open_image(item.image, data_dir))
+        text = f"{IMAGE_TOKEN}\n{text}"
+    ids = prompt_ids(text, tokenizer, num_image_tokens=model.num_image_tokens,
+                     system=opts.system)
+    return _Ready(item, ids, pixels)
+
+
+def _pad(rows: list[list[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        cols = slice(0, len(r)) if side == "right" else slice(width - len(r), width)
+        ids[i, cols] = torch.tensor(r, dtype=torch.long)
+        mask[i, cols] = 1
+    return ids, mask
+
+
+def _device(model: MLLM) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _stack(ready: list[_Ready], device: torch.device) -> torch.Tensor | None:
+    # Only the rows with an image contribute pixels: their visual tokens fill the image slots
+    # in row order, and rows without slots (no image, or blind) take none.
+    pixels = [r.pixels for r in ready if r.pixels is not None]
+    return torch.stack(pixels).to(device) if pixels else None
+
+
+@torch.no_grad()
+def _generate(model: MLLM, tokenizer, benchmark: Benchmark, ready: list[_Ready],
+              opts: EvalOptions) -> list[Prediction]:
+    device = _device(model)
+    # Left padding keeps every prompt's last token at the end, where generation starts.
+    ids, mask = _pad([r.ids for r in ready], tokenizer.pad_token_id, "left")
+    new = model.generate(ids.to(device), mask.to(device), _stack(ready, device),
+                         max_new_tokens=opts.max_new_tokens)
+    out = []
+    for r, tokens in zip(ready, new, strict=True):
+        text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        out.append(_prediction(r.item, text, benchmark.grade(r.item, text)))
     return out
 
 
-def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str) -> list[Score]:
-    judged = [Judged(p.correct, p.task, p.type, p.source, p.n_choices) for p in predictions]
-    return [
-        Score(benchmark=benchmark.name, metric="accuracy", subset=m.subset, value=m.value,
+def option_continuations(tokenizer, n_choices: int) -> list[list[int]]:
+    """The answer tokens of each option letter exactly as training writes an answer:
+    a space, the letter, end of sequence."""
+    return [tokenizer.encode(f" {LETTERS[k]}", add_special_tokens=False)
+            + [tokenizer.eos_token_id] for k in range(n_choices)]
+
+
+@torch.no_grad()
+def option_logliks(model: MLLM, tokenizer, ready: _Ready) -> list[float]:
+    """Log-likelihood of each option letter after the prompt. The prompt (image included) is
+    encoded once; every option is then scored from its KV cache in one batched step, so the
+    cost is about one prefill, not one per option."""
+    device = _device(model)
+    conts = option_continuations(tokenizer, len(ready.item.choices))
+    ids = torch.tensor([ready.ids], device=device)
+    pixels = None if ready.pixels is None else ready.pixels[None].to(device)
+    decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
+    out = decoder(inputs_embeds=model.embed(ids, pixels), use_cache=True)
+    first = head(out.last_hidden_state[:, -1]).float().log_softmax(-1)[0]
+    totals = [first[c[0]].item() for c in conts]
+    width = max(len(c) for c in conts) - 1
+    if width:
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(len(conts))
+        rest, mask = _pad([c[:-1] for c in conts], tokenizer.pad_token_id, "right")
+        mask = torch.cat([torch.ones(len(conts), ids.shape[1], dtype=torch.long), mask], 1)
+        hidden = decoder(input_ids=rest.to(device), attention_mask=mask.to(device),
+                         **{_cache_argument(decoder): cache}).last_hidden_state
+        logp = head(hidden).float().log_softmax(-1)
+        for k, cont in enumerate(conts):
+            # Position j of the continuation input predicts continuation token j + 1.
+            totals[k] += sum(logp[k, j, token].item() for j, token in enumerate(cont[1:]))
+    return totals
+
+
+def _cache_argument(decoder) -> str:
+    # transformers 5 renamed ``past_key_values`` to ``cache`` (the old name warns).
+    return "cache" if "cache" in inspect.signature(decoder.forward).parameters \
+        else "past_key_values"
+
+
+def predict(model: MLLM, tokenizer, benchmark: Benchmark, rows: Iterable[Item | dict],
+            data_dir: Path, transform, *, batch_size: int, system: str = "",
+            max_new_tokens: int | None = None, mode: Mode = "generate",
+            blind: bool = False, strict_images: bool = False) -> list[Prediction]:
+    """Predictions for ``rows`` (items, or probe rows in CV-Bench's layout), in order."""
+    opts = EvalOptions(mode=mode, blind=blind, system=system,
+                       max_new_tokens=max_new_tokens or benchmark.max_new_tokens,
+                       strict_images=strict_images)
+    return [p for batch in _batches(model, tokenizer, benchmark, [as_item(r) for r in rows],
+                                    Path(data_dir), transform, batch_size, opts) for p in batch]
+
+
+def _batches(model: MLLM, tokenizer, benchmark: Benchmark, items: list[Item], data_dir: Path,
+             transform, batch_size: int, opts: EvalOptions) -> Iterator[list[Prediction]]:
+    if opts.mode not in MODES:
+        raise HarnessError(f"unknown scoring mode {opts.mode!r}; valid: {', '.join(MODES)}")
+    model.eval()
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        done: dict[str, Prediction] = {}
+        ready: list[_Ready] = []
+        for item in chunk:
+            try:
+                ready.append(_prepare(model, tokenizer, benchmark, item, data_dir, transform,
+                                      opts))
+            except UnreadableImage as exc:
+                if opts.strict_images:
+                    raise
+                # Counted as wrong, never dropped from the denominator.
+                done[item.idx] = _prediction(item, "", Grade(None, 0.0), error=str(exc))
+        generate = [r for r in ready if opts.mode == "generate" or not r.item.choices]
+        if generate:
+            for p in _generate(model, tokenizer, benchmark, generate, opts):
+                done[p.idx] = p
+        for r in ready:
+            if opts.mode == "loglik" and r.item.choices:
+                logliks = option_logliks(model, tokenizer, r)
+                letter = LETTERS[max(range(len(logliks)), key=logliks.__getitem__)]
+                grade = Grade(letter, float(letter == r.item.answer))
+                done[r.item.idx] = _prediction(r.item, letter, grade, scoring="loglik",
+                                               logliks=[round(v, 4) for v in logliks])
+        yield [done[item.idx] for item in chunk]
+
+
+def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str, *,
+          variant: str = "") -> list[Score]:
+    judged = [p.judged() for p in predictions]
+    scores = [
+        Score(benchmark=benchmark.name, metric=m.name + variant, subset=m.subset, value=m.value,
               n=m.n, category=benchmark.category, benchmark_version=benchmark.version,
               prompt_hash=benchmark.prompt_hash, label_patch=benchmark.label_patch,
               dataset_hash=dataset_hash, chance=m.chance)
         for m in benchmark.score(judged)
     ]
+    errors = sum(p.error is not None for p in predictions)
+    if errors:
+        log.warning("%s: %d of %d items had unreadable images (counted as wrong)",
+                    benchmark.name, errors, len(predictions))
+        scores.append(Score(benchmark=benchmark.name, metric="unreadable" + variant,
+                            subset="overall", value=100.0 * errors / len(predictions),
+                            n=len(predictions), category=benchmark.category,
+                            benchmark_version=benchmark.version,
+                            prompt_hash=benchmark.prompt_hash,
+                            label_patch=benchmark.label_patch, dataset_hash=dataset_hash))
+    return scores
+
+
+# -- the predictions file: append per batch, resume on restart ---------------------------
+
+def _meta_path(predictions_file: Path) -> Path:
+    return predictions_file.with_name(predictions_file.name + ".meta.json")
+
+
+def _read_done(path: Path) -> dict[str, Prediction]:
+    """Predictions already on disk; a torn last line (a crash mid-write) is cut off."""
+    if not path.exists():
+        return {}
+    raw = path.read_bytes()
+    keep = raw[: raw.rfind(b"\n") + 1]
+    if len(keep) != len(raw):
+        with path.open("r+b") as fh:
+            fh.truncate(len(keep))
+    done = {}
+    for n, line in enumerate(keep.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            p = Prediction(**json.loads(line))
+        except (ValueError, TypeError):
+            # A line this code cannot read is predicted again rather than trusted.
+            log.warning("%s:%d: unreadable prediction, asking again", path, n)
+            continue
+        done[p.idx] = p
+    return done
+
+
+def _append(path: Path, predictions: list[Prediction]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(asdict(p)) + "\n" for p in predictions))
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, transform, *,
-             batch_size: int, predictions_file: Path, system: str = "") -> list[Score]:
-    """Predict every item, keep the predictions as JSONL, and return the scores."""
-    rows = benchmark.load(data_dir)
-    predictions = predict(model, tokenizer, benchmark, rows, data_dir, transform,
-                          batch_size=batch_size, system=system)
-    atomic_write_text(predictions_file,
-                      "".join(json.dumps(asdict(p)) + "\n" for p in predictions))
-    return score(benchmark, predictions, file_hash(Path(data_dir) / "test.jsonl"))
+             batch_size: int, predictions_file: Path, system: str = "",
+             mode: Mode = "generate", blind: bool = False, limit: int | None = None,
+             subset: str | None = None, resume: bool = True,
+             max_new_tokens: int | None = None, strict_images: bool = False,
+             on_progress: Callable[[int, int], None] | None = None) -> list[Score]:
+    """Predict every item (or a ``subset`` / the first ``limit``), keep each prediction in
+    ``predictions_file`` (JSONL, appended and synced per batch), and return the scores.
+
+    A file left by an interrupted evaluation with the same settings is resumed: items already
+    predicted are skipped. One written under other settings (benchmark version, prompt, label
+    patch, data, mode, selection) is started afresh, never mixed in.
+    """
+    data_dir = Path(data_dir)
+    predictions_file = Path(predictions_file)
+    opts = EvalOptions(mode=mode, blind=blind, system=system,
+                       max_new_tokens=max_new_tokens or benchmark.max_new_tokens,
+                       strict_images=strict_images)
+    items = select(benchmark.items(data_dir), benchmark, subset=subset, limit=limit)
+    dataset_hash = benchmark.dataset_hash(data_dir)
+    if subset or limit:
+        dataset_hash = template_hash(dataset_hash, f"subset={subset or ''}",
+                                     f"limit={limit or ''}")
+    meta = {**benchmark.fingerprint(), "dataset_hash": dataset_hash, "mode": mode,
+            "blind": blind, "system": template_hash(system),
+            "max_new_tokens": opts.max_new_tokens, "n_items": len(items)}
+    meta_path = _meta_path(predictions_file)
+    previous = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    if not resume or previous != meta:
+        if predictions_file.exists() and previous is not None and resume:
+            log.warning("%s: written under other settings; starting afresh", predictions_file)
+        predictions_file.unlink(missing_ok=True)
+    atomic_write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True))
+    predictions_file.parent.mkdir(parents=True, exist_ok=True)
+    predictions_file.touch()
+
+    done = _read_done(predictions_file)
+    wanted = {i.idx for i in items}
+    todo = [i for i in items if i.idx not in done]
+    finished = len(wanted) - len(todo)
+    for batch in _batches(model, tokenizer, benchmark, todo, data_dir, transform, batch_size,
+                          opts):
+        _append(predictions_file, batch)
+        for p in batch:
+            done[p.idx] = p
+        finished += len(batch)
+        if on_progress:
+            on_progress(finished, len(items))
+    predictions = [done[i.idx] for i in items]
+    return score(benchmark, predictions, dataset_hash, variant=opts.variant)
+
+
+def vision_reliance(with_image: Iterable[Score], blind: Iterable[Score]) -> list[Score]:
+    """With-image minus blind, per benchmark, metric and subset: how much of a score needs
+    the image (metric ``<metric>_vision_reliance``)."""
+    blind_by = {(s.benchmark, s.metric.replace("_blind", ""), s.subset): s for s in blind
+                if s.metric.endswith("_blind")}
+    out = []
+    for s in with_image:
+        b = blind_by.get((s.benchmark, s.metric, s.subset))
+        if b is None or s.metric.startswith("unreadable"):
+            continue
+        out.append(Score(benchmark=s.benchmark, metric=f"{s.metric}_vision_reliance",
+                         subset=s.subset, value=s.value - b.value, n=min(s.n, b.n),
+                         category=s.category, benchmark_version=s.benchmark_version,
+                         prompt_hash=s.prompt_hash, label_patch=s.label_patch,
+                         dataset_hash=s.dataset_hash))
+    return out

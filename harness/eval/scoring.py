@@ -1,5 +1,6 @@
-"""Answer extraction and metrics: letters out of free text, accuracy per slice, and CV-Bench's
-aggregation (2D = mean over its sources, 3D likewise, overall = (2D + 3D) / 2)."""
+"""Answer extraction and metrics: letters out of free text, accuracy per slice, CV-Bench's
+aggregation (2D = mean over its sources, 3D likewise, overall = (2D + 3D) / 2), and accuracy
+over groups that count only when every member is right (MMVP pairs, MMBench circular)."""
 
 from __future__ import annotations
 
@@ -39,30 +40,72 @@ class Judged:
     """One graded prediction with the fields metrics slice on."""
 
     correct: bool
-    task: str
-    type: str
-    source: str
-    n_choices: int
+    task: str = ""
+    type: str = ""
+    source: str = ""
+    n_choices: int = 0
+    """0 for an open question (no chance level)."""
+    credit: float | None = None
+    """Partial credit in [0, 1] (VQA accuracy, ANLS); None means ``correct`` says it all."""
+    idx: str = ""
+    group: str = ""
+    category: str = ""
+
+    @property
+    def value(self) -> float:
+        return float(self.correct) if self.credit is None else self.credit
 
 
 @dataclass(frozen=True)
 class Metric:
     subset: str
-    value: float  # 0-100
+    value: float  # 0-100 (MME's published scores excepted: see harness.eval.mme)
     n: int
     chance: float | None = None
+    name: str = "accuracy"
 
 
-def accuracy_slices(judged: Iterable[Judged]) -> list[Metric]:
-    """Accuracy overall and per task, type and source, each with its chance level."""
+def accuracy_slices(judged: Iterable[Judged], name: str = "accuracy") -> list[Metric]:
+    """Accuracy per task, type, source and category (where items carry them), each with its
+    chance level."""
     judged = list(judged)
     groups: dict[str, list[Judged]] = defaultdict(list)
     for j in judged:
-        for key in (f"task:{j.task}", f"type:{j.type}", f"source:{j.source}"):
-            groups[key].append(j)
-    out = []
-    for subset, items in sorted(groups.items()):
-        out.append(_accuracy(subset, items))
+        for field, value in (("task", j.task), ("type", j.type), ("source", j.source),
+                             ("category", j.category)):
+            if value:
+                groups[f"{field}:{value}"].append(j)
+    return [_accuracy(subset, items, name) for subset, items in sorted(groups.items())]
+
+
+def mean_accuracy(judged: Iterable[Judged], name: str = "accuracy",
+                  subset: str = "overall") -> Metric:
+    """Mean credit over items (micro average), on 0-100."""
+    return _accuracy(subset, list(judged), name)
+
+
+def group_accuracy(judged: Iterable[Judged], name: str, subset: str = "overall",
+                   size: int | None = None) -> Metric:
+    """Share of groups whose every member is right. With ``size``, groups with another
+    number of members (a pair cut in half by ``--limit``) are left out and not counted."""
+    groups: dict[str, list[Judged]] = defaultdict(list)
+    for j in judged:
+        groups[j.group].append(j)
+    whole = [g for g in groups.values() if size is None or len(g) == size]
+    if not whole:
+        return Metric(subset, 0.0, 0, None, name)
+    right = sum(all(j.correct for j in g) for g in whole)
+    chance = None
+    if all(j.n_choices for g in whole for j in g):
+        p = [_prod(1 / j.n_choices for j in g) for g in whole]
+        chance = 100.0 * sum(p) / len(p)
+    return Metric(subset, 100.0 * right / len(whole), len(whole), chance, name)
+
+
+def _prod(values: Iterable[float]) -> float:
+    out = 1.0
+    for v in values:
+        out *= v
     return out
 
 
@@ -93,8 +136,12 @@ def cvbench_scores(judged: Iterable[Judged]) -> list[Metric]:
     return out
 
 
-def _accuracy(subset: str, items: list[Judged]) -> Metric:
+def _accuracy(subset: str, items: list[Judged], name: str = "accuracy") -> Metric:
     n = len(items)
-    value = 100.0 * sum(j.correct for j in items) / n
-    chance = 100.0 * sum(1 / j.n_choices for j in items) / n
-    return Metric(subset, value, n, chance)
+    if n == 0:
+        return Metric(subset, 0.0, 0, None, name)
+    value = 100.0 * sum(j.value for j in items) / n
+    # Open questions have no chance level; a slice mixing both reports none.
+    chance = (100.0 * sum(1 / j.n_choices for j in items) / n
+              if all(j.n_choices for j in items) else None)
+    return Metric(subset, value, n, chance, name)

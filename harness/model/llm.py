@@ -16,10 +16,13 @@ IMAGE_TOKEN = "<image>"
 
 @dataclass(frozen=True)
 class LLMSpec:
-    """A tiny Llama built from its config (random weights). Real hub LLMs come with issue 4."""
+    """The fixed LLM: a Hugging Face causal LM (``source`` = hub id or local folder), or, with
+    no source, a tiny Llama built from the fields below with random weights."""
 
     id: str
     description: str
+    source: str | None = None
+    """Hub id or local folder for ``AutoModelForCausalLM.from_pretrained``."""
     hidden_size: int = 128
     intermediate_size: int = 344
     num_layers: int = 2
@@ -35,6 +38,43 @@ LLMS.register(LLMSpec(
     id="tiny-llama",
     description="Llama, hidden 128, 2 layers, random weights, byte-level BPE trained locally",
 ))
+HF_PREFIX = "hf:"
+
+
+def resolve_llm(name: str) -> LLMSpec:
+    """A registered LLM, or ``hf:<hub id or folder>`` for any Hugging Face causal LM."""
+    if name.startswith(HF_PREFIX) and len(name) > len(HF_PREFIX):
+        return LLMSpec(id=name, description="Hugging Face causal LM", source=name[3:])
+    if name not in LLMS:
+        LLMS.get(name)  # raises, listing the registered names
+    return LLMS.get(name)
+
+
+def image_token_id(tokenizer) -> int:
+    return tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+
+
+def load_pretrained_llm(source: str):
+    """A hub or local causal LM and its tokenizer, with the image token added if missing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.errors import HarnessError
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    except OSError as exc:
+        raise HarnessError(
+            f"cannot load LLM {source!r} (a hub id, or a local folder when offline): "
+            f"{str(exc).splitlines()[0]}") from None
+    if IMAGE_TOKEN not in tokenizer.get_vocab():
+        tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
+        model.resize_token_embeddings(len(tokenizer))
+    if tokenizer.pad_token is None:
+        # Padding is masked out everywhere, so any existing token serves; eos is customary.
+        tokenizer.pad_token = tokenizer.eos_token
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
 
 
 def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -59,6 +99,10 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokeniz
 
 def build_llm(spec: LLMSpec, corpus: Iterable[str]) -> tuple[LlamaForCausalLM,
                                                              PreTrainedTokenizerFast]:
+    """The LLM and its tokenizer: loaded from ``spec.source``, or the tiny random one with a
+    tokenizer trained on ``corpus``."""
+    if spec.source:
+        return load_pretrained_llm(spec.source)
     tokenizer = train_tokenizer(corpus, spec.vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),

@@ -26,7 +26,7 @@ class MLLM(nn.Module):
 
     @property
     def num_image_tokens(self) -> int:
-        return self.encoder.num_tokens
+        return self.connector.num_tokens
 
     def visual_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
         if self.encoder.trainable:
@@ -34,7 +34,7 @@ class MLLM(nn.Module):
         else:
             with torch.no_grad():  # a frozen encoder keeps no activations for backward
                 features = self.encoder(pixels)
-        return self.connector(features)
+        return self.connector([features])
 
     def embed(self, input_ids: torch.Tensor, pixels: torch.Tensor | None) -> torch.Tensor:
         embeds = self.llm.get_input_embeddings()(input_ids)

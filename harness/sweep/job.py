@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -270,8 +271,8 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from harness.encoder import ENCODERS, build_encoder
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import evaluate
-    from harness.model.connectors import CONNECTORS
-    from harness.model.llm import build_llm
+    from harness.model.connectors import CONNECTORS, FeatureShape
+    from harness.model.llm import build_llm, image_token_id
     from harness.model.mllm import MLLM
     from harness.train import train_stage
 
@@ -287,9 +288,10 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     encoder = build_encoder(ENCODERS.get(run.encoder_id), tiny=run.tiny)
     corpus = [t["value"] for r in align_rows + train_rows for t in r["conversations"]]
     llm, tokenizer = build_llm(config.llm, corpus)
-    connector = CONNECTORS.get(config.connector).build(encoder.embed_dim,
-                                                       llm.config.hidden_size)
-    model = MLLM(encoder, connector, llm, tokenizer.image_token_id)
+    connector = CONNECTORS.get(config.connector).create(
+        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
+    model = MLLM(encoder, connector, llm, image_token_id(tokenizer))
+    image_tokens = model.num_image_tokens
 
     # One accelerate state per process: a job may run many runs in one process.
     AcceleratorState._reset_state(reset_partial_state=True)
@@ -315,7 +317,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
             ctx.safe_point(f"before {stage.name}")
         dataset = ConversationDataset(
             stage_data[stage.name], files.root, tokenizer, transform,
-            num_image_tokens=encoder.num_tokens, max_length=config.recipe.max_length,
+            num_image_tokens=image_tokens, max_length=config.recipe.max_length,
             system=config.llm.system_prompt)
         result = train_stage(model, stage, config.recipe, dataset,
                              micro_batch=run.micro_batch, accelerator=accelerator,
@@ -329,6 +331,11 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     if rank() != 0:
         return (), train, encoder.num_parameters()  # the main task evaluates and records
 
+    predictions = Path(run.run_dir) / "predictions"
+    if config.recipe.stages[-1].name not in restored:
+        # The evaluation resumes from predictions an earlier attempt left, which is right only
+        # for the very weights that made them: those of a restored final stage.
+        shutil.rmtree(predictions, ignore_errors=True)
     scores: list[Score] = []
     for fingerprint in config.benchmarks:
         benchmark = BENCHMARKS.get(fingerprint["name"])
@@ -336,18 +343,23 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
         if saved is not None:
             scores += saved
             continue
-        if ctx is not None:
-            ctx.safe_point(f"before eval:{benchmark.name}", collective=False)
-        status(f"eval:{benchmark.name}", 0, 1, force=True)
+        stage = f"eval:{benchmark.name}"
+
+        def progress(done: int, total: int, stage: str = stage) -> None:
+            status(stage, done, total)
+            if ctx is not None:  # every finished batch is on disk: a safe point
+                ctx.safe_point(f"{stage} {done}/{total}", collective=False)
+
+        status(stage, 0, 1, force=True)
         with accelerator.autocast():
             found = evaluate(model, tokenizer, benchmark, files.root, transform,
                              batch_size=run.eval_batch,
-                             predictions_file=Path(run.run_dir) / "predictions"
-                             / f"{benchmark.name}.jsonl", system=config.llm.system_prompt)
+                             predictions_file=predictions / f"{benchmark.name}.jsonl",
+                             system=config.llm.system_prompt, on_progress=progress)
         if ctx is not None:
             ctx.checkpoints.save_scores(benchmark.name, found)
         scores += found
-        status(f"eval:{benchmark.name}", 1, 1, force=True)
+        status(stage, 1, 1, force=True)
     if not scores:
         raise HarnessError("no scores: the preset names no benchmark")
     return tuple(scores), train, encoder.num_parameters()

@@ -13,7 +13,7 @@ from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.model.connectors import CONNECTORS
-from harness.model.llm import LLMS, LLMSpec
+from harness.model.llm import LLMSpec, resolve_llm
 from harness.preset import Preset, ProbeData
 from harness.recipe import Recipe
 from harness.sweep.record import RECORD_FILE
@@ -81,7 +81,7 @@ def run_state(run_dir: Path) -> RunState:
 
 def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                seeds: list[int], root: Path, *, connector: str = "mlp2x_gelu") -> list[Run]:
-    llm = LLMS.get(preset.llm)
+    llm = resolve_llm(preset.llm)
     CONNECTORS.get(connector)
     benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in preset.benchmarks)
     data_dir = data_dir_for(root, preset.data)

@@ -55,3 +55,18 @@ def test_what_each_stage_trains(recipe: str, stage: str, encoder: bool, llm: boo
     assert model.encoder.trainable is encoder
     assert all(p.requires_grad is llm for p in model.llm.parameters())
     assert all(p.requires_grad for p in model.connector.parameters())
+
+
+def test_too_many_unreadable_images_fail_the_stage() -> None:
+    from harness.errors import HarnessError
+    from harness.train import check_bad_images
+
+    class Data(list):
+        bad_images = {"a.png": "OSError: truncated"}
+
+    recipe = RECIPES.get("frozen")
+    stage = recipe.stage("align")
+    check_bad_images(Data(range(200)), stage, recipe)  # 0.5 % is within the 1 % bound
+    with pytest.raises(HarnessError, match=r"1 of 50 images unreadable \(2.0% > max_bad_images"
+                                           r" 1.0%\); first: a.png: OSError: truncated"):
+        check_bad_images(Data(range(50)), stage, recipe)

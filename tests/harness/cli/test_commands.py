@@ -20,7 +20,7 @@ runner = CliRunner()
 def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """The installed console script, as a user runs it."""
     cmd = [sys.executable, "-c", "from harness.cli.app import main; main()", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def test_encoders_list_json() -> None:
@@ -52,9 +52,9 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
     (["sweep", "--encoders", "clip-nope", "--preset", "smoke"],
      "error: unknown encoder 'clip-nope'; valid: all, clip-vit-l14-336.openai"),
     (["sweep", "--encoders", "all", "--preset", "huge"],
-     "error: unknown preset 'huge'; valid: smoke"),
+     "error: unknown preset 'huge'; valid: probe-cpu, smoke"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--recipes", "frozen,warm"],
-     "error: unknown recipe 'warm'; valid: frozen, unfrozen"),
+     "error: unknown recipe 'warm'; valid: cambrian-1stage-frozen,"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--executor", "cloud"],
      "error: unknown executor 'cloud'; valid: local, debug, slurm"),
     (["encoders", "list", "--group", "cnn"],

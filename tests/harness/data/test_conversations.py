@@ -12,7 +12,7 @@ from harness.data.conversations import (
     tokenize_conversation,
 )
 from harness.errors import HarnessError
-from harness.model.llm import train_tokenizer
+from harness.model.llm import image_token_id, train_tokenizer
 from harness.model.mllm import IGNORE_INDEX
 
 
@@ -31,8 +31,8 @@ TURNS = [
 
 def test_image_placeholder_becomes_n_image_tokens(tokenizer) -> None:
     ids = encode_with_image("<image>\nHi", tokenizer, num_image_tokens=5)
-    assert ids[:5] == [tokenizer.image_token_id] * 5
-    assert tokenizer.image_token_id not in ids[5:]
+    assert ids[:5] == [image_token_id(tokenizer)] * 5
+    assert image_token_id(tokenizer) not in ids[5:]
 
 
 def test_only_assistant_tokens_carry_labels(tokenizer) -> None:
@@ -45,7 +45,7 @@ def test_only_assistant_tokens_carry_labels(tokenizer) -> None:
     # Where a label is set it is the token itself (the model shifts), and image slots never are.
     for i, label in zip(t.input_ids, t.labels, strict=True):
         assert label in (IGNORE_INDEX, i)
-        if i == tokenizer.image_token_id:
+        if i == image_token_id(tokenizer):
             assert label == IGNORE_INDEX
     assert tokenizer.decode(t.input_ids, skip_special_tokens=True).count("ASSISTANT:") == 2
 
@@ -77,3 +77,22 @@ def test_pad_batch_sides() -> None:
     left = pad_batch(batch, pad_id=0, side="left")
     assert left["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
     assert left["pixels"].shape == (2, 3, 2, 2)
+
+
+def test_unreadable_images_are_skipped_and_listed(tmp_path, tokenizer) -> None:
+    from PIL import Image
+
+    from harness.data.conversations import ConversationDataset
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    (tmp_path / "torn.png").write_bytes(b"\x89PNG not really")
+    records = [{"image": name, "conversations": TURNS[:2]}
+               for name in ("ok.png", "torn.png", "missing.png")]
+    ds = ConversationDataset(records, tmp_path, tokenizer, lambda img: torch.zeros(3, 2, 2),
+                             num_image_tokens=2, max_length=128)
+    items = [ds[i] for i in range(3)]
+    assert items[0] is not None and items[1] is None and items[2] is None
+    assert set(ds.bad_images) == {str(tmp_path / "torn.png"), str(tmp_path / "missing.png")}
+    batch = ds.collate(items)
+    assert batch["input_ids"].shape[0] == 1
+    assert ds.collate([None, None]) is None

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from harness.encoder import ENCODERS, build_encoder
-from harness.model.connectors import CONNECTORS
-from harness.model.llm import LLMS, build_llm
+from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import MLLM
 
 
@@ -16,8 +16,9 @@ def mllm() -> MLLM:
     torch.manual_seed(0)
     encoder = build_encoder(ENCODERS.get("clip-vit-l14-336.openai"), tiny=True)
     llm, tok = build_llm(LLMS.get("tiny-llama"), ["a red circle left of a blue square"] * 3)
-    connector = CONNECTORS.get("mlp2x_gelu").build(encoder.embed_dim, llm.config.hidden_size)
-    model = MLLM(encoder, connector, llm, tok.image_token_id)
+    connector = CONNECTORS.get("mlp2x_gelu").create(
+        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
+    model = MLLM(encoder, connector, llm, image_token_id(tok))
     model.tokenizer = tok
     return model
 

@@ -1,0 +1,54 @@
+"""The transformers loader kind: a ``save_pretrained`` folder loads back through the real path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import Dinov2Config, Dinov2Model
+
+from harness.encoder import EncoderSpec, build_encoder
+from harness.errors import HarnessError
+
+SPEC = EncoderSpec(id="toy-dinov2.saved", group="ssl", supervision="self", architecture="vit",
+                   resolution=56, loader="transformers", source="facebook/dinov2-small",
+                   weights="lvd142m", options={"model_class": "Dinov2Model",
+                                               "model_type": "dinov2"})
+
+
+def saved_model(folder: Path) -> torch.nn.Module:
+    torch.manual_seed(3)
+    config = Dinov2Config(hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                          intermediate_size=64, patch_size=14, image_size=56,
+                          num_register_tokens=0)
+    model = Dinov2Model(config).eval()
+    model.save_pretrained(folder)
+    return model
+
+
+def test_saved_folder_loads_back(weights_dir: Path) -> None:
+    model = saved_model(weights_dir / "toy-dinov2.saved")
+    assert (weights_dir / "toy-dinov2.saved" / "model.safetensors").is_file()
+    encoder = build_encoder(SPEC, tiny=False)
+    pixels = torch.randn(2, 3, 56, 56)
+    with torch.no_grad():
+        hidden = model(pixel_values=pixels, output_hidden_states=True).hidden_states[-2]
+    assert encoder.grid == (4, 4) and encoder.embed_dim == 32
+    # The CLS token is dropped; the patch tokens are the same numbers.
+    torch.testing.assert_close(encoder(pixels), hidden[:, 1:])
+
+
+def test_other_resolution_interpolates_position_embeddings(weights_dir: Path) -> None:
+    saved_model(weights_dir / "toy-dinov2.saved")
+    encoder = build_encoder(SPEC, tiny=False, resolution=84)
+    assert encoder.grid == (6, 6)
+    assert torch.isfinite(encoder(torch.randn(1, 3, 84, 84))).all()
+
+
+def test_missing_folder_offline_is_one_line(weights_dir: Path) -> None:
+    with pytest.raises(HarnessError) as info:
+        build_encoder(SPEC, tiny=False)
+    text = str(info.value)
+    assert "\n" not in text and "'facebook/dinov2-small'" in text
+    assert "$HARNESS_WEIGHTS_DIR/toy-dinov2.saved.safetensors" in text
