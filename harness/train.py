@@ -6,10 +6,12 @@ too (at its own learning rate) when the recipe unfreezes it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from accelerate import Accelerator
@@ -33,6 +35,10 @@ class StageResult:
     final_loss: float
     """Mean loss over the last tenth of the steps (a single step is too noisy to report)."""
     seconds: float
+    resumed_at_step: int = 0
+    """Optimizer steps an earlier, preempted attempt had done (0: trained in one go)."""
+    processes: int = 1
+    """Data-parallel processes (one per GPU) the stage trained on."""
     bad_images: int = 0
     """Images skipped because they could not be read (within the recipe's bound)."""
 
@@ -75,58 +81,157 @@ def param_groups(model: MLLM, stage: Stage, recipe: Recipe) -> list[dict]:
     return groups
 
 
+@dataclass
+class LoopState:
+    """Where a stage stands: with the model, optimizer, scheduler and RNG state it lets a
+    stopped stage continue exactly (same batches, same learning rates, same losses)."""
+
+    step: int = 0
+    """Optimizer steps done."""
+    epoch: int = 0
+    offset: int = 0
+    """Samples of this epoch's order already used, counted over all processes."""
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    """Training time spent by earlier attempts."""
+    bad_images: dict[str, str] = field(default_factory=dict)
+    """Unreadable images met so far (path -> reason), so the bound counts them all."""
+
+
+class StageHooks(Protocol):
+    """How a caller checkpoints a stage (see ``harness.sweep.job``); the loop itself knows no
+    file format. ``after_step`` may save and then raise ``StageStopped`` to end the stage."""
+
+    def restore(self, stage: Stage, model: MLLM, optimizer, scheduler) -> LoopState | None: ...
+
+    def after_step(self, stage: Stage, model: MLLM, optimizer, scheduler,
+                   state: LoopState) -> None: ...
+
+
+class StageStopped(Exception):  # noqa: N818 (a stop, not an error)
+    """Raised from ``StageHooks.after_step`` once the stage's state is saved (preemption)."""
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The sample order of one epoch: a function of (seed, epoch) only, so a resumed stage
+    can start in the middle of an epoch without replaying the batches before it."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+class BatchOrder:
+    """Micro-batches of sample indices for one process, forever, from a data position.
+
+    Every process walks the same epoch order; process ``rank`` takes its slice of each span of
+    ``micro * world`` samples, and an epoch's incomplete last span is dropped.
+    """
+
+    def __init__(self, n: int, micro: int, world: int, rank: int, seed: int,
+                 epoch: int = 0, offset: int = 0) -> None:
+        if n < micro * world:
+            raise ValueError(f"{n} samples do not fill one micro-batch of {micro} on"
+                             f" {world} process(es)")
+        self.n, self.micro, self.world, self.rank, self.seed = n, micro, world, rank, seed
+        self.epoch, self.offset = epoch, offset
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch, offset, span = self.epoch, self.offset, self.micro * self.world
+        while True:
+            order = epoch_order(self.n, self.seed, epoch)
+            for start in range(offset, self.n - span + 1, span):
+                first = start + self.rank * self.micro
+                yield order[first:first + self.micro].tolist()
+            epoch, offset = epoch + 1, 0
+
+    def advance(self, state: LoopState) -> None:
+        """Move ``state``'s data position past one micro-batch (as ``__iter__`` does)."""
+        span = self.micro * self.world
+        state.offset += span
+        if state.offset + span > self.n:
+            state.epoch, state.offset = state.epoch + 1, 0
+
+
 def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_batch: int,
                 accelerator: Accelerator, seed: int,
-                on_step: ProgressFn | None = None) -> StageResult:
+                on_step: ProgressFn | None = None,
+                hooks: StageHooks | None = None) -> StageResult:
+    """Train one stage; with ``hooks``, resume from and save checkpoints inside it.
+
+    ``model`` is the plain module; with several processes it is wrapped in DDP for this stage
+    only, because which parameters train (and so which gradients DDP reduces) changes between
+    stages.
+    """
     set_trainable(model, stage, recipe)
-    micro, accumulation = plan_batches(stage.global_batch, micro_batch, accelerator.num_processes)
+    world = accelerator.num_processes
+    micro, accumulation = plan_batches(stage.global_batch, micro_batch, world)
     per_epoch = len(dataset) if stage.samples is None else min(stage.samples, len(dataset))
     steps = max(1, int(per_epoch * stage.epochs) // stage.global_batch)
     if stage.max_steps is not None:
         steps = min(steps, stage.max_steps)
 
-    generator = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=micro, shuffle=True, drop_last=True, generator=generator,
-        collate_fn=dataset.collate,
-    )
     optimizer = torch.optim.AdamW(param_groups(model, stage, recipe),
                                   weight_decay=stage.weight_decay)
+    # Not prepared by accelerate: its scheduler wrapper steps once per process, but this
+    # schedule counts global optimizer steps.
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: cosine_lr(s, steps, stage.warmup_ratio))
-    loader, optimizer, scheduler = accelerator.prepare(loader, optimizer, scheduler)
+    optimizer = accelerator.prepare_optimizer(optimizer)
+    state = (hooks.restore(stage, model, optimizer, scheduler) if hooks else None) or LoopState()
+    if state.bad_images and hasattr(dataset, "bad_images"):
+        dataset.bad_images.update(state.bad_images)
 
-    model.train()
+    order = BatchOrder(len(dataset), micro, world, accelerator.process_index, seed,
+                       state.epoch, state.offset)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=order,
+                                         collate_fn=dataset.collate)
+    trained = _distributed(model, accelerator)
+    trained.train()
     if not model.encoder.trainable:
         model.encoder.eval()
-    losses: list[float] = []
-    batches = _forever(loader)
+    resumed_at = state.step
+    batches = iter(loader)
     started = time.perf_counter()
-    for step in range(steps):
+    for step in range(state.step, steps):
         step_loss = 0.0
-        for _ in range(accumulation):
+        for k in range(accumulation):
             batch = next(batches)
+            order.advance(state)
             while batch is None:  # every image of this micro-batch was unreadable
                 batch = next(batches)
-            with accelerator.autocast():
-                loss = model(batch["input_ids"], batch["attention_mask"], batch["pixels"],
-                             labels=batch["labels"])
-            accelerator.backward(loss / accumulation)
+                order.advance(state)
+            batch = {name: t.to(accelerator.device) for name, t in batch.items()}
+            # Reduce gradients across processes only on the last micro-batch of a step.
+            sync = k == accumulation - 1 or trained is model
+            with contextlib.nullcontext() if sync else trained.no_sync():
+                with accelerator.autocast():
+                    loss = trained(batch["input_ids"], batch["attention_mask"],
+                                   batch["pixels"], labels=batch["labels"])
+                accelerator.backward(loss / accumulation)
             step_loss += loss.item() / accumulation
+        if world > 1:  # report the step's loss over all processes, as one process sees it
+            step_loss = accelerator.reduce(
+                torch.tensor([step_loss], device=accelerator.device), "mean").item()
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(step_loss)
+        state.step = step + 1
+        state.losses.append(step_loss)
         if on_step is not None:
             on_step(stage.name, step + 1, steps, step_loss)
+        if hooks is not None:
+            spent = state.seconds
+            state.seconds = spent + time.perf_counter() - started
+            state.bad_images = dict(getattr(dataset, "bad_images", {}))
+            hooks.after_step(stage, model, optimizer, scheduler, state)
+            state.seconds = spent
     check_bad_images(dataset, stage, recipe)
+    losses = state.losses
     tail = losses[-max(1, len(losses) // 10):]
     return StageResult(
         name=stage.name, steps=steps, samples=steps * stage.global_batch, micro_batch=micro,
         accumulation=accumulation, first_loss=losses[0], final_loss=sum(tail) / len(tail),
-        seconds=time.perf_counter() - started,
-        bad_images=len(getattr(dataset, "bad_images", {})),
+        seconds=state.seconds + time.perf_counter() - started, resumed_at_step=resumed_at,
+        processes=world, bad_images=len(getattr(dataset, "bad_images", {})),
     )
 
 
@@ -144,7 +249,13 @@ def check_bad_images(dataset, stage: Stage, recipe: Recipe) -> None:
             f" {reason}")
 
 
-def _forever(loader):
-    """Batches across epoch boundaries (a fresh shuffle each epoch)."""
-    while True:
-        yield from loader
+def _distributed(model: MLLM, accelerator: Accelerator) -> torch.nn.Module:
+    """The module to run forward and backward through: DDP over the current trainable
+    parameters when there are several processes, else the model itself."""
+    if accelerator.num_processes == 1:
+        return model
+    device_ids = [accelerator.local_process_index] if model.llm.device.type == "cuda" else None
+    # Unused parameters are normal here: features are read from the encoder's second-to-last
+    # layer, so an unfrozen encoder's last block gets no gradient.
+    return torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, find_unused_parameters=True)

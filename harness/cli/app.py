@@ -9,7 +9,17 @@ import types
 
 import typer
 
-from harness.cli import benchmarks, data, db, encoders, ingest, published, recipes, sweep
+from harness.cli import (
+    benchmarks,
+    data,
+    db,
+    encoders,
+    ingest,
+    published,
+    recipes,
+    status,
+    sweep,
+)
 from harness.errors import HarnessError
 from harness.registry import Registry
 
@@ -22,6 +32,8 @@ app = typer.Typer(
 )
 app.command("sweep")(sweep.sweep)
 app.command("ingest")(ingest.ingest)
+app.command("status")(status.status)
+app.command("cancel")(status.cancel)
 app.add_typer(encoders.app, name="encoders")
 app.add_typer(recipes.app, name="recipes")
 app.add_typer(benchmarks.app, name="benchmarks")

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness.cli.common import check_format, console, print_json, run_root, split_names
+from harness.config import to_plain
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.preset import PRESETS, load_preset_file
 from harness.recipe import RECIPES, Recipe, load_recipe_file
-from harness.store import Store, resolve_db_url
-from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs
+from harness.store import Store, ingest_paths, resolve_db_url
+from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
+from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
 from harness.sweep.plan import Run, plan_sweep
 from harness.sweep.record import ResultRecord
-from harness.sweep.submit import EXECUTORS
+from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
+from harness.sweep.tracking import Ticket
 
 
 def resolve_encoders(text: str, strict: bool = False) -> list[str]:
@@ -50,6 +55,22 @@ def resolve_seeds(text: str | None, default: tuple[int, ...]) -> list[int]:
         raise HarnessError(f"bad --seeds {text!r}; expected integers like 0,1,2") from None
 
 
+def resolve_executor(executor: str | None, cluster: str | None, flags: dict[str, Any],
+                     parallel: int | None) -> tuple[str, SlurmSettings | None, int | None]:
+    """The executor and its SLURM settings: the profile's, with every flag given put in."""
+    profile = load_cluster(cluster) if cluster else None
+    kind = check_executor(executor or (profile.executor if profile else "local"))
+    if kind != "slurm":
+        given = sorted(f"--{k.replace('_', '-')}" for k, v in flags.items() if v)
+        if given:
+            raise HarnessError(f"{', '.join(given)} only apply to --executor slurm (this sweep"
+                               f" runs on {kind!r})")
+        return kind, None, profile.runs_per_job if profile else None
+    settings = override(profile.slurm if profile else SlurmSettings(),
+                        array_parallelism=parallel, **flags)
+    return kind, settings, profile.runs_per_job if profile else None
+
+
 def sweep(
     encoders: Annotated[str, typer.Option(help="'all' or comma-separated encoder ids.")],
     preset: Annotated[str, typer.Option(
@@ -59,9 +80,38 @@ def sweep(
     = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds "
                                               "(default: the preset's).")] = None,
-    executor: Annotated[str, typer.Option(help=f"Where runs execute: {', '.join(EXECUTORS)}.")]
-    = "local",
-    parallel: Annotated[int, typer.Option(min=1, help="Runs at once (local executor).")] = 1,
+    executor: Annotated[str | None, typer.Option(
+        help=f"Where runs execute: {', '.join(EXECUTORS)} (default: the cluster profile's,"
+             " else local).")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="Cluster profile: a name (./clusters/, ~/.config/harness/clusters/, built-in) or"
+             " a .toml file.", rich_help_panel="SLURM")] = None,
+    partition: Annotated[str | None, typer.Option(rich_help_panel="SLURM")] = None,
+    account: Annotated[str | None, typer.Option(rich_help_panel="SLURM")] = None,
+    qos: Annotated[str | None, typer.Option(rich_help_panel="SLURM")] = None,
+    constraint: Annotated[str | None, typer.Option(help="Node features, e.g. 'a100|h100'.",
+                                                   rich_help_panel="SLURM")] = None,
+    time: Annotated[int | None, typer.Option(
+        "--time", help="Time limit per job in minutes (longer runs are checkpointed and"
+                       " requeued).", rich_help_panel="SLURM")] = None,
+    nodes: Annotated[int | None, typer.Option(rich_help_panel="SLURM")] = None,
+    tasks_per_node: Annotated[int | None, typer.Option(
+        help="Processes per node, one per GPU.", rich_help_panel="SLURM")] = None,
+    gpus_per_task: Annotated[int | None, typer.Option(rich_help_panel="SLURM")] = None,
+    cpus_per_task: Annotated[int | None, typer.Option(rich_help_panel="SLURM")] = None,
+    mem: Annotated[float | None, typer.Option(help="Memory per node in GB.",
+                                              rich_help_panel="SLURM")] = None,
+    sbatch: Annotated[list[str] | None, typer.Option(
+        help="Any other sbatch option as KEY=VALUE (repeatable), e.g. exclude=node07.",
+        rich_help_panel="SLURM")] = None,
+    parallel: Annotated[int | None, typer.Option(
+        min=1, help="Jobs at once: local processes (default 1), or the SLURM array's"
+                    " parallelism (default: the profile's).")] = None,
+    runs_per_job: Annotated[int | None, typer.Option(
+        min=1, help="Runs one job carries (default: local spreads the runs over --parallel"
+                    " jobs, so the imports are paid once per job; slurm 1).")] = None,
+    wait: Annotated[bool, typer.Option(
+        help="Watch the jobs to the end (--no-wait: submit and return; slurm only).")] = True,
     root: Annotated[Path | None, typer.Option(help="Run root (default $HARNESS_ROOT, else "
                                               "./harness-runs).")] = None,
     db: Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, else "
@@ -72,40 +122,71 @@ def sweep(
     = "table",
     strict: Annotated[bool, typer.Option(help="Fail on a broken encoder plugin.")] = False,
 ) -> None:
-    """Train and evaluate the MLLM on every encoder x recipe x seed; skip runs already done."""
+    """Train and evaluate the MLLM on every encoder x recipe x seed; skip runs already done
+    and watch (never resubmit) runs still in flight from an earlier submission."""
     check_format(format)
-    if executor not in EXECUTORS:
-        raise HarnessError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    slurm_flags = {"partition": partition, "account": account, "qos": qos,
+                   "constraint": constraint, "time_min": time, "nodes": nodes,
+                   "tasks_per_node": tasks_per_node, "gpus_per_task": gpus_per_task,
+                   "cpus_per_task": cpus_per_task, "mem_gb": mem,
+                   "sbatch": parse_sbatch_options(sbatch) if sbatch else None}
+    kind, slurm, profile_per_job = resolve_executor(executor, cluster, slurm_flags, parallel)
+    if not wait and kind != "slurm":
+        raise HarnessError(f"--no-wait needs --executor slurm (a {kind} job lives only as"
+                           " long as this command)")
+    per_job_asked = runs_per_job or profile_per_job
     chosen = load_preset_file(preset) if preset.endswith(".toml") else PRESETS.get(preset)
     encoder_ids = resolve_encoders(encoders, strict)
     runs = plan_sweep(encoder_ids, resolve_recipes(recipes, chosen.recipes), chosen,
                       resolve_seeds(seeds, chosen.seeds), run_root(root))
-    todo = [r for r in runs if r.state == "new" or (rerun_failed and r.state == "failed")]
+    in_flight: list[tuple[Run, Ticket]] = []
+    if not dry_run:
+        in_flight, died = find_in_flight(runs)
+        gone = {r.key for r in died}
+        runs = [dataclasses.replace(r, state="failed") if r.key in gone else r for r in runs]
+    flying = {r.key for r, _ in in_flight}
+    todo = [r for r in runs if r.key not in flying
+            and (r.state == "new" or (rerun_failed and r.state == "failed"))]
+    parallel_local = parallel or 1
+    per_job = choose_runs_per_job(kind, len(todo), parallel_local, per_job_asked)
+    where = _describe_executor(kind, slurm, per_job, parallel_local, run_root(root))
 
     if dry_run:
         if format == "json":
-            print_json({"executor": executor, "preset": chosen.name,
+            print_json({"executor": kind, "executor_settings": to_plain(slurm) if slurm
+                        else {"parallel": parallel_local}, "runs_per_job": per_job,
+                        "preset": chosen.name,
                         "runs": [r.summary() | {"scheduled": r in todo} for r in runs]})
         else:
-            _print_plan(runs, todo, executor)
+            _print_plan(runs, todo, where)
         return
 
     store = Store(resolve_db_url(db))
     report = SweepReport()
-    if not todo:
+    if not todo and not in_flight:
         counts = {s: sum(r.state == s for r in runs) for s in ("done", "failed")}
         hint = " (use --rerun-failed to retry failures)" if counts["failed"] else ""
         console.print(f"Nothing new to run: all {len(runs)} planned runs already ran"
                       f" ({counts['done']} done, {counts['failed']} failed){hint}.")
-        from harness.store import ingest_paths
-
         ingest_paths(store, [Path(r.run_dir) for r in runs if r.state != "new"])
     else:
+        flight_note = (f", {len(in_flight)} still in flight from an earlier submission"
+                       " (watched, not resubmitted)" if in_flight else "")
         console.print(f"Planned {len(runs)} runs: {len(todo)} to run, "
-                      f"{len(runs) - len(todo)} already ran. Executor: {executor}"
+                      f"{len(runs) - len(todo) - len(in_flight)} already ran{flight_note}."
+                      f" Executor: {where}"
                       + (f" (preset {chosen.name}: random-weight tiny twins, smoke results"
                          " only)" if chosen.tiny_encoders else ""))
-        report = _run_with_progress(todo, executor, run_root(root), store, parallel)
+        ingest_paths(store, [Path(r.run_dir) for r in runs if r.state != "new"])
+        options = {"executor": kind, "root": run_root(root), "store": store,
+                   "parallel": parallel_local, "slurm": slurm, "runs_per_job": per_job,
+                   "in_flight": in_flight}
+        if wait:
+            report = _run_with_progress(todo, options)
+        else:
+            report = execute_runs(todo, wait=False, **options)
+            _print_submitted(report, in_flight)
+            return
 
     if format == "json":
         print_json({"runs": [r.summary() for r in runs],
@@ -121,34 +202,62 @@ def sweep(
         raise typer.Exit(1)
 
 
-def _run_with_progress(todo: list[Run], executor: str, root: Path, store: Store,
-                       parallel: int) -> SweepReport:
+def _describe_executor(kind: str, slurm: SlurmSettings | None, per_job: int, parallel: int,
+                       root: Path) -> str:
+    runs = f"{per_job} run{'s' if per_job > 1 else ''} per job"
+    if kind == "slurm" and slurm is not None:
+        return f"slurm ({slurm.describe()}; {runs}; job files in {root / 'submitit'})"
+    if kind == "local":
+        return f"local ({parallel} job{'s' if parallel > 1 else ''} at once, {runs})"
+    return "debug (in this process)"
+
+
+def _print_submitted(report: SweepReport, in_flight: list) -> None:
+    jobs = ", ".join(report.submitted) or "none"
+    console.print(f"Submitted {len(report.submitted)} job(s): {jobs}."
+                  + (f" {len(in_flight)} run(s) were already in flight." if in_flight else ""))
+    console.print("Follow them with [bold]harness status[/]; run this sweep again to watch"
+                  " them and ingest their results (nothing is submitted twice).")
+
+
+def _run_with_progress(todo: list[Run], options: dict[str, Any]) -> SweepReport:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    watched = todo + [r for r, _ in options["in_flight"]]
+    lock = threading.Lock()
     with Progress(*columns, console=console) as progress:
-        overall = progress.add_task("[bold]sweep", total=len(todo), info="")
+        overall = progress.add_task("[bold]sweep", total=len(watched), info="")
         tasks: dict[str, int] = {}
 
         def on_status(run: Run, status: dict) -> None:
+            # A run gets its own bar once its job starts it (a job may carry several runs).
             loss = f" loss {status['loss']:.3f}" if status.get("loss") is not None else ""
-            progress.update(tasks[run.key], completed=status["step"], total=status["total"],
-                            info=f"{status['stage']}{loss}")
+            with lock:
+                if run.key not in watcher.active:
+                    return
+                if run.key not in tasks:
+                    tasks[run.key] = progress.add_task(f"  {run.label}", total=None, info="")
+                progress.update(tasks[run.key], completed=status["step"],
+                                total=status["total"] or None,
+                                info=f"{status['stage']}{loss}")
 
-        with ProgressWatcher(on_status) as watcher:
+        watcher = ProgressWatcher(on_status)
+        with watcher:
+            for run in watched:
+                watcher.active[run.key] = run
 
             def listener(run: Run, event: str, record: ResultRecord | None) -> None:
-                if event == "started":
-                    tasks[run.key] = progress.add_task(f"  {run.label}", total=None,
-                                                       info="starting")
-                    watcher.active[run.key] = run
+                if event != "finished":
                     return
-                watcher.active.pop(run.key, None)
-                progress.remove_task(tasks.pop(run.key))
+                with lock:
+                    watcher.active.pop(run.key, None)
+                    task = tasks.pop(run.key, None)
+                    if task is not None:
+                        progress.remove_task(task)
                 progress.advance(overall)
                 progress.console.print(_outcome_line(run, record))
 
-            report = execute_runs(todo, executor=executor, root=root, store=store,
-                                  parallel=parallel, listener=listener)
+            report = execute_runs(todo, listener=listener, **options)
     console.print(f"Sweep finished in {report.seconds:.0f} s: {len(report.done)} done,"
                   f" {len(report.failed)} failed.")
     return report

@@ -1,53 +1,75 @@
-"""One run as a submitit job: build the MLLM, train its stages, evaluate, write the record.
+"""One submitit job: it carries one run or several, and for each builds the MLLM, trains its
+stages, evaluates and writes the run's record.
 
-A crash is caught and written as a failed record with its error, so the sweep goes on and the
-driver can report it; the full traceback goes to ``error.log`` in the run folder.
+A crash is caught and written as a failed record with its error (the traceback goes to
+``error.log``), so the job goes on with its next run. The job is ``Checkpointable``: on
+preemption or time-out it saves its state at the next safe point and is requeued; the requeued
+job skips runs that already have a record, stages that already finished and benchmarks that
+already have scores, and continues a stopped stage exactly where it stopped.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 import socket
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import submitit
 
 import harness
 from harness.config import to_plain
 from harness.errors import HarnessError
+from harness.sweep.checkpoint import RunCheckpoints, rng_state, set_rng_state
 from harness.sweep.plan import Run
+from harness.sweep.preempt import Preempted, Preemption
 from harness.sweep.record import (
+    RECORD_FILE,
     EncoderInfo,
     ResultRecord,
     Score,
     atomic_write_text,
+    read_record,
     write_record,
 )
 
 STATUS_FILE = "status.json"
+ERROR_LOG = "error.log"
+CHECKPOINT_EVERY_S = 1800.0
+"""Also save inside a stage this often, against deaths no signal announces (node failure)."""
+
+
+def rank() -> int:
+    """This process's rank in a multi-task job (0 when alone)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 class StatusWriter:
-    """Writes ``status.json`` (stage, step, loss) for the driver's progress bars; throttled so
-    a fast loop does not spend its time on file I/O."""
+    """Writes ``status.json`` (stage, step, loss) for the progress display and ``harness
+    status``; throttled so a fast loop does not spend its time on file I/O."""
 
     def __init__(self, run_dir: Path, every_s: float = 0.5) -> None:
         self.path = run_dir / STATUS_FILE
         self.every_s = every_s
         self._last = 0.0
+        self._job_id = _job_id()
 
     def __call__(self, stage: str, step: int, total: int, loss: float | None = None,
                  force: bool = False) -> None:
         now = time.monotonic()
-        if not force and step < total and now - self._last < self.every_s:
+        if rank() != 0 or (not force and step < total and now - self._last < self.every_s):
             return
         self._last = now
         atomic_write_text(self.path, json.dumps(
-            {"stage": stage, "step": step, "total": total, "loss": loss, "time": time.time()}))
+            {"stage": stage, "step": step, "total": total, "loss": loss, "time": time.time(),
+             "pid": os.getpid(), "host": socket.gethostname(), "job_id": self._job_id}))
 
 
 def read_status(run_dir: Path) -> dict | None:
@@ -57,33 +79,165 @@ def read_status(run_dir: Path) -> dict | None:
         return None
 
 
-class RunJob(submitit.helpers.Checkpointable):
-    """Callable submitted once per run. Checkpointable so SLURM preemption can requeue it."""
+class RunContext(StatusWriter):
+    """What ``execute`` gets besides the run: the status writer (it is one, so
+    ``ctx(stage, step, total)`` reports progress), the run's checkpoints and the preemption
+    flag. It is the training loop's ``StageHooks``."""
 
-    def __call__(self, run: Run) -> str:
+    def __init__(self, run: Run, preemption: Preemption | None = None,
+                 checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> None:
+        super().__init__(Path(run.run_dir))
+        self.run = run
+        self.checkpoints = RunCheckpoints(Path(run.run_dir), run.key)
+        self.preemption = preemption
+        self.checkpoint_every_s = checkpoint_every_s
+        self.tokenizer_hash = ""
+        self.accelerator = None
+        self._saved_at = time.monotonic()
+
+    # ---- the stop decision, agreed by every process of a multi-task job
+    def stop_requested(self, collective: bool = True) -> bool:
+        flag = bool(self.preemption and self.preemption.requested)
+        if collective and self.accelerator is not None and self.accelerator.num_processes > 1:
+            import torch
+
+            agreed = self.accelerator.reduce(
+                torch.tensor([float(flag)], device=self.accelerator.device), "max")
+            flag = bool(agreed.item())
+        return flag
+
+    def stop(self, stage: str) -> None:
+        """Called once the state is saved: hand over to submitit (requeue and exit)."""
+        self(f"preempted:{stage}", 0, 0, force=True)
+        if self.preemption is None:
+            raise Preempted(f"preempted in {stage}")
+        self.preemption.hand_over()
+
+    def safe_point(self, stage: str, collective: bool = True) -> None:
+        """Between stages and benchmarks everything done is already saved: stop if asked.
+        ``collective=False`` where only the main task gets (evaluation)."""
+        if self.stop_requested(collective):
+            self.stop(stage)
+
+    # ---- StageHooks
+    def restore(self, stage, model, optimizer, scheduler):
+        from harness.train import LoopState
+
+        meta = self.checkpoints.progress_meta(stage.name)
+        if meta is None or meta.get("tokenizer_hash") != self.tokenizer_hash:
+            return None
+        state = self.checkpoints.load_progress(stage.name, model)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        return LoopState(**state["loop"])
+
+    def after_step(self, stage, model, optimizer, scheduler, state) -> None:
+        stop = self.stop_requested()
+        due = (self.checkpoint_every_s > 0
+               and time.monotonic() - self._saved_at >= self.checkpoint_every_s)
+        if stop or due:
+            if rank() == 0:
+                self.checkpoints.save_progress(
+                    stage.name, model,
+                    {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "rng": rng_state(), "loop": dataclasses.asdict(state)},
+                    {"step": state.step, "tokenizer_hash": self.tokenizer_hash})
+            if self.accelerator is not None:
+                self.accelerator.wait_for_everyone()
+            self._saved_at = time.monotonic()
+        if stop:
+            self.stop(f"{stage.name} step {state.step}")
+
+
+class RunJob(submitit.helpers.Checkpointable):
+    """The callable submitted per job: ``RunJob()(run)`` or ``RunJob()([run, run, ...])``.
+
+    Several runs per job share one process start (importing torch, transformers and timm
+    costs seconds, a smoke run not many more); each run still writes its own record.
+    """
+
+    def __init__(self, checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+                 grace_s: float = 30.0) -> None:
+        self.checkpoint_every_s = checkpoint_every_s
+        self.grace_s = grace_s
+
+    def __call__(self, runs: Run | Sequence[Run]) -> str | list[str]:
+        batch = [runs] if isinstance(runs, Run) else list(runs)
+        _join_process_group()
+        preemption = Preemption.install(self.grace_s)
+        try:
+            statuses = [self.run_one(run, preemption) for run in batch]
+        finally:
+            if preemption is not None:
+                preemption.uninstall()
+        return statuses[0] if isinstance(runs, Run) else statuses
+
+    def run_one(self, run: Run, preemption: Preemption | None = None) -> str:
         run_dir = Path(run.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
+        existing = _existing_record(run)
+        if existing is not None:
+            # A requeued job (or a second job for the same run) never lands a second result.
+            return existing.status
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         info = _encoder_info(run)
         scores: tuple[Score, ...] = ()
         train: dict = {}
         error = None
+        ctx = RunContext(run, preemption, self.checkpoint_every_s)
+        ctx("starting", 0, 0, force=True)
         try:
-            scores, train, params = execute(run, StatusWriter(run_dir))
+            scores, train, params = execute(run, ctx)
             info = dataclasses.replace(info, params=params)
+        except (Preempted, SystemExit):
+            raise
         except Exception as exc:  # any crash becomes a failed record, never a lost run
-            (run_dir / "error.log").write_text(traceback.format_exc())
+            if rank() == 0:
+                (run_dir / ERROR_LOG).write_text(traceback.format_exc())
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if rank() != 0:
+            return "failed" if error else "done"
         record = build_record(run, info, scores=scores, train=train, started=started,
                               seconds=time.perf_counter() - t0, error=error)
         write_record(run_dir, record)
+        ctx(record.status, 1, 1, force=True)
+        if record.status == "done":
+            ctx.checkpoints.clear()
         return record.status
+
+    def checkpoint(self, runs: Run | Sequence[Run]) -> submitit.helpers.DelayedSubmission:
+        """submitit calls this on preemption or time-out; the state is already saved."""
+        return submitit.helpers.DelayedSubmission(
+            RunJob(self.checkpoint_every_s, self.grace_s), runs)
+
+
+def _existing_record(run: Run) -> ResultRecord | None:
+    if not (Path(run.run_dir) / RECORD_FILE).exists():
+        return None
+    try:
+        record = read_record(Path(run.run_dir))
+    except (OSError, ValueError, HarnessError):
+        return None
+    return record if record.run_key == run.key else None
+
+
+def _join_process_group() -> None:
+    """In a multi-task SLURM job (one task per GPU), export the torch.distributed variables
+    so that accelerate joins every task into one process group."""
+    try:
+        env = submitit.JobEnvironment()
+    except RuntimeError:  # not inside a submitit job
+        return
+    if env.num_tasks > 1 and "RANK" not in os.environ:
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
 
 
 def build_record(run: Run, info: EncoderInfo, *, scores: tuple[Score, ...] = (),
                  train: dict | None = None, started: datetime | None = None,
-                 seconds: float = 0.0, error: str | None = None) -> ResultRecord:
+                 seconds: float = 0.0, error: str | None = None,
+                 job_id: str | None = None) -> ResultRecord:
     now = datetime.now(UTC)
     return ResultRecord(
         run_key=run.key, status="failed" if error else "done", smoke=run.tiny,
@@ -91,21 +245,22 @@ def build_record(run: Run, info: EncoderInfo, *, scores: tuple[Score, ...] = (),
         connector=run.config.connector, seed=run.config.seed, preset=run.preset,
         config=to_plain(run.config), scores=scores, train=train or {},
         started_at=(started or now).isoformat(), finished_at=now.isoformat(),
-        wall_seconds=round(seconds, 2), host=socket.gethostname(), job_id=_job_id(),
+        wall_seconds=round(seconds, 2), host=socket.gethostname(),
+        job_id=_job_id() if job_id is None else job_id,
         code_version=harness.__version__, error=error,
     )
 
 
-def failed_record(run: Run, error: str) -> ResultRecord:
+def failed_record(run: Run, error: str, job_id: str | None = None) -> ResultRecord:
     """A failed record written by the driver for a job that died without writing its own."""
-    record = build_record(run, _encoder_info(run), error=error)
+    record = build_record(run, _encoder_info(run), error=error, job_id=job_id)
     write_record(Path(run.run_dir), record)
     return record
 
 
 def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, int]:
     """Build, train and evaluate; returns the scores, per-stage training stats and the
-    encoder's parameter count."""
+    encoder's parameter count. Given a ``RunContext``, resume what an earlier attempt saved."""
     import torch
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
@@ -121,6 +276,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from harness.model.mllm import MLLM
     from harness.train import train_stage
 
+    ctx = status if isinstance(status, RunContext) else None
     config = run.config
     data = config.data
     files = write_probe(Path(run.data_dir), seed=data.seed, n_align=data.n_align,
@@ -137,39 +293,95 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     model = MLLM(encoder, connector, llm, image_token_id(tokenizer))
     image_tokens = model.num_image_tokens
 
-    # One accelerate state per process: a debug executor runs many jobs in one process.
+    # One accelerate state per process: a job may run many runs in one process.
     AcceleratorState._reset_state(reset_partial_state=True)
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),
         mixed_precision="bf16" if config.recipe.precision == "bf16" else "no",
     )
-    model = accelerator.prepare(model)
+    # Moved, not prepared: with several processes train_stage wraps the model in DDP per stage.
+    model = model.to(accelerator.device)
+    if ctx is not None:
+        ctx.accelerator = accelerator
+        # A resumed run must see the very vocabulary its checkpoint was trained with.
+        ctx.tokenizer_hash = _hash_text(tokenizer.backend_tokenizer.to_str())
     transform = encoder.transform()
     stage_data = {"align": align_rows, "finetune": train_rows}
     train: dict = {}
+    restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
+        if stage.name in restored:
+            train[stage.name] = restored[stage.name]
+            continue
+        if ctx is not None:
+            ctx.safe_point(f"before {stage.name}")
         dataset = ConversationDataset(
             stage_data[stage.name], files.root, tokenizer, transform,
             num_image_tokens=image_tokens, max_length=config.recipe.max_length,
             system=config.llm.system_prompt)
-        result = train_stage(accelerator.unwrap_model(model), stage, config.recipe, dataset,
+        result = train_stage(model, stage, config.recipe, dataset,
                              micro_batch=run.micro_batch, accelerator=accelerator,
-                             seed=config.seed, on_step=status)
+                             seed=config.seed, on_step=status, hooks=ctx)
         train[stage.name] = to_plain(result)
+        if ctx is not None:
+            if rank() == 0:
+                ctx.checkpoints.save_stage(stage.name, model, train[stage.name],
+                                           {"tokenizer_hash": ctx.tokenizer_hash})
+            accelerator.wait_for_everyone()
+    if rank() != 0:
+        return (), train, encoder.num_parameters()  # the main task evaluates and records
 
+    predictions = Path(run.run_dir) / "predictions"
+    if config.recipe.stages[-1].name not in restored:
+        # The evaluation resumes from predictions an earlier attempt left, which is right only
+        # for the very weights that made them: those of a restored final stage.
+        shutil.rmtree(predictions, ignore_errors=True)
     scores: list[Score] = []
     for fingerprint in config.benchmarks:
         benchmark = BENCHMARKS.get(fingerprint["name"])
-        status(f"eval:{benchmark.name}", 0, 1, force=True)
+        saved = ctx.checkpoints.load_scores(benchmark.name) if ctx else None
+        if saved is not None:
+            scores += saved
+            continue
+        stage = f"eval:{benchmark.name}"
+
+        def progress(done: int, total: int, stage: str = stage) -> None:
+            status(stage, done, total)
+            if ctx is not None:  # every finished batch is on disk: a safe point
+                ctx.safe_point(f"{stage} {done}/{total}", collective=False)
+
+        status(stage, 0, 1, force=True)
         with accelerator.autocast():
-            scores += evaluate(accelerator.unwrap_model(model), tokenizer, benchmark,
-                               files.root, transform, batch_size=run.eval_batch,
-                               predictions_file=Path(run.run_dir) / "predictions"
-                               / f"{benchmark.name}.jsonl", system=config.llm.system_prompt)
-        status(f"eval:{benchmark.name}", 1, 1, force=True)
+            found = evaluate(model, tokenizer, benchmark, files.root, transform,
+                             batch_size=run.eval_batch,
+                             predictions_file=predictions / f"{benchmark.name}.jsonl",
+                             system=config.llm.system_prompt, on_progress=progress)
+        if ctx is not None:
+            ctx.checkpoints.save_scores(benchmark.name, found)
+        scores += found
+        status(stage, 1, 1, force=True)
     if not scores:
         raise HarnessError("no scores: the preset names no benchmark")
     return tuple(scores), train, encoder.num_parameters()
+
+
+def _restore_finished_stages(ctx: RunContext, stages, model) -> dict[str, dict[str, Any]]:
+    """Stages an earlier attempt finished, in order, with the model of the last one loaded."""
+    done: dict[str, dict[str, Any]] = {}
+    for stage in stages:
+        meta = ctx.checkpoints.stage_meta(stage.name)
+        if meta is None or meta.get("tokenizer_hash") != ctx.tokenizer_hash:
+            break
+        done[stage.name] = {**meta["result"], "restored": True}
+    if done:
+        ctx.checkpoints.load_stage(list(done)[-1], model)
+    return done
+
+
+def _hash_text(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _encoder_info(run: Run) -> EncoderInfo:

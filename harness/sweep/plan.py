@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.config import stable_hash, to_plain
+from harness.config import from_mapping, stable_hash, to_plain
 from harness.encoder import ENCODERS
+from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec, resolve_llm
@@ -105,8 +106,28 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
     return runs
 
 
+RUN_FILE = "run.json"
+
+
 def write_config(run: Run) -> None:
-    path = Path(run.run_dir) / "config.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"key": run.key, **to_plain(run.config)}, indent=2,
-                               sort_keys=True))
+    """``config.json`` (what the run measures) and ``run.json`` (how it runs), so that any
+    process (``harness status``, ``harness cancel``, a new driver) can rebuild the run."""
+    folder = Path(run.run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"key": run.key, **to_plain(run.config)},
+                                                   indent=2, sort_keys=True))
+    how = {k: v for k, v in to_plain(run).items() if k not in ("config", "state")}
+    (folder / RUN_FILE).write_text(json.dumps(how, indent=2, sort_keys=True))
+
+
+def load_run(run_dir: Path) -> Run:
+    """The run a sweep planned into ``run_dir`` (see ``write_config``)."""
+    folder = Path(run_dir)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        how = json.loads((folder / RUN_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{folder} is not a planned run folder: {exc}") from None
+    config.pop("key", None)
+    run_config = from_mapping(RunConfig, config, where=str(folder / "config.json"))
+    return Run(config=run_config, state=run_state(folder), **how)

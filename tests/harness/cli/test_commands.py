@@ -56,7 +56,7 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
     (["sweep", "--encoders", "all", "--preset", "smoke", "--recipes", "frozen,warm"],
      "error: unknown recipe 'warm'; valid: cambrian-1stage-frozen,"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--executor", "cloud"],
-     "error: unknown executor 'cloud'; valid: local, debug"),
+     "error: unknown executor 'cloud'; valid: local, debug, slurm"),
     (["encoders", "list", "--group", "cnn"],
      "error: unknown group 'cnn'; valid: clip, ssl, convnext, other"),
 ])
