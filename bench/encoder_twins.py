@@ -58,6 +58,27 @@ def measure(encoder_id: str, batch: int, repeats: int) -> dict:
     }
 
 
+def llm_reference(batch: int, tokens: int) -> dict:
+    """The smoke preset's LLM on one training batch: what each encoder twin is added to."""
+    from harness.model.llm import LLMS, build_llm
+
+    llm, tokenizer = build_llm(LLMS.get("tiny-llama"),
+                               ["How many red circles are there? Answer: (A) 3"] * 50)
+    embeds = torch.randn(batch, tokens, llm.config.hidden_size)
+    labels = torch.randint(0, len(tokenizer), (batch, tokens))
+    with FlopCounterMode(display=False) as counter:
+        llm(inputs_embeds=embeds, labels=labels).loss.backward()
+    llm.zero_grad(set_to_none=True)
+    times = []
+    for _ in range(4):
+        start = time.perf_counter()
+        llm(inputs_embeds=embeds, labels=labels).loss.backward()
+        times.append(time.perf_counter() - start)
+        llm.zero_grad(set_to_none=True)
+    return {"gflop": round(counter.get_total_flops() / 1e9, 2),
+            "ms": round(statistics.median(times[1:]) * 1e3, 1), "tokens": tokens}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16)
@@ -67,9 +88,11 @@ def main() -> None:
     args = parser.parse_args()
     ids = [i for i in args.ids.split(",") if i] or available_encoder_ids()
     rows = [measure(i, args.batch, args.repeats) for i in ids]
+    # 64 image tokens plus a probe question and answer, as in the smoke preset.
+    llm = llm_reference(args.batch, tokens=64 + 48)
     if args.format == "json":
         print(json.dumps({"threads": torch.get_num_threads(), "batch": args.batch,
-                          "rows": rows}, indent=2))
+                          "rows": rows, "tiny_llama_step": llm}, indent=2))
         return
     print(f"batch {args.batch}, {torch.get_num_threads()} threads, medians of {args.repeats}")
     print(f"{'id':36} {'loader':12} {'grid':5} {'dim':>4} {'params':>8} {'build ms':>9}"
@@ -79,8 +102,8 @@ def main() -> None:
         print(f"{r['id']:36} {r['loader']:12} {grid:5} {r['dim']:>4} {r['params']:>8}"
               f" {r['build_ms']:>9} {r['fwd_bwd_gflop']:>6} {r['fwd_bwd_ms']:>10}"
               f" {r['fwd_frozen_ms']:>13}")
-    total = sum(r["fwd_bwd_ms"] for r in rows)
-    print(f"sum over {len(rows)} twins: {total:.0f} ms per training step of each")
+    print(f"for scale, the tiny Llama's forward+backward on the same batch ({llm['tokens']}"
+          f" tokens each): {llm['gflop']} GFLOP, {llm['ms']} ms")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
 
     size = spec.tiny_resolution if tiny else spec.resolution
     kwargs: dict[str, Any] = {"force_image_size": size, **plain(spec.options)}
-    name, pretrained, local, looked = spec.source, None, None, []
+    name, checkpoint, local, looked = spec.source, None, None, []
     if tiny:
         name = spec.tiny_source or spec.source
         kwargs.update({"embed_dim": 32, "text_cfg": dict(TINY_TEXT)})
@@ -68,16 +68,16 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
         if local is not None and local.is_dir() and (local / "open_clip_config.json").is_file():
             name = f"local-dir:{local}"
         elif local is not None:
-            pretrained = str(weights_file(local))
+            checkpoint = str(weights_file(local))
         else:
-            pretrained = spec.weights
-        kwargs["require_pretrained"] = pretrained is not None or local is not None
+            checkpoint = spec.weights
+        kwargs["require_pretrained"] = checkpoint is not None or local is not None
     try:
         # A twin is random on purpose: OpenCLIP's "initialized randomly" warning is noise there.
         logging.disable(logging.WARNING if tiny or not pretrained else logging.NOTSET)
-        model = open_clip.create_model(name, pretrained=pretrained, **kwargs)
+        model = open_clip.create_model(name, pretrained=checkpoint, **kwargs)
     except Exception as exc:  # OpenCLIP raises RuntimeError/ValueError/OSError alike
-        if local is None and pretrained is not None:
+        if local is None and checkpoint is not None:
             remote = f"the Hugging Face hub (open_clip {spec.source!r} tag {spec.weights!r})"
             raise missing_weights(spec, looked, remote, exc) from exc
         where = f" with weights from {local}" if local is not None else ""

@@ -96,15 +96,20 @@ class RunContext(StatusWriter):
         self._saved_at = time.monotonic()
 
     # ---- the stop decision, agreed by every process of a multi-task job
-    def stop_requested(self, collective: bool = True) -> bool:
-        flag = bool(self.preemption and self.preemption.requested)
+    def _flags(self, collective: bool = True) -> tuple[bool, bool]:
+        """(stop and requeue, save now) as asked by the signals, on any process."""
+        p = self.preemption
+        flags = [bool(p and p.requested), bool(p and p.save_requested)]
         if collective and self.accelerator is not None and self.accelerator.num_processes > 1:
             import torch
 
             agreed = self.accelerator.reduce(
-                torch.tensor([float(flag)], device=self.accelerator.device), "max")
-            flag = bool(agreed.item())
-        return flag
+                torch.tensor([float(f) for f in flags], device=self.accelerator.device), "max")
+            flags = [bool(v) for v in agreed.tolist()]
+        return flags[0], flags[1]
+
+    def stop_requested(self, collective: bool = True) -> bool:
+        return self._flags(collective)[0]
 
     def stop(self, stage: str) -> None:
         """Called once the state is saved: hand over to submitit (requeue and exit)."""
@@ -133,10 +138,12 @@ class RunContext(StatusWriter):
         return LoopState(**state["loop"])
 
     def after_step(self, stage, model, optimizer, scheduler, state) -> None:
-        stop = self.stop_requested()
+        stop, asked = self._flags()
         due = (self.checkpoint_every_s > 0
                and time.monotonic() - self._saved_at >= self.checkpoint_every_s)
-        if stop or due:
+        if asked and self.preemption is not None:
+            self.preemption.save_requested = False
+        if stop or due or asked:
             if rank() == 0:
                 self.checkpoints.save_progress(
                     stage.name, model,

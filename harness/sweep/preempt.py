@@ -6,6 +6,10 @@ middle of an optimizer step. Here the signal only sets a flag; at the next safe 
 saves its state and then hands over to submitit's handler (which calls ``RunJob.checkpoint``,
 requeues and exits). If no safe point comes within ``grace_s`` the signal is re-raised and
 handed over at once: the run then restarts from its last finished stage, still correctly.
+
+SIGTERM (what SLURM sends on preemption with ``PreemptMode=REQUEUE``, and on scancel, before
+killing the job) only asks for a checkpoint at the next safe point: SLURM itself decides
+whether the job comes back, and if it does, it resumes from there.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ class Preemption:
     def __init__(self, grace_s: float = 30.0) -> None:
         self.grace_s = grace_s
         self.requested = False
+        self.save_requested = False
+        """Set by SIGTERM: save at the next safe point, but keep going."""
+        self._term_original: Callable[..., Any] | int | None = None
         self._signum: int | None = None
         self._original: Callable[..., Any] | None = None
         self._timer: threading.Timer | None = None
@@ -50,7 +57,9 @@ class Preemption:
             return None
         guard = cls(grace_s)
         guard._signum, guard._original = signum, original
+        guard._term_original = signal.getsignal(signal.SIGTERM)
         signal.signal(signum, guard._on_signal)
+        signal.signal(signal.SIGTERM, guard._on_term)
         return guard
 
     def uninstall(self) -> None:
@@ -58,6 +67,14 @@ class Preemption:
             self._timer.cancel()
         if self._signum is not None and self._original is not None:
             signal.signal(self._signum, self._original)
+        if self._term_original is not None:
+            signal.signal(signal.SIGTERM, self._term_original)
+
+    def _on_term(self, signum: int, frame: types.FrameType | None) -> None:
+        log.warning("SIGTERM received: saving a checkpoint at the next safe point")
+        self.save_requested = True
+        if callable(self._term_original):  # submitit's handler logs and ignores it
+            self._term_original(signum, frame)
 
     def request(self) -> None:
         """What the signal does; also how a test preempts a job at a chosen step."""
