@@ -11,9 +11,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.cli.common import check_format, console, print_json, run_root, split_names
+from harness.cli.common import (
+    check_format,
+    console,
+    err_console,
+    print_json,
+    run_root,
+    split_names,
+)
 from harness.config import to_plain
-from harness.encoder import ENCODERS
+from harness.encoder import ENCODERS, available_encoder_ids, unavailable_encoders
 from harness.errors import HarnessError
 from harness.preset import PRESETS, load_preset_file
 from harness.recipe import RECIPES, Recipe, load_recipe_file
@@ -30,7 +37,10 @@ def resolve_encoders(text: str, strict: bool = False) -> list[str]:
     ENCODERS.discover(strict=strict)
     names = split_names(text)
     if names == ["all"]:
-        return ENCODERS.names()
+        # Encoders whose optional extra is not installed are left out, each with a notice.
+        for name, note in unavailable_encoders(strict=strict).items():
+            err_console.print(f"[yellow]skipping[/] {name}: {note}")
+        return available_encoder_ids(strict=strict)
     for name in names:
         if name not in ENCODERS:
             valid = ", ".join(["all", *ENCODERS.names()])

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli.app import app
-from harness.encoder import ENCODERS
+from harness.encoder import ENCODERS, available_encoder_ids
 from harness.errors import HarnessError
 
 runner = CliRunner()
@@ -28,7 +28,7 @@ def test_encoders_list_json() -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [e["id"] for e in data["encoders"]] == ENCODERS.names()
-    clip = next(e for e in data["encoders"] if e["group"] == "clip")
+    clip = next(e for e in data["encoders"] if e["id"] == "clip-vit-l14-336.openai")
     assert clip["distribution"] == "encoder-harness" and clip["resolution"] == 336
     only_ssl = json.loads(runner.invoke(app, ["encoders", "list", "--group", "ssl",
                                               "--format", "json"]).output)
@@ -42,7 +42,7 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
     plan = json.loads(result.output)
     assert plan["executor"] == "local"
     runs = plan["runs"]
-    assert len(runs) == len(ENCODERS.names()) * 2
+    assert len(runs) == len(available_encoder_ids()) * 2
     assert {r["recipe"] for r in runs} == {"frozen", "unfrozen"}
     assert all(r["state"] == "new" and r["scheduled"] and len(r["key"]) == 12 for r in runs)
     assert not (tmp_path / "runs").exists()  # a dry run writes nothing
@@ -50,7 +50,7 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["sweep", "--encoders", "clip-nope", "--preset", "smoke"],
-     "error: unknown encoder 'clip-nope'; valid: all, clip-vit-l14-336.openai"),
+     "error: unknown encoder 'clip-nope'; valid: all, clip-vit-l14-224.openai"),
     (["sweep", "--encoders", "all", "--preset", "huge"],
      "error: unknown preset 'huge'; valid: probe-cpu, smoke"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--recipes", "frozen,warm"],
