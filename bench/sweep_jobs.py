@@ -2,7 +2,11 @@
 run per job (each job pays the process start and the torch/transformers/timm imports) and
 with the default (runs spread over --parallel jobs), each in a fresh run root.
 
-    python bench/sweep_jobs.py [--encoders all] [--parallel 2] [--seeds 0] [--format json]
+    python bench/sweep_jobs.py [--encoders all] [--preset smoke] [--parallel 2] [--seeds 0]
+                               [--format json]
+
+A smaller preset (a .toml file) shows the per-job start-up cost more plainly, since the runs
+themselves then cost little.
 
 Both sweeps run one after the other in this process's machine state, so their ratio
 compares; absolute seconds depend on the machine and on what else runs on it.
@@ -30,9 +34,10 @@ def import_seconds() -> float:
     return time.perf_counter() - start
 
 
-def sweep(root: Path, encoders: str, parallel: int, seeds: str, per_job: int | None) -> dict:
+def sweep(root: Path, encoders: str, preset: str, parallel: int, seeds: str,
+          per_job: int | None) -> dict:
     cmd = [sys.executable, "-c", "from harness.cli.app import main; main()", "sweep",
-           "--encoders", encoders, "--preset", "smoke", "--seeds", seeds, "--executor",
+           "--encoders", encoders, "--preset", preset, "--seeds", seeds, "--executor",
            "local", "--parallel", str(parallel), "--root", str(root / "runs"),
            "--db", f"sqlite:///{root / 'h.db'}", "--format", "json"]
     if per_job:
@@ -53,17 +58,20 @@ def sweep(root: Path, encoders: str, parallel: int, seeds: str, per_job: int | N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoders", default="all")
+    parser.add_argument("--preset", default="smoke")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         imports = import_seconds()
-        per_run = sweep(Path(tmp) / "per-run", args.encoders, args.parallel, args.seeds, 1)
-        grouped = sweep(Path(tmp) / "grouped", args.encoders, args.parallel, args.seeds, None)
+        per_run = sweep(Path(tmp) / "per-run", args.encoders, args.preset, args.parallel,
+                        args.seeds, 1)
+        grouped = sweep(Path(tmp) / "grouped", args.encoders, args.preset, args.parallel,
+                        args.seeds, None)
     result = {"imports_s": round(imports, 1), "one_run_per_job": per_run, "grouped": grouped,
               "speedup": round(per_run["seconds"] / grouped["seconds"], 2),
-              "parallel": args.parallel, "cpus": os.cpu_count(),
+              "preset": args.preset, "parallel": args.parallel, "cpus": os.cpu_count(),
               "load_average": [round(x, 1) for x in os.getloadavg()]}
     if args.format == "json":
         print(json.dumps(result, indent=2))

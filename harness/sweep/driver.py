@@ -23,6 +23,7 @@ from harness.sweep.job import ERROR_LOG, STATUS_FILE, RunJob, failed_record, rea
 from harness.sweep.plan import Run, write_config
 from harness.sweep.record import RECORD_FILE, ResultRecord, read_record
 from harness.sweep.submit import (
+    check_executor,
     choose_runs_per_job,
     group_runs,
     make_executor,
@@ -46,6 +47,8 @@ CHECK_EVERY_S = {"slurm": 5.0, "local": 0.5, "debug": 0.0}
 # How long a job may look dead before its runs without a record are failed: a record written
 # just before the job ended may take a moment to show up on a network file system.
 GRACE_S = {"slurm": 10.0, "local": 2.0, "debug": 0.0}
+# How often run folders are looked at for new records (on SLURM: a network file system).
+POLL_S = {"slurm": 2.0, "local": 0.25, "debug": 0.0}
 # A job the scheduler has never heard of (lost submission, purged accounting) is given up on.
 UNKNOWN_LIMIT_S = 300.0
 
@@ -277,15 +280,17 @@ def execute_runs(runs: list[Run], *, executor: str, root: Path, store: Store,
                  parallel: int | None = None, listener: Listener | None = None,
                  slurm: SlurmSettings | None = None, runs_per_job: int | None = None,
                  in_flight: list[tuple[Run, Ticket]] | None = None, wait: bool = True,
-                 job: RunJob | None = None, poll_s: float = 0.25) -> SweepReport:
+                 job: RunJob | None = None, poll_s: float | None = None) -> SweepReport:
     """Run ``runs`` (and watch ``in_flight`` runs an earlier driver submitted); every record
     is ingested as it lands. Without ``wait`` it returns once everything is submitted."""
+    check_executor(executor)
     in_flight = in_flight or []
     prepare_data(runs + [r for r, _ in in_flight])
     parallel = max(1, parallel or 1)
     per_job = choose_runs_per_job(executor, len(runs), parallel, runs_per_job)
     driver = Driver(executor=executor, root=root, store=store, parallel=parallel,
-                    per_job=per_job, listener=listener, slurm=slurm, job=job, poll_s=poll_s)
+                    per_job=per_job, listener=listener, slurm=slurm, job=job,
+                    poll_s=POLL_S[executor] if poll_s is None else poll_s)
     for run in runs:
         driver.previous[run.key] = reset_run(run)
     driver.queue.extend(group_runs(runs, per_job))

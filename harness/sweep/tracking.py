@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from harness.errors import HarnessError
 from harness.sweep.record import RECORD_FILE, atomic_write_text, read_record
 
 TICKET_FILE = "job.json"
+DEBUG_SILENCE_S = 600.0
+"""A debug run (inside its driver) silent for this long is taken for dead."""
 Phase = Literal["queued", "running", "preempted", "finished", "dead", "unknown"]
 RunStatus = Literal["planned", "queued", "running", "preempted", "done", "failed"]
 
@@ -254,7 +257,9 @@ def view_run(folder: Path, ticket: Ticket | None, states: dict[str, JobState]) -
     previous = ticket.previous_error
     job = states.get(ticket.job_id)
     if job is None:
-        if ticket.executor == "debug":  # ran inside a driver that is gone
+        if ticket.executor == "debug":  # it runs inside a driver: alive while it reports
+            if status and time.time() - status.get("time", 0) < DEBUG_SILENCE_S:
+                return RunView(**base, state="running", error=previous)
             return RunView(**base, state="failed", error="the driver running it stopped")
         return RunView(**base, state="queued", error=previous)
     if job.phase == "dead" or job.phase == "finished":
