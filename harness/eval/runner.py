@@ -342,13 +342,16 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
              mode: Mode = "generate", blind: bool = False, limit: int | None = None,
              subset: str | None = None, resume: bool = True,
              max_new_tokens: int | None = None, strict_images: bool = False,
+             model_tag: str = "",
              on_progress: Callable[[int, int], None] | None = None) -> list[Score]:
     """Predict every item (or a ``subset`` / the first ``limit``), keep each prediction in
     ``predictions_file`` (JSONL, appended and synced per batch), and return the scores.
 
     A file left by an interrupted evaluation with the same settings is resumed: items already
     predicted are skipped. One written under other settings (benchmark version, prompt, label
-    patch, data, mode, selection) is started afresh, never mixed in.
+    patch, data, mode, selection, ``model_tag``) is started afresh, never mixed in. Pass a
+    ``model_tag`` naming the weights (a checkpoint hash or step) when a resumed job may hold
+    a different model than the one that wrote the file.
     """
     data_dir = Path(data_dir)
     predictions_file = Path(predictions_file)
@@ -362,7 +365,8 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
                                      f"limit={limit or ''}")
     meta = {**benchmark.fingerprint(), "dataset_hash": dataset_hash, "mode": mode,
             "blind": blind, "system": template_hash(system),
-            "max_new_tokens": opts.max_new_tokens, "n_items": len(items)}
+            "max_new_tokens": opts.max_new_tokens, "n_items": len(items),
+            "model_tag": model_tag}
     meta_path = _meta_path(predictions_file)
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else None
     if not resume or previous != meta:

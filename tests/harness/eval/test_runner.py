@@ -102,6 +102,13 @@ def test_other_settings_start_afresh(tiny, layouts, tmp_path: Path) -> None:
     assert overall.n == 2
     full = run(tiny, root, out, resume=False)
     assert next(s for s in full if s.subset == "overall").dataset_hash != overall.dataset_hash
+    before = out.read_text()
+    run(tiny, root, out)
+    assert out.read_text() == before
+    run(tiny, root, out, limit=1, model_tag="checkpoint-2")  # other weights: start afresh
+    assert [p["idx"] for p in lines(out)] == ["0"]
+    meta = json.loads((tmp_path / "run.jsonl.meta.json").read_text())
+    assert meta["model_tag"] == "checkpoint-2"
 
 
 def test_slim_subset_and_bad_subset(tiny, layouts, tmp_path: Path) -> None:
