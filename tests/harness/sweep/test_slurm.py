@@ -62,9 +62,19 @@ def sweep_args(tmp_path: Path, mini_preset: Path):
 
 @pytest.fixture
 def long_preset(tmp_path: Path) -> Path:
-    """Thirty finetune steps: time to act on a job while it trains."""
+    """120 finetune steps: time for SLURM to preempt a job while it trains, even on a fast
+    machine where a step takes a few milliseconds."""
     path = tmp_path / "long.toml"
-    path.write_text(MINI_PRESET.replace("max_steps = 4", "epochs = 10"))
+    path.write_text(MINI_PRESET.replace("max_steps = 4", "epochs = 40"))
+    return path
+
+
+@pytest.fixture
+def endless_preset(tmp_path: Path) -> Path:
+    """Thousands of finetune steps: a job that is cancelled mid-training on any machine,
+    however fast; tests that use it never let it finish."""
+    path = tmp_path / "endless.toml"
+    path.write_text(MINI_PRESET.replace("max_steps = 4", "epochs = 2000"))
     return path
 
 
@@ -129,7 +139,7 @@ def test_a_preempted_job_is_requeued_resumes_and_lands_one_result(
 
     record = read_record(run_dir)
     assert record.status == "done" and record.job_id == ticket.job_id
-    assert 2 <= record.train["finetune"]["resumed_at_step"] < 30
+    assert 2 <= record.train["finetune"]["resumed_at_step"] < 120
     assert record.train["align"]["restored"] is True  # a finished stage is not redone
     assert len(list((tmp_path / "root").rglob("record.json"))) == 1
     assert [r["run_key"] for r in Store(f"sqlite:///{tmp_path / 'h.db'}").runs()] == \
@@ -139,8 +149,8 @@ def test_a_preempted_job_is_requeued_resumes_and_lands_one_result(
 
 
 def test_a_job_cancelled_outside_harness_is_reported_failed(tmp_path: Path,
-                                                          long_preset: Path) -> None:
-    run = plan_mini(tmp_path / "root", long_preset, recipes=("frozen",))[0]
+                                                          endless_preset: Path) -> None:
+    run = plan_mini(tmp_path / "root", endless_preset, recipes=("frozen",))[0]
     store = Store(f"sqlite:///{tmp_path / 'h.db'}")
     driver = Background(runs=[run], executor="slurm", root=tmp_path / "root", store=store,
                         slurm=load_cluster("local-slurm").slurm)
@@ -158,8 +168,8 @@ def test_a_job_cancelled_outside_harness_is_reported_failed(tmp_path: Path,
 
 
 def test_harness_cancel_stops_a_slurm_job(tmp_path: Path, sweep_args,
-                                          long_preset: Path) -> None:
-    assert runner.invoke(app, sweep_args("--no-wait", preset=long_preset)).exit_code == 0
+                                          endless_preset: Path) -> None:
+    assert runner.invoke(app, sweep_args("--no-wait", preset=endless_preset)).exit_code == 0
     run_dir = next((tmp_path / "root" / "runs").glob("*"))
     job_id = read_ticket(run_dir).job_id
     result = runner.invoke(app, ["cancel", "--all", "--root", str(tmp_path / "root")])
@@ -168,7 +178,7 @@ def test_harness_cancel_stops_a_slurm_job(tmp_path: Path, sweep_args,
                                      capture_output=True, text=True).stdout.strip() == "",
               timeout_s=60, every_s=0.5)
     assert "cancelled by harness cancel" in read_record(run_dir).error
-    again = runner.invoke(app, sweep_args(preset=long_preset))
+    again = runner.invoke(app, sweep_args(preset=endless_preset))
     assert "Nothing new to run" in said(again) and "--rerun-failed" in said(again)
 
 
