@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from harness.errors import HarnessError
+from harness.model.ensemble import stack_pixels
 from harness.model.llm import IMAGE_TOKEN, image_token_id
 from harness.model.mllm import IGNORE_INDEX
 
@@ -168,8 +169,9 @@ class ConversationDataset(torch.utils.data.Dataset):
         return pad_batch(kept, self.pad_id, side="right") if kept else None
 
 
-def pad_batch(batch: list[dict[str, torch.Tensor]], pad_id: int, side: str) -> dict:
-    """Stack a batch, padding ids (and labels, if present) on ``side``; left for generation."""
+def pad_batch(batch: list[dict[str, Any]], pad_id: int, side: str) -> dict:
+    """Stack a batch, padding ids (and labels, if present) on ``side``; left for generation.
+    Pixels are stacked per encoder when they are ``MultiPixels``."""
     width = max(len(b["input_ids"]) for b in batch)
     out: dict[str, torch.Tensor] = {}
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -185,5 +187,6 @@ def pad_batch(batch: list[dict[str, torch.Tensor]], pad_id: int, side: str) -> d
     out["input_ids"], out["attention_mask"] = ids, mask
     if "labels" in batch[0]:
         out["labels"] = labels
-    out["pixels"] = torch.stack([b["pixels"] for b in batch])
+    # One tensor per encoder when several encoders each see the image at their own size.
+    out["pixels"] = stack_pixels([b["pixels"] for b in batch])
     return out

@@ -26,6 +26,7 @@ from harness.eval.files import UnreadableImage, open_image
 from harness.eval.prompts import LETTERS, template_hash
 from harness.eval.scoring import Judged
 from harness.eval.spec import Benchmark, Grade, Item, as_item
+from harness.model.ensemble import stack_pixels
 from harness.model.llm import IMAGE_TOKEN
 from harness.model.mllm import MLLM
 from harness.sweep.record import Score, atomic_write_text
@@ -136,11 +137,11 @@ def _device(model: MLLM) -> torch.device:
     return next(model.parameters()).device
 
 
-def _stack(ready: list[_Ready], device: torch.device) -> torch.Tensor | None:
+def _stack(ready: list[_Ready], device: torch.device):
     # Only the rows with an image contribute pixels: their visual tokens fill the image slots
     # in row order, and rows without slots (no image, or blind) take none.
     pixels = [r.pixels for r in ready if r.pixels is not None]
-    return torch.stack(pixels).to(device) if pixels else None
+    return stack_pixels(pixels).to(device) if pixels else None
 
 
 @torch.no_grad()

@@ -1,42 +1,58 @@
-"""The MLLM: encoder -> connector -> causal LM, with image tokens spliced into the text.
+"""The MLLM: encoder(s) -> connector -> causal LM, with image tokens spliced into the text.
 
-Each ``<image>`` placeholder in the text is expanded to as many image-token ids as the encoder
+Each ``<image>`` placeholder in the text is expanded to as many image-token ids as the connector
 yields tokens, and those positions' embeddings are replaced by the connector's output (the
 layout transformers' own LLaVA uses), so a batch is one tensor with no per-sample splicing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 from harness.encoder import Encoder
+from harness.model.ensemble import EncoderGroup, Pixels, combine
 
 IGNORE_INDEX = -100  # label of tokens that carry no loss (prompt, image, padding)
 
 
 class MLLM(nn.Module):
-    def __init__(self, encoder: Encoder, connector: nn.Module, llm: nn.Module,
-                 image_token_id: int) -> None:
+    """``encoder`` is one encoder or a list of them (each then gets its own pixels, see
+    ``harness.model.ensemble``); the connector receives every encoder's tokens, in order.
+    A single encoder is held as ``self.encoder`` itself, several as an ``EncoderGroup``."""
+
+    def __init__(self, encoder: Encoder | Sequence[Encoder], connector: nn.Module,
+                 llm: nn.Module, image_token_id: int) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.encoder = encoder if isinstance(encoder, nn.Module) else combine(list(encoder))
         self.connector = connector
         self.llm = llm
         self.image_token_id = image_token_id
 
     @property
+    def encoders(self) -> list[Encoder]:
+        """Every encoder, in the order the connector receives their tokens."""
+        return list(self.encoder) if isinstance(self.encoder, EncoderGroup) else [self.encoder]
+
+    @property
     def num_image_tokens(self) -> int:
         return self.connector.num_tokens
 
-    def visual_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
+    def encode(self, pixels: Pixels) -> list[torch.Tensor]:
+        """Each encoder's tokens ``[B, h_k*w_k, C_k]``."""
         if self.encoder.trainable:
             features = self.encoder(pixels)
         else:
             with torch.no_grad():  # a frozen encoder keeps no activations for backward
                 features = self.encoder(pixels)
-        return self.connector([features])
+        return features if isinstance(self.encoder, EncoderGroup) else [features]
 
-    def embed(self, input_ids: torch.Tensor, pixels: torch.Tensor | None) -> torch.Tensor:
+    def visual_tokens(self, pixels: Pixels) -> torch.Tensor:
+        return self.connector(self.encode(pixels))
+
+    def embed(self, input_ids: torch.Tensor, pixels: Pixels | None) -> torch.Tensor:
         embeds = self.llm.get_input_embeddings()(input_ids)
         slots = input_ids == self.image_token_id
         if pixels is None:
@@ -52,7 +68,7 @@ class MLLM(nn.Module):
         return embeds.masked_scatter(slots.unsqueeze(-1), visual)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                pixels: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor:
+                pixels: Pixels | None, labels: torch.Tensor) -> torch.Tensor:
         """Mean next-token loss over the labelled (answer) tokens."""
         hidden = self.llm.get_decoder()(
             inputs_embeds=self.embed(input_ids, pixels), attention_mask=attention_mask,
@@ -66,7 +82,7 @@ class MLLM(nn.Module):
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 pixels: torch.Tensor | None, max_new_tokens: int) -> torch.Tensor:
+                 pixels: Pixels | None, max_new_tokens: int) -> torch.Tensor:
         """Greedy decoding with the KV cache; returns only the new tokens. Expects left padding."""
         return self.llm.generate(
             inputs_embeds=self.embed(input_ids, pixels),
