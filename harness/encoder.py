@@ -92,6 +92,9 @@ class EncoderSpec:
     def __post_init__(self) -> None:
         if "." not in self.id or self.id.startswith(".") or self.id.endswith("."):
             raise HarnessError(f"encoder id {self.id!r} must be 'architecture.weights'")
+        if "+" in self.id:
+            raise HarnessError(f"encoder id {self.id!r} may not contain '+': a sweep joins"
+                               " encoder ids with it (--encoders a+b)")
         for name, value, valid in (
             ("group", self.group, GROUPS),
             ("supervision", self.supervision, SUPERVISIONS),

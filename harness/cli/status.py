@@ -51,7 +51,12 @@ def status(
 
 
 def _print_table(views: list[RunView]) -> None:
-    rows = [{"key": v.key, "encoder": v.encoder, "recipe": v.recipe,
+    # A combination of encoders (a+b) shows one encoder per line.
+    # The connector column shows only when runs differ in it (e.g. one combination under sva
+    # and under concat).
+    several = len({v.connector for v in views}) > 1
+    rows = [{"key": v.key, "encoder": v.encoder.replace("+", "\n+ "),
+             "connector": v.connector if several else "", "recipe": v.recipe,
              "seed": "" if v.seed is None else str(v.seed),
              "state": f"[{_COLOURS[v.state]}]{v.state}[/]", "job": v.job_id, "stage": v.stage,
              "step": f"{v.step}/{v.total}" if v.step is not None and v.total else "",

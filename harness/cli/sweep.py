@@ -22,12 +22,13 @@ from harness.cli.common import (
 from harness.config import to_plain
 from harness.encoder import ENCODERS, available_encoder_ids, unavailable_encoders
 from harness.errors import HarnessError
+from harness.model.connectors import CONNECTORS
 from harness.preset import PRESETS, load_preset_file
 from harness.recipe import RECIPES, Recipe, load_recipe_file
 from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
 from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
-from harness.sweep.plan import Run, plan_sweep
+from harness.sweep.plan import COMBINE, Run, encoder_label, plan_sweep, split_combination
 from harness.sweep.record import ResultRecord
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
 from harness.sweep.tracking import Ticket
@@ -41,13 +42,10 @@ def resolve_encoders(text: str, strict: bool = False) -> list[str]:
         for name, note in unavailable_encoders(strict=strict).items():
             err_console.print(f"[yellow]skipping[/] {name}: {note}")
         return available_encoder_ids(strict=strict)
-    for name in names:
-        if name not in ENCODERS:
-            valid = ", ".join(["all", *ENCODERS.names()])
-            raise HarnessError(f"unknown encoder {name!r}; valid: {valid}")
     if not names:
         raise HarnessError("no encoder given; use --encoders all or a comma-separated list")
-    return names
+    # An entry may join encoders with '+': one run on all of them (each id checked).
+    return [COMBINE.join(split_combination(name)) for name in names]
 
 
 def resolve_recipes(text: str | None, default: tuple[str, ...]) -> list[Recipe]:
@@ -82,7 +80,9 @@ def resolve_executor(executor: str | None, cluster: str | None, flags: dict[str,
 
 
 def sweep(
-    encoders: Annotated[str, typer.Option(help="'all' or comma-separated encoder ids.")],
+    encoders: Annotated[str, typer.Option(
+        help="'all' or comma-separated encoder ids; join ids with '+' for one run on several"
+             " encoders (e.g. a+b,c: a run on a and b together, and one on c).")],
     preset: Annotated[str, typer.Option(
         help="Scale to run at: a preset name (see `harness recipes list`) or a .toml file.")],
     recipes: Annotated[str | None, typer.Option(
@@ -90,6 +90,9 @@ def sweep(
     = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds "
                                               "(default: the preset's).")] = None,
+    connector: Annotated[str | None, typer.Option(
+        help=f"Connector: {', '.join(CONNECTORS.names())} (default: mlp2x_gelu for one"
+             " encoder, sva for a '+' combination).")] = None,
     executor: Annotated[str | None, typer.Option(
         help=f"Where runs execute: {', '.join(EXECUTORS)} (default: the cluster profile's,"
              " else local).")] = None,
@@ -148,7 +151,7 @@ def sweep(
     chosen = load_preset_file(preset) if preset.endswith(".toml") else PRESETS.get(preset)
     encoder_ids = resolve_encoders(encoders, strict)
     runs = plan_sweep(encoder_ids, resolve_recipes(recipes, chosen.recipes), chosen,
-                      resolve_seeds(seeds, chosen.seeds), run_root(root))
+                      resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector)
     in_flight: list[tuple[Run, Ticket]] = []
     if not dry_run:
         in_flight, died = find_in_flight(runs)
@@ -207,7 +210,8 @@ def sweep(
     if report.failed:
         console.print(f"[red]{len(report.failed)} run(s) failed:[/]")
         for record in report.failed:
-            console.print(f"  {record.run_key} {record.encoder.id} / {record.recipe}:"
+            console.print(f"  {record.run_key} {encoder_label(record.encoder.id)} /"
+                          f" {record.recipe}:"
                           f" {record.error}")
         raise typer.Exit(1)
 
@@ -284,11 +288,12 @@ def _outcome_line(run: Run, record: ResultRecord | None) -> str:
 
 
 def _print_plan(runs: list[Run], todo: list[Run], executor: str) -> None:
-    table = Table("key", "encoder", "recipe", "seed", "state", "scheduled",
+    table = Table("key", "encoder", "connector", "recipe", "seed", "state", "scheduled",
                   title=f"Plan (executor: {executor})")
     for r in runs:
-        table.add_row(r.key, r.encoder_id + (" (tiny)" if r.tiny else ""),
-                      r.config.recipe.name, str(r.config.seed), r.state,
+        # A combination lists its encoders one per line, so no id is cut.
+        table.add_row(r.key, encoder_label(r.encoder_id, "\n+ ") + (" (tiny)" if r.tiny else ""),
+                      r.config.connector, r.config.recipe.name, str(r.config.seed), r.state,
                       "yes" if r in todo else "no")
     console.print(table)
 
@@ -305,11 +310,17 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
         title += " (* = smoke: random-weight twin, not a real score)"
     table = Table(title=title)
     table.add_column("encoder", no_wrap=True)
-    for name in ("group", "recipe", "benchmark", "score", "chance", "n"):
+    # The connector tells apart two runs of one combination (sva vs concat): shown when the
+    # sweep has more than one.
+    connectors = len({r["connector"] for r in rows}) > 1
+    names = ("group", *(("connector",) if connectors else ()), "recipe", "benchmark", "score",
+             "chance", "n")
+    for name in names:
         table.add_column(name, justify="right" if name in ("score", "chance", "n") else "left")
     for r in sorted(rows, key=lambda r: (r["benchmark"], r["recipe"], -r["value"])):
         chance = f"{r['chance']:.1f}" if r.get("chance") is not None else ""
         mark = "*" if r["smoke"] and not all(smoke) else ""
-        table.add_row(r["encoder_id"] + mark, r["group"], r["recipe"], r["benchmark"],
+        table.add_row(encoder_label(r["encoder_id"], "\n+ ") + mark, r["group"],
+                      *((r["connector"],) if connectors else ()), r["recipe"], r["benchmark"],
                       f"{r['value']:.1f}", chance, str(r["n"]))
     console.print(table)

@@ -36,6 +36,7 @@ from harness.sweep.record import (
     ResultRecord,
     Score,
     atomic_write_text,
+    combine_infos,
     read_record,
     write_record,
 )
@@ -279,6 +280,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import evaluate
     from harness.model.connectors import CONNECTORS, FeatureShape
+    from harness.model.ensemble import combine
     from harness.model.llm import build_llm, image_token_id
     from harness.model.mllm import MLLM
     from harness.train import train_stage
@@ -292,11 +294,13 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     train_rows = load_conversations(files.train)
 
     set_seed(config.seed)
-    encoder = build_encoder(ENCODERS.get(run.encoder_id), tiny=run.tiny)
+    # Several for a combination; a single encoder stays itself (see ensemble.combine).
+    encoders = [build_encoder(ENCODERS.get(i), tiny=run.tiny) for i in run.encoder_ids]
+    encoder = combine(encoders)
     corpus = [t["value"] for r in align_rows + train_rows for t in r["conversations"]]
     llm, tokenizer = build_llm(config.llm, corpus)
     connector = CONNECTORS.get(config.connector).create(
-        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
+        [FeatureShape(e.embed_dim, e.grid) for e in encoders], llm.config.hidden_size)
     model = MLLM(encoder, connector, llm, image_token_id(tokenizer))
     image_tokens = model.num_image_tokens
 
@@ -392,15 +396,21 @@ def _hash_text(text: str) -> str:
 
 
 def _encoder_info(run: Run) -> EncoderInfo:
+    """The run's encoder, or its combination of encoders (group ``multi``)."""
+    parts = [_one_encoder_info(encoder_id, run.tiny) for encoder_id in run.encoder_ids]
+    return parts[0] if len(parts) == 1 else combine_infos(parts)
+
+
+def _one_encoder_info(encoder_id: str, tiny: bool) -> EncoderInfo:
     from harness.encoder import ENCODERS
 
-    spec = ENCODERS.get(run.encoder_id)
-    provenance = ENCODERS.provenance(run.encoder_id)
+    spec = ENCODERS.get(encoder_id)
+    provenance = ENCODERS.provenance(encoder_id)
     return EncoderInfo(
         id=spec.id, group=spec.group, supervision=spec.supervision,
         architecture=spec.architecture,
-        resolution=spec.tiny_resolution if run.tiny else spec.resolution, tiny=run.tiny,
-        loader=spec.loader, source=spec.source, weights=None if run.tiny else spec.weights,
+        resolution=spec.tiny_resolution if tiny else spec.resolution, tiny=tiny,
+        loader=spec.loader, source=spec.source, weights=None if tiny else spec.weights,
         distribution=provenance.distribution, distribution_version=provenance.version,
     )
 

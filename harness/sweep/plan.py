@@ -1,5 +1,9 @@
 """Planning: a sweep (encoders x recipes x seeds under a preset) becomes runs whose identity is
-the hash of their fully resolved config, so planning twice schedules nothing new."""
+the hash of their fully resolved config, so planning twice schedules nothing new.
+
+An encoder entry may combine encoders with ``+`` (``siglip-...webli+dinov2-...lvd142m``): one
+run whose MLLM holds them all, their tokens joined by a multi-encoder connector.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,56 @@ from harness.recipe import Recipe
 from harness.sweep.record import RECORD_FILE
 
 RunState = Literal["new", "done", "failed"]
+COMBINE = "+"
+"""Joins encoder ids inside one run."""
+SINGLE_CONNECTOR = "mlp2x_gelu"
+MULTI_CONNECTOR = "sva"
+"""The connector a combination gets when none is asked for (Cambrian-1's)."""
+
+
+def split_combination(entry: str) -> list[str]:
+    """The registered encoder ids of a sweep entry: one id, or several joined by ``+``."""
+    parts = [p.strip() for p in entry.split(COMBINE)]
+    for part in parts:
+        if part == "all":
+            raise HarnessError(f"'all' cannot be combined in {entry!r}; --encoders all runs"
+                               " every encoder on its own")
+        if part not in ENCODERS:
+            where = f" in {entry!r}" if len(parts) > 1 else ""
+            valid = ", ".join(["all", *ENCODERS.names()])
+            raise HarnessError(f"unknown encoder {part!r}{where}; valid: {valid}")
+    repeated = sorted({p for p in parts if parts.count(p) > 1})
+    if repeated:
+        raise HarnessError(f"encoder {repeated[0]!r} appears twice in {entry!r}; combine"
+                           " different encoders")
+    return parts
+
+
+def encoder_label(encoder_id: str, sep: str = " + ") -> str:
+    """A combination as people read it: ``a + b`` (``sep="\n+ "`` puts each on its line)."""
+    return sep.join(encoder_id.split(COMBINE))
+
+
+def connectors_for(count: int) -> list[str]:
+    """The connectors that take ``count`` encoders."""
+    return [c.name for c in CONNECTORS if c.encoders[0] <= count
+            and (c.encoders[1] is None or count <= c.encoders[1])]
+
+
+def choose_connector(connector: str | None, entry: str, count: int) -> str:
+    """The asked connector if it takes ``count`` encoders (else a one-line error naming those
+    that do), or the default: LLaVA's MLP for one encoder, SVA for a combination."""
+    if connector is None:
+        return SINGLE_CONNECTOR if count == 1 else MULTI_CONNECTOR
+    spec = CONNECTORS.get(connector)
+    low, high = spec.encoders
+    if count < low or (high is not None and count > high):
+        takes = f"exactly {low}" if low == high else f"at least {low}" if high is None else \
+            f"{low} to {high}"
+        raise HarnessError(
+            f"connector {connector!r} takes {takes} encoder(s), but {entry!r} has {count};"
+            f" valid for {count} encoder(s): {', '.join(connectors_for(count))}")
+    return connector
 
 
 @dataclass(frozen=True)
@@ -54,12 +108,20 @@ class Run:
     state: RunState
 
     @property
+    def encoder_ids(self) -> list[str]:
+        """The encoders this run's MLLM holds (several for a combination)."""
+        return self.encoder_id.split(COMBINE)
+
+    @property
     def label(self) -> str:
         twin = " (tiny twin)" if self.tiny else ""
-        return f"{self.encoder_id}{twin} / {self.config.recipe.name} / seed {self.config.seed}"
+        connector = f" / {self.config.connector}" if len(self.encoder_ids) > 1 else ""
+        return (f"{encoder_label(self.encoder_id)}{twin}{connector} /"
+                f" {self.config.recipe.name} / seed {self.config.seed}")
 
     def summary(self) -> dict[str, Any]:
-        return {"key": self.key, "encoder": self.encoder_id, "tiny": self.tiny,
+        return {"key": self.key, "encoder": self.encoder_id, "encoders": self.encoder_ids,
+                "connector": self.config.connector, "tiny": self.tiny,
                 "recipe": self.config.recipe.name, "seed": self.config.seed,
                 "preset": self.preset, "state": self.state, "run_dir": self.run_dir}
 
@@ -79,22 +141,37 @@ def run_state(run_dir: Path) -> RunState:
         return "failed"
 
 
+def encoder_fingerprint(parts: list[str], tiny: bool) -> dict[str, Any]:
+    """One encoder's fingerprint as it always was (so single-encoder keys never change); a
+    combination's is its id and every member's fingerprint, in order."""
+    prints = [ENCODERS.get(p).fingerprint(tiny=tiny) for p in parts]
+    if len(prints) == 1:
+        return prints[0]
+    return {"id": COMBINE.join(parts), "parts": prints}
+
+
 def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
-               seeds: list[int], root: Path, *, connector: str = "mlp2x_gelu") -> list[Run]:
+               seeds: list[int], root: Path, *, connector: str | None = None) -> list[Run]:
+    """One run per encoder entry x recipe x seed. An entry ``a+b`` is one run on both
+    encoders; ``connector`` (default: ``mlp2x_gelu`` for one encoder, ``sva`` for several)
+    must take as many encoders as each entry has."""
     llm = resolve_llm(preset.llm)
-    CONNECTORS.get(connector)
+    if connector is not None:
+        CONNECTORS.get(connector)
+    entries = [(entry, split_combination(entry)) for entry in encoder_ids]
+    chosen = {entry: choose_connector(connector, entry, len(parts)) for entry, parts in entries}
     benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in preset.benchmarks)
     data_dir = data_dir_for(root, preset.data)
     runs = []
-    for encoder_id in encoder_ids:
-        spec = ENCODERS.get(encoder_id)
+    for entry, parts in entries:
+        encoder_id = COMBINE.join(parts)
+        fingerprint = encoder_fingerprint(parts, preset.tiny_encoders)
         for recipe in recipes:
             shrunk = recipe.shrunk(preset.stages, preset.recipe)
             for seed in seeds:
                 config = RunConfig(
-                    encoder=spec.fingerprint(tiny=preset.tiny_encoders), recipe=shrunk,
-                    llm=llm, connector=connector, data=preset.data, seed=seed,
-                    benchmarks=benchmarks,
+                    encoder=fingerprint, recipe=shrunk, llm=llm, connector=chosen[entry],
+                    data=preset.data, seed=seed, benchmarks=benchmarks,
                 )
                 run_dir = root / "runs" / config.key
                 runs.append(Run(

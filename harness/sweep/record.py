@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,36 @@ class EncoderInfo:
     weights: str | None = None
     distribution: str = ""
     distribution_version: str = ""
+    parts: tuple[EncoderInfo, ...] = ()
+    """A combination's members, in the order the connector receives them; empty for one
+    encoder."""
+
+
+MULTI_GROUP = "multi"
+"""The group of every combination of encoders (what the dashboard compares it under)."""
+
+
+def combine_infos(parts: Sequence[EncoderInfo]) -> EncoderInfo:
+    """One entry for a combination: id ``a+b``, group ``multi``, the members' distinct
+    supervisions and architectures joined with ``+``, the largest input resolution, and the
+    members themselves in ``parts``."""
+
+    def joined(values) -> str:
+        return "+".join(dict.fromkeys(v for v in values if v))
+
+    weights = [p.weights for p in parts]
+    return EncoderInfo(
+        id="+".join(p.id for p in parts), group=MULTI_GROUP,
+        supervision=joined(p.supervision for p in parts),
+        architecture=joined(p.architecture for p in parts),
+        resolution=max(p.resolution for p in parts), tiny=any(p.tiny for p in parts),
+        params=sum(p.params for p in parts), loader=joined(p.loader for p in parts),
+        source="+".join(p.source for p in parts),
+        weights=None if all(w is None for w in weights) else "+".join(w or "" for w in weights),
+        distribution=joined(p.distribution for p in parts),
+        distribution_version=joined(p.distribution_version for p in parts),
+        parts=tuple(parts),
+    )
 
 
 @dataclass(frozen=True)
@@ -82,7 +113,12 @@ class ResultRecord:
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(to_plain(self), indent=2, sort_keys=True)
+        data = to_plain(self)
+        if not data["encoder"]["parts"]:
+            # A single encoder's record stays byte for byte what it was before combinations
+            # existed, so re-ingesting old records finds them unchanged.
+            del data["encoder"]["parts"]
+        return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "record") -> ResultRecord:

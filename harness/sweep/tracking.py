@@ -206,6 +206,7 @@ class RunView:
     encoder: str = ""
     recipe: str = ""
     seed: int | None = None
+    connector: str = ""
     executor: str = ""
     job_id: str = ""
     stage: str = ""
@@ -238,7 +239,7 @@ def view_run(folder: Path, ticket: Ticket | None, states: dict[str, JobState]) -
     status = read_status(folder) or {}
     base = {"key": folder.name, "encoder": config.get("encoder", {}).get("id", ""),
             "recipe": config.get("recipe", {}).get("name", ""), "seed": config.get("seed"),
-            "run_dir": str(folder),
+            "connector": config.get("connector", ""), "run_dir": str(folder),
             "executor": ticket.executor if ticket else "", "job_id": ticket.job_id if ticket
             else ""}
     if not (folder / RECORD_FILE).exists():  # where a finished run stopped is no news

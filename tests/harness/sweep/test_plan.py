@@ -6,9 +6,16 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
+from harness.config import stable_hash
+from harness.encoder import ENCODERS as ENCODER_REGISTRY
+from harness.errors import HarnessError
+from harness.eval.benchmarks import BENCHMARKS
+from harness.model.llm import resolve_llm
 from harness.preset import PRESETS
 from harness.recipe import RECIPES
-from harness.sweep.plan import plan_sweep, run_state
+from harness.sweep.plan import load_run, plan_sweep, run_state, write_config
 
 ENCODERS = ["clip-vit-l14-336.openai", "dinov2-vit-l14-518.lvd142m"]
 
@@ -66,3 +73,85 @@ def test_preset_shrinks_the_recipe(tmp_path: Path) -> None:
     assert recipe.encoder_lr == smoke.recipe["encoder_lr"]
     frozen = plan(tmp_path, recipes=("frozen",))[0].config.recipe
     assert frozen.encoder_lr is None  # a frozen encoder has no learning rate to set
+
+
+# -- combinations of encoders -----------------------------------------------------------------
+SIGLIP, DINO, CLIP224 = ("siglip-vit-so400m14-384.webli", "dinov2-vit-l14-518.lvd142m",
+                         "clip-vit-l14-224.openai")
+
+
+def test_single_encoder_keys_keep_their_old_layout(tmp_path: Path) -> None:
+    """A single-encoder run's key is the hash of the config as it always was (encoder = the
+    spec's fingerprint, no field added for combinations), whatever else a sweep plans."""
+    smoke = PRESETS.get("smoke")
+    frozen = RECIPES.get("frozen")
+    runs = plan_sweep([CLIP224, f"{SIGLIP}+{DINO}"], [frozen], smoke, [0], tmp_path)
+    single = runs[0]
+    old_layout = {
+        "encoder": ENCODER_REGISTRY.get(CLIP224).fingerprint(tiny=True),
+        "recipe": frozen.shrunk(smoke.stages, smoke.recipe), "llm": resolve_llm(smoke.llm),
+        "connector": "mlp2x_gelu", "data": smoke.data, "seed": 0,
+        "benchmarks": tuple(BENCHMARKS.get(b).fingerprint() for b in smoke.benchmarks),
+    }
+    assert single.key == stable_hash(old_layout)
+    assert single.encoder_ids == [CLIP224] and single.config.connector == "mlp2x_gelu"
+    alone = plan_sweep([CLIP224], [frozen], smoke, [0], tmp_path)[0]
+    assert alone.key == single.key
+    explicit = plan_sweep([CLIP224], [frozen], smoke, [0], tmp_path, connector="mlp2x_gelu")
+    assert explicit[0].key == single.key
+
+
+def test_plus_joins_encoders_into_one_run(tmp_path: Path) -> None:
+    smoke = PRESETS.get("smoke")
+    runs = plan_sweep([f"{SIGLIP}+{DINO}", CLIP224], [RECIPES.get("frozen")], smoke, [0, 1],
+                      tmp_path)
+    assert len(runs) == 2 * 2
+    combo = runs[0]
+    assert combo.encoder_id == f"{SIGLIP}+{DINO}" and combo.encoder_ids == [SIGLIP, DINO]
+    assert combo.config.connector == "sva"  # Cambrian's connector unless asked otherwise
+    assert combo.config.encoder == {
+        "id": f"{SIGLIP}+{DINO}",
+        "parts": [ENCODER_REGISTRY.get(e).fingerprint(tiny=True) for e in (SIGLIP, DINO)]}
+    assert f"{SIGLIP} + {DINO} (tiny twin) / sva / frozen / seed 0" == combo.label
+    assert combo.summary()["encoders"] == [SIGLIP, DINO]
+    assert len({r.key for r in runs}) == 4
+    # The connector, the members and their order are all part of what a run measures.
+    concat = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], smoke, [0], tmp_path,
+                        connector="concat")[0]
+    swapped = plan_sweep([f"{DINO}+{SIGLIP}"], [RECIPES.get("frozen")], smoke, [0],
+                         tmp_path)[0]
+    assert len({combo.key, concat.key, swapped.key}) == 3
+    assert plan_sweep([f"{SIGLIP} + {DINO}"], [RECIPES.get("frozen")], smoke, [0],
+                      tmp_path)[0].key == combo.key  # spaces around '+' do not matter
+
+
+def test_a_planned_combination_reloads_from_its_folder(tmp_path: Path) -> None:
+    run = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("unfrozen")], PRESETS.get("smoke"),
+                     [0], tmp_path, connector="interleave")[0]
+    write_config(run)
+    again = load_run(Path(run.run_dir))
+    assert again == run and again.config.key == run.key
+
+
+@pytest.mark.parametrize(("entries", "connector", "message"), [
+    ([f"{SIGLIP}+{DINO}"], "mlp2x_gelu",
+     f"connector 'mlp2x_gelu' takes exactly 1 encoder(s), but '{SIGLIP}+{DINO}' has 2;"
+     " valid for 2 encoder(s): concat, interleave, sva"),
+    ([f"{SIGLIP}+{DINO}+{CLIP224}"], "interleave",
+     "connector 'interleave' takes exactly 2 encoder(s), but"),
+    ([CLIP224], "interleave",
+     f"connector 'interleave' takes exactly 2 encoder(s), but '{CLIP224}' has 1; valid for 1"
+     " encoder(s): concat, mlp2x_gelu, sva"),
+    ([f"{SIGLIP}+dino-nope"], None, f"unknown encoder 'dino-nope' in '{SIGLIP}+dino-nope';"
+     " valid: all, "),
+    ([f"{SIGLIP}+{SIGLIP}"], None, f"encoder '{SIGLIP}' appears twice in"),
+    ([f"all+{SIGLIP}"], None, "'all' cannot be combined"),
+    ([CLIP224], "qformer", "unknown connector 'qformer'; valid: "),
+])
+def test_bad_combinations_are_one_line_errors(tmp_path: Path, entries, connector,
+                                             message) -> None:
+    with pytest.raises(HarnessError) as caught:
+        plan_sweep(entries, [RECIPES.get("frozen")], PRESETS.get("smoke"), [0], tmp_path,
+                   connector=connector)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert not (tmp_path / "runs").exists()
