@@ -288,8 +288,11 @@ def _outcome_line(run: Run, record: ResultRecord | None) -> str:
 
 
 def _print_plan(runs: list[Run], todo: list[Run], executor: str) -> None:
-    table = Table("key", "encoder", "connector", "recipe", "seed", "state", "scheduled",
-                  title=f"Plan (executor: {executor})")
+    table = Table(title=f"Plan (executor: {executor})")
+    for name in ("key", "encoder", "connector", "recipe", "seed", "state", "scheduled"):
+        # Keys and encoder ids are copied by users: folded when narrow, never cut.
+        table.add_column(name, min_width=12 if name == "key" else None,
+                         overflow="fold" if name in ("key", "encoder") else "ellipsis")
     for r in runs:
         # A combination lists its encoders one per line, so no id is cut.
         table.add_row(r.key, encoder_label(r.encoder_id, "\n+ ") + (" (tiny)" if r.tiny else ""),
@@ -310,9 +313,10 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
         title += " (* = smoke: random-weight twin, not a real score)"
     table = Table(title=title)
     table.add_column("encoder", no_wrap=True)
-    # The connector tells apart two runs of one combination (sva vs concat): shown when the
-    # sweep has more than one.
-    connectors = len({r["connector"] for r in rows}) > 1
+    # The connector matters once encoders are combined (sva vs concat): shown then, or when
+    # the runs differ in it.
+    connectors = len({r["connector"] for r in rows}) > 1 or any(
+        COMBINE in r["encoder_id"] for r in rows)
     names = ("group", *(("connector",) if connectors else ()), "recipe", "benchmark", "score",
              "chance", "n")
     for name in names:

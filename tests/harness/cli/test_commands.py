@@ -57,6 +57,14 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
      "error: unknown recipe 'warm'; valid: cambrian-1stage-frozen,"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--executor", "cloud"],
      "error: unknown executor 'cloud'; valid: local, debug, slurm"),
+    (["sweep", "--encoders", "clip-vit-l14-224.openai+dino-nope", "--preset", "smoke"],
+     "error: unknown encoder 'dino-nope' in 'clip-vit-l14-224.openai+dino-nope'; valid: all,"),
+    (["sweep", "--encoders", "clip-vit-l14-224.openai", "--preset", "smoke", "--connector",
+      "interleave"],
+     "error: connector 'interleave' takes exactly 2 encoder(s), but 'clip-vit-l14-224.openai'"
+     " has 1; valid for 1 encoder(s): concat, mlp2x_gelu, sva"),
+    (["sweep", "--encoders", "all", "--preset", "smoke", "--connector", "qformer"],
+     "error: unknown connector 'qformer'; valid: "),
     (["encoders", "list", "--group", "cnn"],
      "error: unknown group 'cnn'; valid: clip, ssl, convnext, other"),
 ])

@@ -1,0 +1,100 @@
+"""Multi-encoder runs end to end: a sweep with a '+' combination trains and evaluates one MLLM
+on both encoders (SVA and concat), records the combination, stores it under group ``multi``
+and shows it in ``harness status``; a rerun schedules nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from harness.cli.app import app
+from harness.errors import HarnessError
+from harness.store import Store
+from harness.sweep.record import read_record
+
+runner = CliRunner()
+
+SIGLIP, DINO, CLIP = ("siglip-vit-l16-384.webli", "dinov2-vit-l14-518.lvd142m",
+                      "clip-vit-l14-224.openai")
+COMBO = f"{SIGLIP}+{DINO}"
+
+
+def sweep(tmp_path: Path, preset: Path, *extra: str):
+    return runner.invoke(app, ["sweep", "--preset", str(preset), "--root",
+                               str(tmp_path / "root"), "--db", f"sqlite:///{tmp_path / 'h.db'}",
+                               "--executor", "debug", "--recipes", "frozen", *extra])
+
+
+def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: Path) -> None:
+    sva = sweep(tmp_path, mini_preset, "--encoders", COMBO)
+    assert sva.exit_code == 0, sva.output
+    assert "Planned 1 runs: 1 to run" in sva.output
+    concat = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "concat")
+    assert concat.exit_code == 0, concat.output
+
+    records = {(r.encoder.id, r.connector): r for r in
+               map(read_record, (tmp_path / "root").glob("runs/*/record.json"))}
+    assert set(records) == {(COMBO, "sva"), (COMBO, "concat")}
+    for connector in ("sva", "concat"):
+        record = records[(COMBO, connector)]
+        assert record.status == "done", record.error
+        info = record.encoder
+        assert info.group == "multi" and info.supervision == "language+self"
+        assert [p.id for p in info.parts] == [SIGLIP, DINO]
+        assert [p.resolution for p in info.parts] == [128, 112]  # each at its own size
+        assert info.resolution == 128 and info.architecture == "vit"
+        assert info.params > 0 and info.tiny and record.smoke
+        assert record.train["finetune"]["steps"] == 3  # 12 samples / global batch 4
+        overall = next(s for s in record.scores if s.subset == "overall")
+        assert overall.n == 9 and 0 <= overall.value <= 100
+        assert record.config["encoder"]["id"] == COMBO
+        assert [p["id"] for p in record.config["encoder"]["parts"]] == [SIGLIP, DINO]
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    rows = [r for r in store.leaderboard(subset="overall") if r["encoder_id"] == COMBO]
+    assert {(r["group"], r["connector"]) for r in rows} == {("multi", "sva"),
+                                                            ("multi", "concat")}
+    assert {r["group"] for r in store.leaderboard(subset="overall", group="multi")} == {"multi"}
+    # Each run's line names the combination and its connector.
+    assert f"ok {SIGLIP} + {DINO} (tiny twin) / concat / frozen / seed 0" in " ".join(
+        concat.output.split())
+
+    status = runner.invoke(app, ["status", "--root", str(tmp_path / "root"), "--format",
+                                 "json"])
+    assert status.exit_code == 0, status.output
+    views = {(v["encoder"], v["connector"]): v for v in json.loads(status.output)["runs"]}
+    assert views[(COMBO, "sva")]["state"] == "done"
+    assert views[(COMBO, "concat")]["state"] == "done"
+
+    again = sweep(tmp_path, mini_preset, "--encoders", COMBO)
+    assert again.exit_code == 0 and "Nothing new to run" in again.output
+
+
+def test_dry_run_lists_the_combination_and_its_connector(tmp_path: Path,
+                                                         mini_preset: Path) -> None:
+    result = sweep(tmp_path, mini_preset, "--encoders", f"{COMBO},{CLIP}", "--dry-run",
+                   "--format", "json")
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.output)["runs"]
+    assert [(r["encoder"], r["encoders"], r["connector"]) for r in runs] == [
+        (COMBO, [SIGLIP, DINO], "sva"), (CLIP, [CLIP], "mlp2x_gelu")]
+    table = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--dry-run")
+    assert table.exit_code == 0, table.output
+    assert runs[0]["key"] in table.output and "sva" in table.output
+    cells = [line.split("│")[2].strip() for line in table.output.splitlines()
+             if line.startswith("│")]
+    # The combination's ids, folded in a narrow terminal but never cut.
+    assert "".join(cells).replace(" ", "") == f"{SIGLIP}+{DINO}(tiny)"
+
+
+def test_single_encoder_connector_for_a_combination_is_refused(tmp_path: Path,
+                                                               mini_preset: Path) -> None:
+    result = sweep(tmp_path, mini_preset, "--encoders", f"{COMBO},{CLIP}", "--connector",
+                   "mlp2x_gelu")
+    assert isinstance(result.exception, HarnessError)
+    assert str(result.exception) == (
+        f"connector 'mlp2x_gelu' takes exactly 1 encoder(s), but '{COMBO}' has 2; valid for 2"
+        " encoder(s): concat, interleave, sva")
+    assert not (tmp_path / "root" / "runs").exists()
