@@ -6,13 +6,15 @@ grids) and returns ``[B, N, D_llm]`` with ``N = connector.num_tokens``:
 - ``concat``: every encoder resampled to one grid, concatenated on channels, then the MLP
   (Cambrian's ensemble study, Prismatic's DINOv2+SigLIP).
 - ``interleave``: MMVP's Interleaved-MoF, two encoders' tokens alternating, one MLP each.
-- ``sva``: Cambrian's Spatial Vision Aggregator (windowed cross-attention from a learned grid).
+- ``sva``: Cambrian's Spatial Vision Aggregator (windowed cross-attention from a learned grid);
+  ``sva-llm`` also re-aggregates inside every 3rd LLM layer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -172,14 +174,20 @@ class SVAConnector(Connector):
     vector: the mean of all encoders' projected tokens). Query (i, j) attends only to its
     ``m_k x m_k`` window of encoder k's map, where ``m_k = side_k / L``, jointly over all
     encoders, through ``layers`` stacked layers. The G groups' outputs are concatenated on
-    channels and projected to the LLM width. (Re-aggregation inside LLM layers is not built.)
+    channels and projected to the LLM width.
+
+    With ``llm_every=k`` the image tokens also re-aggregate inside the LLM: at the input of
+    every k-th decoder layer (0, k, 2k, ...) their hidden states query their own windows again
+    (``LLMReaggregation``; the MLLM attaches it with ``attach_llm``).
     """
 
     def __init__(self, shapes: list[FeatureShape], llm_dim: int, *, query_side: int | None = None,
                  groups: int = 1, layers: int = 1, hidden: int | None = None,
-                 heads: int = 4) -> None:
+                 heads: int = 4, llm_every: int = 0) -> None:
         super().__init__()
         hidden = hidden or llm_dim
+        self.hidden, self.heads, self.llm_dim, self.llm_every = hidden, heads, llm_dim, llm_every
+        self.reaggregation = nn.ModuleDict()
         self.shapes = shapes
         self.side = query_side or min(min(s.grid) for s in shapes)
         # Each map is resampled to a whole multiple of L so that windows tile it exactly.
@@ -207,7 +215,22 @@ class SVAConnector(Connector):
         return window.reshape(b, self.side * self.side, -1, window.shape[-1]), \
             torch.stack(pooled).mean(dim=0)
 
+    def attach_llm(self, num_layers: int) -> list[int]:
+        """Build the re-aggregation modules for an LLM of ``num_layers`` decoder layers; the
+        indices of the layers whose input they change (none without ``llm_every``)."""
+        chosen = list(range(0, num_layers, self.llm_every)) if self.llm_every else []
+        for index in chosen:
+            if str(index) not in self.reaggregation:
+                self.reaggregation[str(index)] = LLMReaggregation(self.llm_dim, self.hidden,
+                                                                  self.heads)
+        return chosen
+
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.forward_with_keys(features)[0]
+
+    def forward_with_keys(self, features: Sequence[torch.Tensor]
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The visual tokens, and the window keys the LLM layers re-aggregate from."""
         keys, context = self.window_keys(features)
         b = keys.shape[0]
         outputs = []
@@ -217,7 +240,25 @@ class SVAConnector(Connector):
             for layer in self.layers:
                 queries = layer(queries, keys)
             outputs.append(queries)
-        return self.proj(torch.cat(outputs, dim=-1))
+        return self.proj(torch.cat(outputs, dim=-1)), keys
+
+
+class LLMReaggregation(nn.Module):
+    """Re-aggregation inside one LLM layer (Cambrian-1): the image tokens' hidden states
+    ``[B, L*L, D_llm]`` query their own windows ``[B, L*L, K, C]`` again; the result is added
+    to them. The output projection starts at zero, so attaching it changes nothing until
+    training moves it."""
+
+    def __init__(self, llm_dim: int, hidden: int, heads: int) -> None:
+        super().__init__()
+        self.into = nn.Linear(llm_dim, hidden)
+        self.attend = SVALayer(hidden, heads)
+        self.out = nn.Linear(hidden, llm_dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, states: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return self.out(self.attend(self.into(states), keys))
 
 
 def _register() -> None:
@@ -230,6 +271,8 @@ def _register() -> None:
                       InterleaveConnector, encoders=(2, 2)),
         ConnectorSpec("sva", "Cambrian's Spatial Vision Aggregator (windowed cross-attention)",
                       SVAConnector, encoders=(1, None)),
+        ConnectorSpec("sva-llm", "SVA, re-aggregating again at every 3rd LLM layer (Cambrian)",
+                      partial(SVAConnector, llm_every=3), encoders=(1, None)),
     ]
     for spec in specs:
         CONNECTORS.register(spec)

@@ -8,6 +8,7 @@ layout transformers' own LLaVA uses), so a batch is one tensor with no per-sampl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -30,6 +31,15 @@ class MLLM(nn.Module):
         self.connector = connector
         self.llm = llm
         self.image_token_id = image_token_id
+        # A connector that re-aggregates inside LLM layers (sva-llm) gets a pre-hook on each
+        # chosen decoder layer; ``embed`` arms them for the next decoder pass.
+        attach = getattr(connector, "attach_llm", None)
+        self.reaggregation_layers: list[int] = attach(len(llm.get_decoder().layers)) \
+            if attach else []
+        self._armed: tuple[torch.Tensor, torch.Tensor, set[int]] | None = None
+        for index in self.reaggregation_layers:
+            llm.get_decoder().layers[index].register_forward_pre_hook(
+                partial(self._reaggregate, index), with_kwargs=True)
 
     @property
     def encoders(self) -> list[Encoder]:
@@ -53,19 +63,49 @@ class MLLM(nn.Module):
         return self.connector(self.encode(pixels))
 
     def embed(self, input_ids: torch.Tensor, pixels: Pixels | None) -> torch.Tensor:
+        """The LLM's input embeddings with the visual tokens in the image slots. With
+        re-aggregation, also arms the LLM layers' hooks for the next decoder pass."""
+        self._armed = None
         embeds = self.llm.get_input_embeddings()(input_ids)
         slots = input_ids == self.image_token_id
         if pixels is None:
             if slots.any():
                 raise ValueError("text has image tokens but no image was given")
             return embeds
-        visual = self.visual_tokens(pixels).to(embeds.dtype)
+        if self.reaggregation_layers:
+            visual, keys = self.connector.forward_with_keys(self.encode(pixels))
+            self._armed = (slots, keys, set(self.reaggregation_layers))
+        else:
+            visual = self.visual_tokens(pixels)
+        visual = visual.to(embeds.dtype)
         if slots.sum() != visual.shape[0] * visual.shape[1]:
             raise ValueError(
                 f"{int(slots.sum())} image-token slots for {visual.shape[0]}x{visual.shape[1]}"
                 " visual tokens: was the text truncated into the image?"
             )
         return embeds.masked_scatter(slots.unsqueeze(-1), visual)
+
+    def _reaggregate(self, index: int, layer: nn.Module, args: tuple, kwargs: dict):
+        """Pre-hook of decoder layer ``index``: the image tokens' hidden states re-aggregate
+        from their windows. Only in the pass that follows ``embed`` (the prompt, whose length
+        matches the image slots): later generation steps read the result from the KV cache."""
+        armed = self._armed
+        if armed is None or index not in armed[2]:
+            return None
+        slots, keys, left = armed
+        hidden = args[0] if args else kwargs["hidden_states"]
+        if hidden.shape[:2] != slots.shape:
+            return None
+        states = hidden[slots].reshape(keys.shape[0], keys.shape[1], -1)
+        delta = self.connector.reaggregation[str(index)](states.to(keys.dtype), keys)
+        hidden = hidden + torch.zeros_like(hidden).masked_scatter(slots.unsqueeze(-1),
+                                                                  delta.to(hidden.dtype))
+        left.discard(index)
+        if not left:  # every chosen layer has run: disarm, so no other pass is touched
+            self._armed = None
+        if args:
+            return (hidden, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": hidden}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 pixels: Pixels | None, labels: torch.Tensor) -> torch.Tensor:

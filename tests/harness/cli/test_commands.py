@@ -62,7 +62,7 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
     (["sweep", "--encoders", "clip-vit-l14-224.openai", "--preset", "smoke", "--connector",
       "interleave"],
      "error: connector 'interleave' takes exactly 2 encoder(s), but 'clip-vit-l14-224.openai'"
-     " has 1; valid for 1 encoder(s): concat, mlp2x_gelu, sva"),
+     " has 1; valid for 1 encoder(s): concat, mlp2x_gelu, sva, sva-llm"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--connector", "qformer"],
      "error: unknown connector 'qformer'; valid: "),
     (["encoders", "list", "--group", "cnn"],

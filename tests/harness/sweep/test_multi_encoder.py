@@ -102,7 +102,7 @@ def test_single_encoder_connector_for_a_combination_is_refused(tmp_path: Path,
     assert isinstance(result.exception, HarnessError)
     assert str(result.exception) == (
         f"connector 'mlp2x_gelu' takes exactly 1 encoder(s), but '{COMBO}' has 2; valid for 2"
-        " encoder(s): concat, interleave, sva")
+        " encoder(s): concat, interleave, sva, sva-llm")
     assert not (tmp_path / "root" / "runs").exists()
 
 
@@ -120,3 +120,13 @@ def test_an_unfrozen_combination_resumes_exactly(tmp_path: Path, mini_preset: Pa
     assert b.train["finetune"]["resumed_at_step"] == 2
     assert a.train["finetune"]["final_loss"] == b.train["finetune"]["final_loss"]
     assert [(s.subset, s.value) for s in a.scores] == [(s.subset, s.value) for s in b.scores]
+
+
+def test_a_reaggregating_sva_run_trains_and_evaluates(tmp_path: Path,
+                                                      mini_preset: Path) -> None:
+    result = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "sva-llm",
+                   "--recipes", "unfrozen")
+    assert result.exit_code == 0, result.output
+    record = read_record(next((tmp_path / "root").glob("runs/*/record.json")))
+    assert record.status == "done" and record.connector == "sva-llm"
+    assert record.train["finetune"]["final_loss"] > 0

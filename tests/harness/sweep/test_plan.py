@@ -136,12 +136,12 @@ def test_a_planned_combination_reloads_from_its_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("entries", "connector", "message"), [
     ([f"{SIGLIP}+{DINO}"], "mlp2x_gelu",
      f"connector 'mlp2x_gelu' takes exactly 1 encoder(s), but '{SIGLIP}+{DINO}' has 2;"
-     " valid for 2 encoder(s): concat, interleave, sva"),
+     " valid for 2 encoder(s): concat, interleave, sva, sva-llm"),
     ([f"{SIGLIP}+{DINO}+{CLIP224}"], "interleave",
      "connector 'interleave' takes exactly 2 encoder(s), but"),
     ([CLIP224], "interleave",
      f"connector 'interleave' takes exactly 2 encoder(s), but '{CLIP224}' has 1; valid for 1"
-     " encoder(s): concat, mlp2x_gelu, sva"),
+     " encoder(s): concat, mlp2x_gelu, sva, sva-llm"),
     ([f"{SIGLIP}+dino-nope"], None, f"unknown encoder 'dino-nope' in '{SIGLIP}+dino-nope';"
      " valid: all, "),
     ([f"{SIGLIP}+{SIGLIP}"], None, f"encoder '{SIGLIP}' appears twice in"),
