@@ -164,9 +164,10 @@ def _generate(model: MLLM, tokenizer, benchmark: Benchmark, ready: list[_Ready],
     device = _device(model)
     # Left padding keeps every prompt's last token at the end, where generation starts.
     ids, mask = _pad([r.ids for r in ready], tokenizer.pad_token_id, "left")
+    features = _stack_features(ready, device)
     new = model.generate(ids.to(device), mask.to(device), _stack(ready, device),
                          max_new_tokens=opts.max_new_tokens,
-                         image_features=_stack_features(ready, device))
+                         **({"image_features": features} if features is not None else {}))
     out = []
     for r, tokens in zip(ready, new, strict=True):
         text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
@@ -211,8 +212,9 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
     # Positions count real tokens only, so a padded prompt reads exactly like an unpadded one.
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
+    features = _stack_features(ready, device)
     embeds = model.embed(ids, _stack(ready, device),
-                         image_features=_stack_features(ready, device))
+                         **({"image_features": features} if features is not None else {}))
     out = decoder(inputs_embeds=embeds, attention_mask=mask,
                   position_ids=positions, use_cache=True)
     first = head(out.last_hidden_state[:, -1]).float().log_softmax(-1)
