@@ -42,6 +42,9 @@ class Preset:
     """Per-stage overrides applied to every recipe, e.g. ``[stages.align] max_steps = 40``."""
     recipe: dict[str, Any] = field(default_factory=dict)
     """Recipe-level overrides, e.g. ``encoder_lr``."""
+    feature_cache: bool = True
+    """Frozen-encoder recipes read encoder features from ``<root>/cache/features`` (computed
+    once, shared by recipes, seeds and LLMs); false runs the encoder on every batch."""
 
 
 def load_preset_file(path: str | Path) -> Preset:

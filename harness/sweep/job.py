@@ -273,6 +273,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed
 
+    from harness.data import feature_cache
     from harness.data.conversations import ConversationDataset, load_conversations
     from harness.data.probe import write_probe
     from harness.encoder import ENCODERS, build_encoder
@@ -292,7 +293,11 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     train_rows = load_conversations(files.train)
 
     set_seed(config.seed)
-    encoder = build_encoder(ENCODERS.get(run.encoder_id), tiny=run.tiny)
+    with torch.random.fork_rng(devices=[]):
+        # A tiny twin stands in for pretrained weights, which no run seed changes: every seed
+        # measures the same encoder (and shares its cached features).
+        torch.manual_seed(0)
+        encoder = build_encoder(ENCODERS.get(run.encoder_id), tiny=run.tiny)
     corpus = [t["value"] for r in align_rows + train_rows for t in r["conversations"]]
     llm, tokenizer = build_llm(config.llm, corpus)
     connector = CONNECTORS.get(config.connector).create(
@@ -315,6 +320,8 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     transform = encoder.transform()
     stage_data = {"align": align_rows, "finetune": train_rows}
     train: dict = {}
+    features, train["feature_cache"] = feature_cache.for_run(
+        run, [encoder], files.root, align_rows + train_rows, accelerator)
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:
@@ -326,6 +333,8 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
             stage_data[stage.name], files.root, tokenizer, transform,
             num_image_tokens=image_tokens, max_length=config.recipe.max_length,
             system=config.llm.system_prompt)
+        if features is not None:
+            dataset = features.dataset(dataset)
         result = train_stage(model, stage, config.recipe, dataset,
                              micro_batch=run.micro_batch, accelerator=accelerator,
                              seed=config.seed, on_step=status, hooks=ctx)
@@ -362,7 +371,8 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
             found = evaluate(model, tokenizer, benchmark, files.root, transform,
                              batch_size=run.eval_batch,
                              predictions_file=predictions / f"{benchmark.name}.jsonl",
-                             system=config.llm.system_prompt, on_progress=progress)
+                             system=config.llm.system_prompt, on_progress=progress,
+                             image_features=features)
         if ctx is not None:
             ctx.checkpoints.save_scores(benchmark.name, found)
         scores += found

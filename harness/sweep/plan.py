@@ -52,6 +52,9 @@ class Run:
     data_dir: str
     run_dir: str
     state: RunState
+    feature_cache: str = ""
+    """Folder of the frozen-encoder feature cache (``harness.data.feature_cache``); empty:
+    off. Not part of the key: cached features are the ones the encoder would compute."""
 
     @property
     def label(self) -> str:
@@ -102,6 +105,8 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     tiny=preset.tiny_encoders, preset=preset.name,
                     micro_batch=preset.micro_batch, eval_batch=preset.eval_batch,
                     data_dir=str(data_dir), run_dir=str(run_dir), state=run_state(run_dir),
+                    feature_cache=str(root / "cache" / "features") if preset.feature_cache
+                    else "",
                 ))
     return runs
 
