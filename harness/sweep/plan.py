@@ -52,6 +52,8 @@ class Run:
     data_dir: str
     run_dir: str
     state: RunState
+    save_model: str = "trainable"
+    """What of the finished model the job keeps in ``run_dir/model/`` (see the preset's)."""
 
     @property
     def label(self) -> str:
@@ -102,6 +104,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     tiny=preset.tiny_encoders, preset=preset.name,
                     micro_batch=preset.micro_batch, eval_batch=preset.eval_batch,
                     data_dir=str(data_dir), run_dir=str(run_dir), state=run_state(run_dir),
+                    save_model=preset.save_model,
                 ))
     return runs
 
