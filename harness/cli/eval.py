@@ -67,7 +67,7 @@ def benchmark_folders(names: list[str], data_dirs: list[str], run: Run) -> dict[
             out[name] = found[0]
         elif len(names) == 1 and len(roots) == 1:
             out[name] = roots[0]
-        elif name == "probe" and not roots and Path(run.data_dir).is_dir():
+        elif name == "probe" and Path(run.data_dir).is_dir():
             out[name] = Path(run.data_dir)  # the run's own probe test set
         else:
             where = ", ".join(str(r / name) for r in roots) or "(no --data-dir given)"
@@ -215,12 +215,12 @@ def _value(value: float | None, scale: float = 100.0) -> str:
 def print_report(report: dict) -> None:
     smoke = " [yellow](smoke run: random-weight tiny twins, not a real score)[/]" \
         if report["smoke"] else ""
-    console.print(f"run {report['run_key']}: {report['encoder']} / {report['recipe']}, model "
-                  f"{'+'.join(report['model']['parts'])} saved{smoke}")
+    console.print(f"run {report['run_key']} ({report['run_dir']}): {report['encoder']} / "
+                  f"{report['recipe']}, saved model {'+'.join(report['model']['parts'])}{smoke}")
     table = Table("benchmark", "metric", "score", "n", "predictions")
     for r in report["benchmarks"]:
         table.add_row(r["benchmark"], r["metric"], _value(r["value"], r["scale"]), str(r["n"]),
-                      r["predictions"])
+                      Path(r["predictions"]).relative_to(report["run_dir"]).as_posix())
     console.print(table)
     if report["categories"]:
         cats = Table("category (Cambrian-1)", "average", "columns")
