@@ -17,7 +17,8 @@ import torch
 
 from harness.sweep.checkpoint import RunCheckpoints
 from harness.sweep.job import RunContext, RunJob, execute
-from harness.sweep.plan import write_config
+from harness.sweep.model import load_model
+from harness.sweep.plan import load_run, write_config
 from harness.sweep.preempt import Preempted, Preemption
 from harness.sweep.record import read_record
 
@@ -182,6 +183,11 @@ def test_sigkill_mid_finetune_then_resume_gives_bit_identical_weights(tmp_path: 
     assert not different, (f"killed {delay:.3f}s after the first finetune checkpoint, resumed"
                            f" at step {resumed_at}: {len(different)} tensors differ, e.g."
                            f" {different[:3]}")
+    # save_model = "all": the folder alone gives the whole model back.
+    model, _, info = load_model(load_run(Path(killed.run_dir)))
+    assert info["parts"] == ["encoder", "connector", "llm"] and info["rebuilt"] == {}
+    state = model.state_dict()
+    assert all(torch.equal(state[k], ours[k]) for k in ours)
 
 
 def test_resume_is_exact_with_dropout(tmp_path: Path, mini_preset: Path,
