@@ -182,8 +182,12 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
 
     order = BatchOrder(len(dataset), micro, world, accelerator.process_index, seed,
                        state.epoch, state.offset)
+    # A generator of its own: the loader would otherwise draw its base seed from the global
+    # RNG, which a resumed stage has just restored, and every dropout mask after it would
+    # differ from the uninterrupted run's.
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=order,
-                                         collate_fn=dataset.collate)
+                                         collate_fn=dataset.collate,
+                                         generator=torch.Generator().manual_seed(seed))
     trained = _distributed(model, accelerator)
     trained.train()
     if not model.encoder.trainable:

@@ -268,20 +268,12 @@ def failed_record(run: Run, error: str, job_id: str | None = None) -> ResultReco
 def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, int]:
     """Build, train and evaluate; returns the scores, per-stage training stats and the
     encoder's parameter count. Given a ``RunContext``, resume what an earlier attempt saved."""
-    import torch
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import set_seed
-
     from harness.data import feature_cache
     from harness.data.conversations import ConversationDataset, load_conversations
     from harness.data.probe import write_probe
-    from harness.encoder import ENCODERS, build_encoder
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import evaluate
-    from harness.model.connectors import CONNECTORS, FeatureShape
-    from harness.model.llm import build_llm, image_token_id
-    from harness.model.mllm import MLLM
+    from harness.sweep.model import build_model, make_accelerator, save_model, tokenizer_hash
     from harness.train import train_stage
 
     ctx = status if isinstance(status, RunContext) else None
@@ -292,31 +284,17 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     align_rows = load_conversations(files.align)
     train_rows = load_conversations(files.train)
 
-    set_seed(config.seed)
-    with torch.random.fork_rng(devices=[]):
-        # A tiny twin stands in for pretrained weights, which no run seed changes: every seed
-        # measures the same encoder (and shares its cached features).
-        torch.manual_seed(0)
-        encoder = build_encoder(ENCODERS.get(run.encoder_id), tiny=run.tiny)
     corpus = [t["value"] for r in align_rows + train_rows for t in r["conversations"]]
-    llm, tokenizer = build_llm(config.llm, corpus)
-    connector = CONNECTORS.get(config.connector).create(
-        [FeatureShape(encoder.embed_dim, encoder.grid)], llm.config.hidden_size)
-    model = MLLM(encoder, connector, llm, image_token_id(tokenizer))
+    model, tokenizer = build_model(run, corpus)
+    encoder = model.encoder
     image_tokens = model.num_image_tokens
-
-    # One accelerate state per process: a job may run many runs in one process.
-    AcceleratorState._reset_state(reset_partial_state=True)
-    accelerator = Accelerator(
-        cpu=not torch.cuda.is_available(),
-        mixed_precision="bf16" if config.recipe.precision == "bf16" else "no",
-    )
+    accelerator = make_accelerator(config.recipe)
     # Moved, not prepared: with several processes train_stage wraps the model in DDP per stage.
     model = model.to(accelerator.device)
     if ctx is not None:
         ctx.accelerator = accelerator
         # A resumed run must see the very vocabulary its checkpoint was trained with.
-        ctx.tokenizer_hash = _hash_text(tokenizer.backend_tokenizer.to_str())
+        ctx.tokenizer_hash = tokenizer_hash(tokenizer)
     transform = encoder.transform()
     stage_data = {"align": align_rows, "finetune": train_rows}
     train: dict = {}
@@ -379,6 +357,8 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
         status(stage, 1, 1, force=True)
     if not scores:
         raise HarnessError("no scores: the preset names no benchmark")
+    # The trained model stays with its scores (``harness eval`` rebuilds it from there).
+    save_model(run, model, tokenizer, run.save_model)
     return tuple(scores), train, encoder.num_parameters()
 
 
@@ -393,12 +373,6 @@ def _restore_finished_stages(ctx: RunContext, stages, model) -> dict[str, dict[s
     if done:
         ctx.checkpoints.load_stage(list(done)[-1], model)
     return done
-
-
-def _hash_text(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _encoder_info(run: Run) -> EncoderInfo:

@@ -55,6 +55,8 @@ class Run:
     feature_cache: str = ""
     """Folder of the frozen-encoder feature cache (``harness.data.feature_cache``); empty:
     off. Not part of the key: cached features are the ones the encoder would compute."""
+    save_model: str = "trainable"
+    """What of the finished model the job keeps in ``run_dir/model/`` (see the preset's)."""
 
     @property
     def label(self) -> str:
@@ -107,6 +109,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     data_dir=str(data_dir), run_dir=str(run_dir), state=run_state(run_dir),
                     feature_cache=str(root / "cache" / "features") if preset.feature_cache
                     else "",
+                    save_model=preset.save_model,
                 ))
     return runs
 
