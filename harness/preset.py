@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness.config import from_mapping, read_toml
 from harness.registry import Registry
@@ -42,6 +42,13 @@ class Preset:
     """Per-stage overrides applied to every recipe, e.g. ``[stages.align] max_steps = 40``."""
     recipe: dict[str, Any] = field(default_factory=dict)
     """Recipe-level overrides, e.g. ``encoder_lr``."""
+    feature_cache: bool = True
+    """Frozen-encoder recipes read encoder features from ``<root>/cache/features`` (computed
+    once, shared by recipes, seeds and LLMs); false runs the encoder on every batch."""
+    save_model: Literal["all", "trainable", "none"] = "trainable"
+    """What a finished run keeps in ``<run>/model/``: ``trainable`` the parts its recipe
+    trained (connector, LLM, an unfrozen encoder; a frozen encoder is rebuilt from its
+    registered weights), ``all`` every part too (small models), ``none`` nothing."""
 
 
 def load_preset_file(path: str | Path) -> Preset:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import torch
 from accelerate import Accelerator
+from accelerate.utils import send_to_device
 
 from harness.errors import HarnessError
 from harness.model.mllm import MLLM
@@ -181,8 +182,12 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
 
     order = BatchOrder(len(dataset), micro, world, accelerator.process_index, seed,
                        state.epoch, state.offset)
+    # A generator of its own: the loader would otherwise draw its base seed from the global
+    # RNG, which a resumed stage has just restored, and every dropout mask after it would
+    # differ from the uninterrupted run's.
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=order,
-                                         collate_fn=dataset.collate)
+                                         collate_fn=dataset.collate,
+                                         generator=torch.Generator().manual_seed(seed))
     trained = _distributed(model, accelerator)
     trained.train()
     if not model.encoder.trainable:
@@ -198,13 +203,16 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
             while batch is None:  # every image of this micro-batch was unreadable
                 batch = next(batches)
                 order.advance(state)
-            batch = {name: t.to(accelerator.device) for name, t in batch.items()}
+            batch = send_to_device(batch, accelerator.device)
             # Reduce gradients across processes only on the last micro-batch of a step.
             sync = k == accumulation - 1 or trained is model
             with contextlib.nullcontext() if sync else trained.no_sync():
                 with accelerator.autocast():
+                    # Cached features (a frozen encoder, harness.data.feature_cache) come
+                    # instead of pixels.
                     loss = trained(batch["input_ids"], batch["attention_mask"],
-                                   batch["pixels"], labels=batch["labels"])
+                                   batch.get("pixels"), labels=batch["labels"],
+                                   image_features=batch.get("image_features"))
                 accelerator.backward(loss / accumulation)
             step_loss += loss.item() / accumulation
         if world > 1:  # report the step's loss over all processes, as one process sees it

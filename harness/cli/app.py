@@ -14,6 +14,7 @@ from harness.cli import (
     data,
     db,
     encoders,
+    eval,
     ingest,
     published,
     recipes,
@@ -34,6 +35,7 @@ app.command("sweep")(sweep.sweep)
 app.command("ingest")(ingest.ingest)
 app.command("status")(status.status)
 app.command("cancel")(status.cancel)
+app.command("eval")(eval.eval_command)
 app.add_typer(encoders.app, name="encoders")
 app.add_typer(recipes.app, name="recipes")
 app.add_typer(benchmarks.app, name="benchmarks")

@@ -34,6 +34,8 @@ from harness.sweep.record import Score, atomic_write_text
 log = logging.getLogger(__name__)
 
 Mode = Literal["generate", "loglik"]
+FeatureLookup = Callable[[str | bytes], list[torch.Tensor]]
+"""Image reference -> one feature tensor per encoder (see ``harness.data.feature_cache``)."""
 MODES = ("generate", "loglik")
 
 
@@ -77,6 +79,9 @@ class _Ready:
     item: Item
     ids: list[int]
     pixels: torch.Tensor | None
+    features: list[torch.Tensor] | None = None
+    """Cached encoder features (one tensor per encoder) instead of pixels."""
+
 
 
 @dataclass(frozen=True)
@@ -111,15 +116,19 @@ def select(items: list[Item], benchmark: Benchmark, *, subset: str | None = None
 
 
 def _prepare(model: MLLM, tokenizer, benchmark: Benchmark, item: Item, data_dir: Path,
-             transform, opts: EvalOptions) -> _Ready:
+             transform, opts: EvalOptions, image_features: FeatureLookup | None = None
+             ) -> _Ready:
     text = benchmark.prompt(item)
-    pixels = None
+    pixels = features = None
     if item.image is not None and not opts.blind:
-        pixels = transform(open_image(item.image, data_dir))
+        if image_features is not None:
+            features = image_features(item.image)
+        else:
+            pixels = transform(open_image(item.image, data_dir))
         text = f"{IMAGE_TOKEN}\n{text}"
     ids = prompt_ids(text, tokenizer, num_image_tokens=model.num_image_tokens,
                      system=opts.system)
-    return _Ready(item, ids, pixels)
+    return _Ready(item, ids, pixels, features)
 
 
 def _pad(rows: list[list[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,14 +153,22 @@ def _stack(ready: list[_Ready], device: torch.device):
     return stack_pixels(pixels).to(device) if pixels else None
 
 
+def _stack_features(ready: list[_Ready], device: torch.device) -> list[torch.Tensor] | None:
+    rows = [r.features for r in ready if r.features is not None]
+    return [torch.stack(per_encoder).to(device) for per_encoder in zip(*rows, strict=True)] \
+        if rows else None
+
+
 @torch.no_grad()
 def _generate(model: MLLM, tokenizer, benchmark: Benchmark, ready: list[_Ready],
               opts: EvalOptions) -> list[Prediction]:
     device = _device(model)
     # Left padding keeps every prompt's last token at the end, where generation starts.
     ids, mask = _pad([r.ids for r in ready], tokenizer.pad_token_id, "left")
+    features = _stack_features(ready, device)
     new = model.generate(ids.to(device), mask.to(device), _stack(ready, device),
-                         max_new_tokens=opts.max_new_tokens)
+                         max_new_tokens=opts.max_new_tokens,
+                         **({"image_features": features} if features is not None else {}))
     out = []
     for r, tokens in zip(ready, new, strict=True):
         text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
@@ -196,7 +213,10 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
     # Positions count real tokens only, so a padded prompt reads exactly like an unpadded one.
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
-    out = decoder(inputs_embeds=model.embed(ids, _stack(ready, device)), attention_mask=mask,
+    features = _stack_features(ready, device)
+    embeds = model.embed(ids, _stack(ready, device),
+                         **({"image_features": features} if features is not None else {}))
+    out = decoder(inputs_embeds=embeds, attention_mask=mask,
                   position_ids=positions, use_cache=True)
     first = head(out.last_hidden_state[:, -1]).float().log_softmax(-1)
     totals = [[first[b, c[0]].item() for c in cs] for b, cs in enumerate(conts)]
@@ -247,7 +267,8 @@ def predict(model: MLLM, tokenizer, benchmark: Benchmark, rows: Iterable[Item | 
 
 
 def _batches(model: MLLM, tokenizer, benchmark: Benchmark, items: list[Item], data_dir: Path,
-             transform, batch_size: int, opts: EvalOptions) -> Iterator[list[Prediction]]:
+             transform, batch_size: int, opts: EvalOptions,
+             image_features: FeatureLookup | None = None) -> Iterator[list[Prediction]]:
     if opts.mode not in MODES:
         raise HarnessError(f"unknown scoring mode {opts.mode!r}; valid: {', '.join(MODES)}")
     model.eval()
@@ -258,7 +279,7 @@ def _batches(model: MLLM, tokenizer, benchmark: Benchmark, items: list[Item], da
         for item in chunk:
             try:
                 ready.append(_prepare(model, tokenizer, benchmark, item, data_dir, transform,
-                                      opts))
+                                      opts, image_features))
             except UnreadableImage as exc:
                 if opts.strict_images:
                     raise
@@ -344,7 +365,8 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
              subset: str | None = None, resume: bool = True,
              max_new_tokens: int | None = None, strict_images: bool = False,
              model_tag: str = "",
-             on_progress: Callable[[int, int], None] | None = None) -> list[Score]:
+             on_progress: Callable[[int, int], None] | None = None,
+             image_features: FeatureLookup | None = None) -> list[Score]:
     """Predict every item (or a ``subset`` / the first ``limit``), keep each prediction in
     ``predictions_file`` (JSONL, appended and synced per batch), and return the scores.
 
@@ -352,7 +374,8 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
     predicted are skipped. One written under other settings (benchmark version, prompt, label
     patch, data, mode, selection, ``model_tag``) is started afresh, never mixed in. Pass a
     ``model_tag`` naming the weights (a checkpoint hash or step) when a resumed job may hold
-    a different model than the one that wrote the file.
+    a different model than the one that wrote the file. ``image_features`` gives a frozen
+    encoder's cached features per image (``harness.data.feature_cache``) instead of pixels.
     """
     data_dir = Path(data_dir)
     predictions_file = Path(predictions_file)
@@ -383,7 +406,7 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
     todo = [i for i in items if i.idx not in done]
     finished = len(wanted) - len(todo)
     for batch in _batches(model, tokenizer, benchmark, todo, data_dir, transform, batch_size,
-                          opts):
+                          opts, image_features):
         _append(predictions_file, batch)
         for p in batch:
             done[p.idx] = p

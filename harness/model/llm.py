@@ -97,13 +97,15 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokeniz
     )
 
 
-def build_llm(spec: LLMSpec, corpus: Iterable[str]) -> tuple[LlamaForCausalLM,
-                                                             PreTrainedTokenizerFast]:
+def build_llm(spec: LLMSpec, corpus: Iterable[str],
+              tokenizer: PreTrainedTokenizerFast | None = None
+              ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     """The LLM and its tokenizer: loaded from ``spec.source``, or the tiny random one with a
-    tokenizer trained on ``corpus``."""
+    tokenizer trained on ``corpus`` (or the given ``tokenizer``, one a run saved)."""
     if spec.source:
         return load_pretrained_llm(spec.source)
-    tokenizer = train_tokenizer(corpus, spec.vocab_size)
+    if tokenizer is None:
+        tokenizer = train_tokenizer(corpus, spec.vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=spec.hidden_size,

@@ -59,24 +59,34 @@ class MLLM(nn.Module):
                 features = self.encoder(pixels)
         return features if isinstance(self.encoder, EncoderGroup) else [features]
 
-    def visual_tokens(self, pixels: Pixels) -> torch.Tensor:
-        return self.connector(self.encode(pixels))
+    def features(self, pixels: Pixels | None,
+                 image_features: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """Each encoder's tokens: given (features a frozen encoder made earlier, from
+        harness.data.feature_cache, one ``[B, h*w, C]`` per encoder; the encoders do not
+        run), or computed from the pixels."""
+        return list(image_features) if image_features is not None else self.encode(pixels)
 
-    def embed(self, input_ids: torch.Tensor, pixels: Pixels | None) -> torch.Tensor:
+    def visual_tokens(self, pixels: Pixels | None,
+                      image_features: list[torch.Tensor] | None = None) -> torch.Tensor:
+        return self.connector(self.features(pixels, image_features))
+
+    def embed(self, input_ids: torch.Tensor, pixels: Pixels | None,
+              image_features: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The LLM's input embeddings with the visual tokens in the image slots. With
         re-aggregation, also arms the LLM layers' hooks for the next decoder pass."""
         self._armed = None
         embeds = self.llm.get_input_embeddings()(input_ids)
         slots = input_ids == self.image_token_id
-        if pixels is None:
+        if pixels is None and image_features is None:
             if slots.any():
                 raise ValueError("text has image tokens but no image was given")
             return embeds
         if self.reaggregation_layers:
-            visual, keys = self.connector.forward_with_keys(self.encode(pixels))
+            visual, keys = self.connector.forward_with_keys(
+                self.features(pixels, image_features))
             self._armed = (slots, keys, set(self.reaggregation_layers))
         else:
-            visual = self.visual_tokens(pixels)
+            visual = self.visual_tokens(pixels, image_features)
         visual = visual.to(embeds.dtype)
         if slots.sum() != visual.shape[0] * visual.shape[1]:
             raise ValueError(
@@ -108,10 +118,12 @@ class MLLM(nn.Module):
         return args, {**kwargs, "hidden_states": hidden}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                pixels: Pixels | None, labels: torch.Tensor) -> torch.Tensor:
+                pixels: Pixels | None, labels: torch.Tensor,
+                image_features: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Mean next-token loss over the labelled (answer) tokens."""
         hidden = self.llm.get_decoder()(
-            inputs_embeds=self.embed(input_ids, pixels), attention_mask=attention_mask,
+            inputs_embeds=self.embed(input_ids, pixels, image_features),
+            attention_mask=attention_mask,
         ).last_hidden_state
         # Only answer positions need logits: projecting just those onto the vocabulary skips
         # most of the LM head's work (answers are a few tokens; prompts and images are many).
@@ -122,10 +134,11 @@ class MLLM(nn.Module):
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 pixels: Pixels | None, max_new_tokens: int) -> torch.Tensor:
+                 pixels: Pixels | None, max_new_tokens: int,
+                 image_features: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Greedy decoding with the KV cache; returns only the new tokens. Expects left padding."""
         return self.llm.generate(
-            inputs_embeds=self.embed(input_ids, pixels),
+            inputs_embeds=self.embed(input_ids, pixels, image_features),
             attention_mask=attention_mask,
             max_new_tokens=max_new_tokens,
             do_sample=False,

@@ -85,7 +85,7 @@ def leaderboard(
         .join(RunRow, ScoreRow.run_key == RunRow.key)
         .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
         .where(RunRow.status == "done", ScoreRow.subset == subset)
-        .order_by(ScoreRow.benchmark, ScoreRow.metric, ScoreRow.value.desc(), RunRow.key)
+        .order_by(ScoreRow.benchmark, ScoreRow.metric, ScoreRow.value.desc(), ScoreRow.run_key)
     )
     query = _where(query, [(ScoreRow.benchmark, benchmark), (EncoderRow.group, group),
                            (RunRow.recipe, recipe), (RunRow.llm, llm),

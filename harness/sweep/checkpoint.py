@@ -113,6 +113,7 @@ class RunCheckpoints:
 
     # A folder is complete once meta.json names this run (it is written last).
     def _meta(self, folder: Path) -> dict[str, Any] | None:
+        self._recover(folder)
         try:
             meta = json.loads((folder / META).read_text())
         except (OSError, ValueError):
@@ -120,6 +121,17 @@ class RunCheckpoints:
         if meta.get("run_key") != self.run_key or meta.get("format") != FORMAT:
             return None
         return meta
+
+    def _recover(self, final: Path) -> None:
+        """A job killed between the two renames of ``_write`` leaves no ``final``, but a
+        complete new (``.tmp``) or previous (``.old``) copy: put the newest back."""
+        if final.exists():
+            return
+        for spare in (final.with_name(f".{final.name}.tmp"),
+                      final.with_name(f".{final.name}.old")):
+            if (spare / META).is_file():
+                spare.rename(final)
+                return
 
     def _write(self, name: str, meta: dict[str, Any], model: torch.nn.Module,
                state: dict[str, Any] | None) -> Path:
@@ -170,6 +182,7 @@ class RunCheckpoints:
 
     def load_progress(self, stage: str, model: torch.nn.Module) -> dict[str, Any]:
         folder = self.root / f"progress-{stage}"
+        self._recover(folder)
         load_model(model, str(folder / MODEL), strict=True, device=str(_device_of(model)))
         return load_state(folder)
 

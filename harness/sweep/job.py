@@ -269,20 +269,12 @@ def failed_record(run: Run, error: str, job_id: str | None = None) -> ResultReco
 def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, int]:
     """Build, train and evaluate; returns the scores, per-stage training stats and the
     encoder's parameter count. Given a ``RunContext``, resume what an earlier attempt saved."""
-    import torch
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import set_seed
-
+    from harness.data import feature_cache
     from harness.data.conversations import ConversationDataset, load_conversations
     from harness.data.probe import write_probe
-    from harness.encoder import ENCODERS, build_encoder
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import evaluate
-    from harness.model.connectors import CONNECTORS, FeatureShape
-    from harness.model.ensemble import combine
-    from harness.model.llm import build_llm, image_token_id
-    from harness.model.mllm import MLLM
+    from harness.sweep.model import build_model, make_accelerator, save_model, tokenizer_hash
     from harness.train import train_stage
 
     ctx = status if isinstance(status, RunContext) else None
@@ -293,32 +285,22 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     align_rows = load_conversations(files.align)
     train_rows = load_conversations(files.train)
 
-    set_seed(config.seed)
-    # Several for a combination; a single encoder stays itself (see ensemble.combine).
-    encoders = [build_encoder(ENCODERS.get(i), tiny=run.tiny) for i in run.encoder_ids]
-    encoder = combine(encoders)
     corpus = [t["value"] for r in align_rows + train_rows for t in r["conversations"]]
-    llm, tokenizer = build_llm(config.llm, corpus)
-    connector = CONNECTORS.get(config.connector).create(
-        [FeatureShape(e.embed_dim, e.grid) for e in encoders], llm.config.hidden_size)
-    model = MLLM(encoder, connector, llm, image_token_id(tokenizer))
+    model, tokenizer = build_model(run, corpus)
+    encoder = model.encoder
     image_tokens = model.num_image_tokens
-
-    # One accelerate state per process: a job may run many runs in one process.
-    AcceleratorState._reset_state(reset_partial_state=True)
-    accelerator = Accelerator(
-        cpu=not torch.cuda.is_available(),
-        mixed_precision="bf16" if config.recipe.precision == "bf16" else "no",
-    )
+    accelerator = make_accelerator(config.recipe)
     # Moved, not prepared: with several processes train_stage wraps the model in DDP per stage.
     model = model.to(accelerator.device)
     if ctx is not None:
         ctx.accelerator = accelerator
         # A resumed run must see the very vocabulary its checkpoint was trained with.
-        ctx.tokenizer_hash = _hash_text(tokenizer.backend_tokenizer.to_str())
+        ctx.tokenizer_hash = tokenizer_hash(tokenizer)
     transform = encoder.transform()
     stage_data = {"align": align_rows, "finetune": train_rows}
     train: dict = {}
+    features, train["feature_cache"] = feature_cache.for_run(
+        run, model.encoders, files.root, align_rows + train_rows, accelerator)
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:
@@ -330,6 +312,8 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
             stage_data[stage.name], files.root, tokenizer, transform,
             num_image_tokens=image_tokens, max_length=config.recipe.max_length,
             system=config.llm.system_prompt)
+        if features is not None:
+            dataset = features.dataset(dataset)
         result = train_stage(model, stage, config.recipe, dataset,
                              micro_batch=run.micro_batch, accelerator=accelerator,
                              seed=config.seed, on_step=status, hooks=ctx)
@@ -366,13 +350,16 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
             found = evaluate(model, tokenizer, benchmark, files.root, transform,
                              batch_size=run.eval_batch,
                              predictions_file=predictions / f"{benchmark.name}.jsonl",
-                             system=config.llm.system_prompt, on_progress=progress)
+                             system=config.llm.system_prompt, on_progress=progress,
+                             image_features=features)
         if ctx is not None:
             ctx.checkpoints.save_scores(benchmark.name, found)
         scores += found
         status(stage, 1, 1, force=True)
     if not scores:
         raise HarnessError("no scores: the preset names no benchmark")
+    # The trained model stays with its scores (``harness eval`` rebuilds it from there).
+    save_model(run, model, tokenizer, run.save_model)
     return tuple(scores), train, encoder.num_parameters()
 
 
@@ -387,12 +374,6 @@ def _restore_finished_stages(ctx: RunContext, stages, model) -> dict[str, dict[s
     if done:
         ctx.checkpoints.load_stage(list(done)[-1], model)
     return done
-
-
-def _hash_text(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _encoder_info(run: Run) -> EncoderInfo:

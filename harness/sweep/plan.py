@@ -106,6 +106,11 @@ class Run:
     data_dir: str
     run_dir: str
     state: RunState
+    feature_cache: str = ""
+    """Folder of the frozen-encoder feature cache (``harness.data.feature_cache``); empty:
+    off. Not part of the key: cached features are the ones the encoder would compute."""
+    save_model: str = "trainable"
+    """What of the finished model the job keeps in ``run_dir/model/`` (see the preset's)."""
 
     @property
     def encoder_ids(self) -> list[str]:
@@ -179,6 +184,9 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     tiny=preset.tiny_encoders, preset=preset.name,
                     micro_batch=preset.micro_batch, eval_batch=preset.eval_batch,
                     data_dir=str(data_dir), run_dir=str(run_dir), state=run_state(run_dir),
+                    feature_cache=str(root / "cache" / "features") if preset.feature_cache
+                    else "",
+                    save_model=preset.save_model,
                 ))
     return runs
 

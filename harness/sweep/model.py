@@ -1,0 +1,194 @@
+"""A run's MLLM: built from its config exactly as the job builds it, and the finished model kept
+in the run folder (``model/``: safetensors weights, the tokenizer, ``model.json``) so that
+``harness eval`` can rebuild it later. Nothing here is pickled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from harness.errors import HarnessError
+from harness.model.mllm import MLLM
+from harness.recipe import Recipe
+from harness.sweep.plan import Run
+from harness.sweep.record import atomic_write_text
+
+MODEL_DIR = "model"
+WEIGHTS = "model.safetensors"
+INFO = "model.json"
+TOKENIZER = "tokenizer"
+FORMAT = 1
+PARTS = ("encoder", "connector", "llm")
+SaveMode = Literal["all", "trainable", "none"]
+SAVE_MODES: tuple[str, ...] = ("all", "trainable", "none")
+
+
+def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
+    """The run's MLLM with its initial weights, and its tokenizer.
+
+    Seeded by the run's seed before anything is built, so a tiny twin's and the tiny LLM's
+    random weights are the same on every build: the job and ``harness eval`` both call this.
+    ``tokenizer`` replaces the one the tiny LLM would train on ``corpus`` (a saved one).
+    """
+    from accelerate.utils import set_seed
+
+    from harness.encoder import ENCODERS, build_encoder
+    from harness.model.connectors import CONNECTORS, FeatureShape
+    from harness.model.llm import build_llm, image_token_id
+
+    config = run.config
+    set_seed(config.seed)
+    encoders = []
+    for encoder_id in run.encoder_ids:  # several for a combination (a+b)
+        with torch.random.fork_rng(devices=[]):
+            # A tiny twin stands in for pretrained weights, which no run seed changes: every
+            # seed, and every combination it is part of, measures the same encoder (and
+            # shares its cached features).
+            torch.manual_seed(0)
+            encoders.append(build_encoder(ENCODERS.get(encoder_id), tiny=run.tiny))
+    llm, tokenizer = build_llm(config.llm, corpus, tokenizer=tokenizer)
+    connector = CONNECTORS.get(config.connector).create(
+        [FeatureShape(e.embed_dim, e.grid) for e in encoders], llm.config.hidden_size)
+    # One encoder is held as itself (unchanged state-dict keys), several as an EncoderGroup.
+    return MLLM(encoders, connector, llm, image_token_id(tokenizer)), tokenizer
+
+
+def make_accelerator(recipe: Recipe):
+    """The accelerate state a run trains and evaluates under (bf16 autocast or fp32)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    # One accelerate state per process: a job may run many runs in one process.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(cpu=not torch.cuda.is_available(),
+                       mixed_precision="bf16" if recipe.precision == "bf16" else "no")
+
+
+def tokenizer_hash(tokenizer) -> str:
+    """The vocabulary and merges a model was trained with (a resumed or rebuilt model must
+    read text exactly as it was trained to)."""
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+
+
+def trained_parts(recipe: Recipe) -> tuple[str, ...]:
+    """The parts a recipe changes: the connector always, the LLM in ``finetune``, the encoder
+    when unfrozen."""
+    trained = {"connector"}
+    if recipe.stage("finetune") is not None:
+        trained.add("llm")
+    if recipe.encoder == "unfrozen":
+        trained.add("encoder")
+    return tuple(p for p in PARTS if p in trained)
+
+
+def parts_for(mode: str, recipe: Recipe) -> tuple[str, ...]:
+    if mode not in SAVE_MODES:
+        raise HarnessError(f"unknown save_model {mode!r}; valid: {', '.join(SAVE_MODES)}")
+    return PARTS if mode == "all" else trained_parts(recipe) if mode == "trainable" else ()
+
+
+def weights_hash(module: nn.Module) -> str:
+    """SHA-256 of a module's state (names, dtypes, shapes, bytes): the check that a part
+    rebuilt rather than saved is the very one the run trained with."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}\0".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _parts_module(model: MLLM, parts: Iterable[str]) -> nn.ModuleDict:
+    # Named like the MLLM's attributes, so the file's keys read as in ``model.state_dict()``.
+    return nn.ModuleDict({p: getattr(model, p) for p in parts})
+
+
+def save_model(run: Run, model: MLLM, tokenizer, mode: str) -> Path | None:
+    """Write ``<run_dir>/model/`` for ``mode`` (``all``, ``trainable``, ``none``); the parts
+    left out are rebuilt by ``load_model`` and checked against the hashes kept here. Written
+    to a temporary folder and renamed, so a reader never sees half a model."""
+    from safetensors.torch import save_model as save_safetensors
+
+    parts = parts_for(mode, run.config.recipe)
+    if not parts:
+        return None
+    folder = Path(run.run_dir) / MODEL_DIR
+    tmp = folder.with_name(f".{MODEL_DIR}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_safetensors(_parts_module(model, parts), str(tmp / WEIGHTS),
+                     metadata={"run_key": run.key, "parts": ",".join(parts)})
+    tokenizer.save_pretrained(str(tmp / TOKENIZER))
+    info = {
+        "format": FORMAT, "run_key": run.key, "id": uuid.uuid4().hex, "save_model": mode,
+        "parts": list(parts),
+        "rebuilt": {p: weights_hash(getattr(model, p)) for p in PARTS if p not in parts},
+        "params": {p: sum(t.numel() for t in getattr(model, p).parameters()) for p in PARTS},
+        "encoder": run.encoder_id, "tiny": run.tiny,
+        "tokenizer_hash": tokenizer_hash(tokenizer),
+    }
+    atomic_write_text(tmp / INFO, json.dumps(info, indent=2, sort_keys=True))
+    old = folder.with_name(f".{MODEL_DIR}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def read_info(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / MODEL_DIR / INFO
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HarnessError(
+            f"{Path(run_dir)} has no saved model ({MODEL_DIR}/{INFO}): the run has not finished,"
+            " or its preset had save_model = \"none\"") from None
+    except ValueError as exc:
+        raise HarnessError(f"{path}: not valid JSON: {exc}") from None
+    if info.get("format") != FORMAT:
+        raise HarnessError(f"{path}: model format {info.get('format')!r}; this harness reads"
+                           f" {FORMAT}")
+    return info
+
+
+def load_model(run: Run, device: str | torch.device = "cpu"):
+    """The finished model of ``run`` (``run_dir/model/``): rebuilt through the registries as
+    the job built it, the saved parts loaded, the others checked against their hashes.
+    Returns ``(model, tokenizer, info)``."""
+    from safetensors.torch import load_model as load_safetensors
+    from transformers import AutoTokenizer
+
+    folder = Path(run.run_dir) / MODEL_DIR
+    info = read_info(Path(run.run_dir))
+    if info.get("run_key") != run.key:
+        raise HarnessError(f"{folder}: saved for run {info.get('run_key')!r}, but the folder's"
+                           f" config is run {run.key!r}")
+    if not (folder / WEIGHTS).is_file():
+        raise HarnessError(f"{folder}: {WEIGHTS} is missing")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder / TOKENIZER))
+    model, tokenizer = build_model(run, tokenizer=tokenizer)
+    if tokenizer_hash(tokenizer) != info["tokenizer_hash"]:
+        raise HarnessError(f"{folder}: the LLM's tokenizer differs from the one the run was"
+                           f" trained with ({run.config.llm.id})")
+    try:
+        load_safetensors(_parts_module(model, info["parts"]), str(folder / WEIGHTS),
+                         strict=True)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise HarnessError(f"{folder / WEIGHTS}: does not fit the rebuilt"
+                           f" {'+'.join(info['parts'])}: {str(exc).splitlines()[0]}") from None
+    for part, expected in info["rebuilt"].items():
+        if weights_hash(getattr(model, part)) != expected:
+            raise HarnessError(
+                f"{folder}: the rebuilt {part} differs from the one the run used (only"
+                f" {'+'.join(info['parts'])} were saved; were the {part}'s weights changed?)")
+    return model.to(device).eval(), tokenizer, info
