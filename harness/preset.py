@@ -45,6 +45,9 @@ class Preset:
     feature_cache: bool = True
     """Frozen-encoder recipes read encoder features from ``<root>/cache/features`` (computed
     once, shared by recipes, seeds and LLMs); false runs the encoder on every batch."""
+    gradient_checkpointing: bool = False
+    """Recompute the LLM's activations in the backward pass instead of keeping them (less
+    memory, about a third more compute); the numbers are the same, so not part of the key."""
     save_model: Literal["all", "trainable", "none"] = "trainable"
     """What a finished run keeps in ``<run>/model/``: ``trainable`` the parts its recipe
     trained (connector, LLM, an unfrozen encoder; a frozen encoder is rebuilt from its

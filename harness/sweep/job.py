@@ -274,7 +274,13 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from harness.data.probe import write_probe
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import evaluate
-    from harness.sweep.model import build_model, make_accelerator, save_model, tokenizer_hash
+    from harness.sweep.model import (
+        build_model,
+        enable_gradient_checkpointing,
+        make_accelerator,
+        save_model,
+        tokenizer_hash,
+    )
     from harness.train import train_stage
 
     ctx = status if isinstance(status, RunContext) else None
@@ -299,6 +305,9 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     transform = encoder.transform()
     stage_data = {"align": align_rows, "finetune": train_rows}
     train: dict = {}
+    if run.gradient_checkpointing:
+        enable_gradient_checkpointing(model.llm)
+        train["gradient_checkpointing"] = {"used": True}
     features, train["feature_cache"] = feature_cache.for_run(
         run, model.encoders, files.root, align_rows + train_rows, accelerator)
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}

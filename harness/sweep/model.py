@@ -61,6 +61,19 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
     return MLLM(encoders, connector, llm, image_token_id(tokenizer)), tokenizer
 
 
+def enable_gradient_checkpointing(llm) -> None:
+    """Recompute the LLM's decoder layers in the backward pass instead of keeping their
+    activations. Non-reentrant checkpointing: gradients still reach the connector when the
+    LLM itself is frozen (align), and dropout replays the same masks."""
+    # transformers 5 renamed the switch (the old name still works, with a warning); 4.x has
+    # only the old one.
+    enable = getattr(llm, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def make_accelerator(recipe: Recipe):
     """The accelerate state a run trains and evaluates under (bf16 autocast or fp32)."""
     from accelerate import Accelerator

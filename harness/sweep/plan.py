@@ -28,6 +28,7 @@ COMBINE = "+"
 SINGLE_CONNECTOR = "mlp2x_gelu"
 MULTI_CONNECTOR = "sva"
 """The connector a combination gets when none is asked for (Cambrian-1's)."""
+NO_GRADIENT_CHECKPOINTING = frozenset({"sva-llm"})
 
 
 def split_combination(entry: str) -> list[str]:
@@ -110,6 +111,8 @@ class Run:
     """Folder of the frozen-encoder feature cache (``harness.data.feature_cache``); empty:
     off. Not part of the key: cached features are the ones the encoder would compute."""
     save_model: str = "trainable"
+    gradient_checkpointing: bool = False
+    """Recompute LLM activations in backward (the preset's switch; same numbers, less memory)."""
     """What of the finished model the job keeps in ``run_dir/model/`` (see the preset's)."""
 
     @property
@@ -163,6 +166,12 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
     llm = resolve_llm(preset.llm)
     if connector is not None:
         CONNECTORS.get(connector)
+        if preset.gradient_checkpointing and connector in NO_GRADIENT_CHECKPOINTING:
+            # sva-llm's hooks run once per armed forward pass: a recomputed layer would skip
+            # its re-aggregation and the gradients would be wrong.
+            raise HarnessError(
+                f"connector {connector!r} cannot train with gradient_checkpointing = true "
+                f"(preset {preset.name!r}); use another connector or turn it off")
     entries = [(entry, split_combination(entry)) for entry in encoder_ids]
     chosen = {entry: choose_connector(connector, entry, len(parts)) for entry, parts in entries}
     benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in preset.benchmarks)
@@ -187,6 +196,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     feature_cache=str(root / "cache" / "features") if preset.feature_cache
                     else "",
                     save_model=preset.save_model,
+                    gradient_checkpointing=preset.gradient_checkpointing,
                 ))
     return runs
 
