@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from harness.cli.common import check_format, console, err_console, print_json
@@ -57,7 +58,7 @@ def list_benchmarks(
                       r["label_patch"].split("@")[0] or "-", ",".join(r["cambrian"]) or "-")
     console.print(table)
     for problem in BENCHMARKS.problems:
-        err_console.print(f"[yellow]warning:[/] skipped {problem}")
+        err_console.print(f"[yellow]warning:[/] skipped {escape(str(problem))}")
 
 
 def check_data(name: str, data_dir: Path, *, subset: str | None = None,

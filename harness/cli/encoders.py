@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from harness.cli.common import check_format, console, err_console, print_json
@@ -73,9 +74,9 @@ def list_encoders(
     console.print(table)
     for r in rows:
         if r["note"]:
-            err_console.print(f"[yellow]note:[/] {r['id']} {r['note']}")
+            err_console.print(f"[yellow]note:[/] {escape(r['id'])} {escape(r['note'])}")
     for problem in ENCODERS.problems:
-        err_console.print(f"[yellow]warning:[/] skipped {problem}")
+        err_console.print(f"[yellow]warning:[/] skipped {escape(str(problem))}")
 
 
 def describe_encoder(spec: EncoderSpec, *, tiny: bool = False) -> dict[str, Any]:

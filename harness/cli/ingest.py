@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from harness.cli.common import console, run_root
 from harness.errors import HarnessError
@@ -27,6 +28,6 @@ def ingest(
     console.print(f"ingested {report.added} new, {report.updated} updated,"
                   f" {report.unchanged} unchanged records into {store.url}")
     for path, reason in report.errors:
-        console.print(f"[red]skipped[/] {path}: {reason}")
+        console.print(f"[red]skipped[/] {escape(str(path))}: {escape(str(reason))}")
     if report.errors:
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -40,7 +41,7 @@ def resolve_encoders(text: str, strict: bool = False) -> list[str]:
     if names == ["all"]:
         # Encoders whose optional extra is not installed are left out, each with a notice.
         for name, note in unavailable_encoders(strict=strict).items():
-            err_console.print(f"[yellow]skipping[/] {name}: {note}")
+            err_console.print(f"[yellow]skipping[/] {escape(name)}: {escape(note)}")
         return available_encoder_ids(strict=strict)
     if not names:
         raise HarnessError("no encoder given; use --encoders all or a comma-separated list")
@@ -212,7 +213,7 @@ def sweep(
         for record in report.failed:
             console.print(f"  {record.run_key} {encoder_label(record.encoder.id)} /"
                           f" {record.recipe}:"
-                          f" {record.error}")
+                          f" {escape(record.error or '')}")
         raise typer.Exit(1)
 
 
