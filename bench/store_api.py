@@ -42,6 +42,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def timed_calls(client: httpx.Client, path: str, repeat: int) -> tuple[list[float], int]:
+    """``repeat`` GETs of ``path``: each call's milliseconds, and the response size in bytes."""
+    times, size = [], 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        response = client.get(path)
+        times.append(1000 * (time.perf_counter() - t0))
+        response.raise_for_status()
+        size = len(response.content)
+    return times, size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--encoders", type=int, default=100)
@@ -83,13 +95,7 @@ def main() -> None:
             print(f"first aggregate call (cold cache): {cold_ms:.0f} ms")
             print(f"{'endpoint':40} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>9}")
             for path in ENDPOINTS:
-                times, size = [], 0
-                for _ in range(args.repeat):
-                    t0 = time.perf_counter()
-                    response = client.get(path)
-                    times.append(1000 * (time.perf_counter() - t0))
-                    response.raise_for_status()
-                    size = len(response.content)
+                times, size = timed_calls(client, path, args.repeat)
                 print(f"{path:40} {statistics.median(times):8.1f} "
                       f"{percentile(times, 0.95):8.1f} {size:9d}")
             # A page is rendered once per change of the data and then served from the page
@@ -99,13 +105,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 client.get(path).raise_for_status()
                 first = 1000 * (time.perf_counter() - t0)
-                times, size = [], 0
-                for _ in range(args.repeat):
-                    t0 = time.perf_counter()
-                    response = client.get(path)
-                    times.append(1000 * (time.perf_counter() - t0))
-                    response.raise_for_status()
-                    size = len(response.content)
+                times, size = timed_calls(client, path, args.repeat)
                 print(f"{path:40} {first:8.1f} {statistics.median(times):8.1f} "
                       f"{percentile(times, 0.95):8.1f} {size:9d}")
         server.should_exit = True

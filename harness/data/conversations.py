@@ -1,4 +1,4 @@
-"""LLaVA-format conversations (JSON or JSONL, ``<image>`` placeholder) turned into token ids
+"""LLaVA-format conversations (JSON or JSONL, ``<image>`` marker) turned into token ids
 and labels, with the loss on assistant tokens only."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The MLLM: encoder(s) -> connector -> causal LM, with image tokens spliced into the text.
 
-Each ``<image>`` placeholder in the text is expanded to as many image-token ids as the connector
+Each ``<image>`` marker in the text is expanded to as many image-token ids as the connector
 yields tokens, and those positions' embeddings are replaced by the connector's output (the
 layout transformers' own LLaVA uses), so a batch is one tensor with no per-sample splicing.
 """
