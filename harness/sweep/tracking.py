@@ -6,9 +6,7 @@ state ``harness status`` shows: planned, queued, running, preempted, done or fai
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import HarnessError
+from harness.sweep import local_jobs
 from harness.sweep.record import RECORD_FILE, atomic_write_text, read_record
 
 TICKET_FILE = "job.json"
@@ -159,27 +158,11 @@ def slurm_cancel(job_ids: list[str]) -> None:
 # ---------------------------------------------------------------- local processes
 def local_state(job_id: str, folder: Path) -> JobState:
     """A local job seen from any process: its controller's pid, and submitit's result file."""
-    if _pid_is_submitit(job_id):
+    if local_jobs.is_alive(job_id):
         return JobState("running", "RUNNING")
     if (Path(folder) / f"{job_id}_0_result.pkl").exists():
         return JobState("finished", "FINISHED")
     return JobState("dead", "GONE", "the process ended without a result")
-
-
-def local_cancel(job_id: str) -> None:
-    # SIGINT, as submitit's own cancel: the controller then stops its task.
-    if _pid_is_submitit(job_id):
-        os.kill(int(job_id), signal.SIGINT)
-
-
-def _pid_is_submitit(job_id: str) -> bool:
-    if not job_id.isdigit():
-        return False
-    try:
-        cmdline = Path(f"/proc/{job_id}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"submitit" in cmdline
 
 
 def job_states(tickets: list[Ticket]) -> dict[str, JobState]:
@@ -195,7 +178,7 @@ def job_states(tickets: list[Ticket]) -> dict[str, JobState]:
 def cancel_jobs(tickets: list[Ticket]) -> None:
     slurm_cancel(sorted({t.job_id for t in tickets if t.executor == "slurm"}))
     for job_id in sorted({t.job_id for t in tickets if t.executor == "local"}):
-        local_cancel(job_id)
+        local_jobs.cancel(job_id)
 
 
 # ---------------------------------------------------------------- what `harness status` shows
