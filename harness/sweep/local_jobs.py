@@ -14,8 +14,8 @@ CANCEL_GRACE_S = 10.0
 
 
 def is_alive(job_id: str) -> bool:
-    """The job's controller is running. A zombie (ended, not yet reaped) has no command line,
-    and a recycled pid belongs to some other program, so both read as not alive."""
+    """The job's controller is running: its pid is a live process running submitit (a recycled
+    pid belongs to some other program; a zombie has ended)."""
     return _is_submitit(job_id)
 
 
@@ -55,11 +55,21 @@ def _signal(pid: int, signum: signal.Signals) -> None:
 def _is_submitit(job_id: str) -> bool:
     if not job_id.isdigit():
         return False
-    try:
-        cmdline = Path(f"/proc/{job_id}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"submitit" in cmdline
+    # An empty command line is a passing state: a process still inside execve (Popen has
+    # returned, but the kernel has not yet laid out the new arguments) or one that is ending.
+    # Wait for whichever it is rather than guess.
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            cmdline = Path(f"/proc/{job_id}/cmdline").read_bytes()
+            stat = Path(f"/proc/{job_id}/stat").read_text()
+        except OSError:
+            return False
+        if cmdline:
+            return b"submitit" in cmdline
+        if stat[stat.rfind(")") + 2] in "ZXx" or time.monotonic() > deadline:
+            return False  # a zombie (ended, not yet reaped), or not a user program at all
+        time.sleep(0.002)
 
 
 def _children(pid: int) -> list[int]:
