@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -28,6 +30,7 @@ from harness.errors import HarnessError
 from harness.store import Store
 
 TOKEN_ENV = "HARNESS_API_TOKEN"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,14 @@ def create_app(settings: Settings) -> FastAPI:
     # The engine is made here, not at import, so each app (and each test) gets its own database.
     store = Store(settings.db_url)
 
+    page_cache = pages.PageCache()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await anyio.to_thread.run_sync(pages.warm_up, store, page_cache)
+        except Exception as exc:  # the server still starts: each page reports its own error
+            log.warning("dashboard warm-up failed: %s", exc)
         yield
         store.dispose()
 
@@ -69,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.page_cache = page_cache
     app.add_exception_handler(HarnessError, _harness_error)
     app.include_router(health.router)
     for module in (encoders, runs, scores, leaderboard, comparisons, published, export, results):

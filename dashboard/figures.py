@@ -1,12 +1,19 @@
-"""Pure functions from leaderboard rows (``Store.leaderboard``) to plotly figures."""
+"""Pure functions from leaderboard rows (``Store.leaderboard``) to plotly figures.
+
+Figures are plotly's plain dict form (``{"data": [...], "layout": {...}}``), which plotly.js
+draws as is: building ``plotly.graph_objects`` validates every property of every trace, and
+that cost most of a page's render with thousands of runs. Subplot grids still come from
+``make_subplots`` (their layout only, before any trace), and the tests validate every figure
+by loading it into ``go.Figure``.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
 import html
 from collections.abc import Sequence
 from typing import Any
-
-import plotly.graph_objects as go
 
 GROUPS = ("clip", "ssl", "convnext", "other")
 GROUP_COLORS = {
@@ -27,11 +34,13 @@ STYLE: dict[str, Any] = {
 }
 
 Row = dict[str, Any]
+Figure = dict[str, Any]
+"""A plotly figure as a plain dict: ``data`` (traces) and ``layout``."""
 
 
 def group_comparison(
     rows: Sequence[Row], benchmark: str = "probe", subset: str = "overall"
-) -> go.Figure:
+) -> Figure:
     """Encoders of each recipe as points, one trace (color) per encoder group.
 
     Smoke rows get hollow markers and a note in hover, legend and title; a dashed line marks
@@ -39,7 +48,7 @@ def group_comparison(
     """
     rows = [r for r in rows if r["benchmark"] == benchmark and r["subset"] == subset]
     settings = _setting_labels(rows)
-    fig = go.Figure()
+    traces = []
     for group in _groups_present(rows):
         # Best first within a group, so each recipe's block reads like a ranking.
         members = sorted(
@@ -47,45 +56,79 @@ def group_comparison(
             key=lambda r: (settings[r["run_key"]], -r["value"], r["encoder_id"]),
         )
         all_smoke = all(r["smoke"] for r in members)
-        fig.add_trace(
-            go.Scatter(
-                name=f"{group} ({SMOKE_NOTE})" if all_smoke else group,
-                legendgroup=group,
-                mode="markers",
-                # Two-level axis: recipe outside, encoder inside, so groups stay side by side.
-                x=[
-                    [settings[r["run_key"]] for r in members],
-                    [r["encoder_id"] for r in members],
-                ],
-                y=[r["value"] for r in members],
-                marker={
-                    "color": GROUP_COLORS.get(group, GROUP_COLORS["other"]),
-                    "size": 11,
-                    "symbol": ["circle-open" if r["smoke"] else "circle" for r in members],
-                    "line": {"width": 2},
-                },
-                hovertext=[_hover(r) for r in members],
-                hoverinfo="text",
-            )
-        )
-    for chance in sorted({r["chance"] for r in rows if r.get("chance") is not None}):
-        fig.add_hline(
-            y=chance,
-            line_dash="dash",
-            line_color="#444",
-            annotation_text=f"chance {chance:g}",
-            annotation_position="top left",
-        )
+        traces.append({
+            "type": "scatter",
+            "name": f"{group} ({SMOKE_NOTE})" if all_smoke else group,
+            "legendgroup": group,
+            "mode": "markers",
+            # Two-level axis: recipe outside, encoder inside, so groups stay side by side.
+            "x": [
+                [settings[r["run_key"]] for r in members],
+                [r["encoder_id"] for r in members],
+            ],
+            "y": [r["value"] for r in members],
+            "marker": {
+                "color": GROUP_COLORS.get(group, GROUP_COLORS["other"]),
+                "size": 11,
+                "symbol": ["circle-open" if r["smoke"] else "circle" for r in members],
+                "line": {"width": 2},
+            },
+            "hovertext": [_hover(r) for r in members],
+            "hoverinfo": "text",
+        })
+    chances = sorted({r["chance"] for r in rows if r.get("chance") is not None})
     title = f"{benchmark} · {subset}"
     if any(r["smoke"] for r in rows):
         title += f"<br><sub>hollow markers: {SMOKE_NOTE}s (random weights, not real scores)</sub>"
-    fig.update_layout(
-        title={"text": title},
-        yaxis_title=f"{_metric(rows)} (0-100)",
-        legend_title_text="encoder group",
+    return {"data": traces, "layout": {
         **STYLE,
-    )
-    return fig
+        "title": {"text": title},
+        "yaxis": {"title": {"text": f"{_metric(rows)} (0-100)"}},
+        "legend": {"title": {"text": "encoder group"}},
+        "shapes": [_hline(y, dash="dash") for y in chances],
+        "annotations": [{"text": f"chance {y:g}", "xref": "x domain", "x": 0, "yref": "y",
+                         "y": y, "xanchor": "left", "yanchor": "bottom", "showarrow": False}
+                        for y in chances],
+    }}
+
+
+def _hline(y: float, dash: str = "solid") -> dict[str, Any]:
+    """A horizontal line across the plot at ``y`` (what ``Figure.add_hline`` draws)."""
+    return {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y,
+            "y1": y, "line": {"color": "#444", "dash": dash}}
+
+
+def _subplot_grid(rows: int, titles: Sequence[str], vertical_spacing: float) -> tuple[
+        Figure, list[tuple[str, str]]]:
+    """A column of ``rows`` panels sharing the x axis: plotly's own layout for it (a fresh
+    dict, no traces) and, per panel, the (x, y) axis names its traces go on."""
+    layout, axes = _grid(rows, tuple(titles), vertical_spacing)
+    return copy.deepcopy(layout), list(axes)
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(rows: int, titles: tuple[str, ...], vertical_spacing: float) -> tuple[
+        Figure, tuple[tuple[str, str], ...]]:
+    # make_subplots applies the default template to a whole figure (tens of milliseconds), and
+    # pages ask for the same few grids again and again: keep them.
+    from plotly.subplots import make_subplots
+
+    grid = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=list(titles),
+                         vertical_spacing=vertical_spacing)
+    layout = {k: v for k, v in grid.to_plotly_json()["layout"].items() if k != "template"}
+    axes = []
+    for row in range(1, rows + 1):
+        subplot = grid.get_subplot(row, 1)
+        axes.append((subplot.xaxis.plotly_name.replace("axis", ""),
+                     subplot.yaxis.plotly_name.replace("axis", "")))
+    return layout, tuple(axes)
+
+
+def _every_axis(layout: dict[str, Any], prefix: str, **props: Any) -> None:
+    """Set ``props`` on every ``xaxis*`` or ``yaxis*`` of a layout (``update_xaxes``)."""
+    for name, axis in layout.items():
+        if name.startswith(prefix):
+            axis.update(props)
 
 
 def _group(row: Row) -> str:
@@ -133,7 +176,7 @@ def _group_of(group: str) -> str:
 
 
 def families_figure(measured: Sequence[Row], published: Sequence[Row],
-                    categories: Sequence[str]) -> go.Figure:
+                    categories: Sequence[str]) -> Figure:
     """Each encoder's category averages, one panel per category, bars coloured by family
     (Cambrian-1 Figure 4). ``measured`` / ``published`` rows: ``label``, ``group``,
     ``values`` (category -> value); published ones also ``source``; measured ones ``smoke``.
@@ -141,52 +184,50 @@ def families_figure(measured: Sequence[Row], published: Sequence[Row],
     Measured bars are solid, published bars hatched with their own legend entries; every
     trace carries ``meta.kind`` so the page's switch can hide the published ones.
     """
-    from plotly.subplots import make_subplots
-
     categories = list(categories) or ["(no category)"]
-    fig = make_subplots(rows=len(categories), cols=1, shared_xaxes=True,
-                        subplot_titles=categories, vertical_spacing=0.06)
+    layout, axes = _subplot_grid(len(categories), categories, vertical_spacing=0.06)
     labels = _family_order([*measured, *published])
+    traces = []
     for kind, rows in ((MEASURED_KIND, measured), (PUBLISHED_KIND, published)):
         for group in GROUPS:
             members = [r for r in rows if _group_of(r["group"]) == group]
             if not members:
                 continue
-            for i, category in enumerate(categories, start=1):
+            for i, category in enumerate(categories):
                 points = [r for r in members if r["values"].get(category) is not None]
                 smoke = kind == MEASURED_KIND and any(r.get("smoke") for r in members)
                 name = group if kind == MEASURED_KIND else f"{group} · published"
                 if smoke:
                     name += f" ({SMOKE_NOTE})"
-                fig.add_trace(go.Bar(
-                    name=name,
-                    legendgroup=f"{kind}-{group}",
-                    showlegend=i == 1,
-                    offsetgroup=kind,
-                    x=[r["label"] for r in points],
-                    y=[r["values"][category] for r in points],
-                    marker={
+                traces.append({
+                    "type": "bar",
+                    "name": name,
+                    "legendgroup": f"{kind}-{group}",
+                    "showlegend": i == 0,
+                    "offsetgroup": kind,
+                    "xaxis": axes[i][0],
+                    "yaxis": axes[i][1],
+                    "x": [r["label"] for r in points],
+                    "y": [r["values"][category] for r in points],
+                    "marker": {
                         "color": GROUP_COLORS[group],
-                        "pattern": {"shape": PUBLISHED_PATTERN if kind == PUBLISHED_KIND else "",
-                                    "fillmode": "overlay", "fgcolor": "#222"},
-                        "line": {"color": "#222" if kind == PUBLISHED_KIND else GROUP_COLORS[group],
+                        "pattern": {"shape": PUBLISHED_PATTERN if kind == PUBLISHED_KIND
+                                    else "", "fillmode": "overlay", "fgcolor": "#222"},
+                        "line": {"color": "#222" if kind == PUBLISHED_KIND
+                                 else GROUP_COLORS[group],
                                  "width": 1.5 if kind == PUBLISHED_KIND else 0},
                         "opacity": 0.45 if smoke else 1.0,
                     },
-                    hovertext=[_family_hover(r, category, kind) for r in points],
-                    hoverinfo="text",
-                    meta={"kind": kind, "group": group},
-                ), row=i, col=1)
-    fig.update_xaxes(categoryorder="array", categoryarray=labels, tickangle=-40)
-    fig.update_yaxes(title_text="average (0-100)")
-    fig.update_layout(
-        barmode="group",
-        **STYLE,
-        height=260 * len(categories) + 160,
-        legend_title_text="family (hatched: published)",
-        margin={"t": 60, "b": 140},
-    )
-    return fig
+                    "hovertext": [_family_hover(r, category, kind) for r in points],
+                    "hoverinfo": "text",
+                    "meta": {"kind": kind, "group": group},
+                })
+    _every_axis(layout, "xaxis", categoryorder="array", categoryarray=labels, tickangle=-40)
+    _every_axis(layout, "yaxis", title={"text": "average (0-100)"})
+    layout.update(STYLE, barmode="group", height=260 * len(categories) + 160,
+                  legend={"title": {"text": "family (hatched: published)"}},
+                  margin={"t": 60, "b": 140})
+    return {"data": traces, "layout": layout}
 
 
 def _family_order(rows: Sequence[Row]) -> list[str]:
@@ -214,75 +255,71 @@ def _family_hover(row: Row, category: str, kind: str) -> str:
     return "<br>".join(lines)
 
 
-def deltas_figure(comparisons: Sequence[Row], columns: Sequence[str], title: str) -> go.Figure:
+def deltas_figure(comparisons: Sequence[Row], columns: Sequence[str], title: str) -> Figure:
     """Per encoder, the change a recipe trait makes (``deltas``): one panel per column
     (category), bars coloured by family, faded for smoke runs."""
-    from plotly.subplots import make_subplots
-
     columns = list(columns) or ["(none)"]
-    fig = make_subplots(rows=len(columns), cols=1, shared_xaxes=True, subplot_titles=columns,
-                        vertical_spacing=0.08)
+    layout, axes = _subplot_grid(len(columns), columns, vertical_spacing=0.08)
     labels = _family_order(comparisons)
+    traces = []
     for group in GROUPS:
         members = [c for c in comparisons if _group_of(c["group"]) == group]
-        for i, column in enumerate(columns, start=1):
+        for i, column in enumerate(columns):
             points = [c for c in members if column in c["deltas"]]
             if not points:
                 continue
-            fig.add_trace(go.Bar(
-                name=group,
-                legendgroup=group,
-                showlegend=i == 1,
-                x=[c["label"] for c in points],
-                y=[c["deltas"][column] for c in points],
-                marker={"color": GROUP_COLORS[group],
-                        "opacity": [0.45 if c["smoke"] else 1.0 for c in points]},
-                hovertext=[
+            traces.append({
+                "type": "bar",
+                "name": group,
+                "legendgroup": group,
+                "showlegend": i == 0,
+                "xaxis": axes[i][0],
+                "yaxis": axes[i][1],
+                "x": [c["label"] for c in points],
+                "y": [c["deltas"][column] for c in points],
+                "marker": {"color": GROUP_COLORS[group],
+                           "opacity": [0.45 if c["smoke"] else 1.0 for c in points]},
+                "hovertext": [
                     f"<b>{html.escape(c['label'])}</b><br>{html.escape(column)}: "
                     f"{c['deltas'][column]:+.1f}<br>{html.escape(', '.join(c['base_recipes']))}"
                     f" → {html.escape(', '.join(c['changed_recipes']))}"
                     + (f"<br><i>{SMOKE_NOTE}</i>" if c["smoke"] else "")
                     for c in points
                 ],
-                hoverinfo="text",
-            ), row=i, col=1)
-    fig.update_xaxes(categoryorder="array", categoryarray=labels, tickangle=-40)
-    fig.update_yaxes(title_text="points", zeroline=True, zerolinecolor="#444")
-    fig.update_layout(title={"text": title}, **STYLE,
-                      height=200 * len(columns) + 220, legend_title_text="family",
-                      margin={"b": 160})
-    return fig
+                "hoverinfo": "text",
+            })
+    _every_axis(layout, "xaxis", categoryorder="array", categoryarray=labels, tickangle=-40)
+    _every_axis(layout, "yaxis", title={"text": "points"}, zeroline=True, zerolinecolor="#444")
+    layout.update(STYLE, title={"text": title}, height=200 * len(columns) + 220,
+                  legend={"title": {"text": "family"}}, margin={"b": 160})
+    return {"data": traces, "layout": layout}
 
 
-def benchmark_heatmap(rows: Sequence[Row], columns: Sequence[str]) -> go.Figure:
+def benchmark_heatmap(rows: Sequence[Row], columns: Sequence[str]) -> Figure:
     """Settings x benchmarks, each cell the mean over seeds (blank where not measured)."""
-    fig = go.Figure(go.Heatmap(
-        z=[[r["values"].get(c) for c in columns] for r in rows],
-        x=list(columns),
-        y=[r["label"] for r in rows],
-        colorscale="Viridis",
-        colorbar={"title": {"text": "0-100"}},
-        hovertemplate="%{y}<br>%{x}: %{z:.1f}<extra></extra>",
-    ))
-    fig.update_layout(**STYLE, height=max(320, 22 * len(rows) + 160),
-                      yaxis={"autorange": "reversed"}, margin={"l": 260})
-    return fig
+    return {"data": [{
+        "type": "heatmap",
+        "z": [[r["values"].get(c) for c in columns] for r in rows],
+        "x": list(columns),
+        "y": [r["label"] for r in rows],
+        "colorscale": "Viridis",
+        "colorbar": {"title": {"text": "0-100"}},
+        "hovertemplate": "%{y}<br>%{x}: %{z:.1f}<extra></extra>",
+    }], "layout": {**STYLE, "height": max(320, 22 * len(rows) + 160),
+                   "yaxis": {"autorange": "reversed"}, "margin": {"l": 260}}}
 
 
-def vision_reliance_figure(gaps: Sequence[Row]) -> go.Figure:
+def vision_reliance_figure(gaps: Sequence[Row]) -> Figure:
     """Per benchmark, score with the image minus score without (blind mode): how much the
     benchmark needs vision. ``gaps`` rows: ``benchmark``, ``gap``, ``settings``."""
     gaps = sorted(gaps, key=lambda g: -g["gap"])
-    fig = go.Figure(go.Bar(
-        x=[g["benchmark"] for g in gaps],
-        y=[g["gap"] for g in gaps],
-        marker={"color": "#1f77b4"},
-        hovertext=[f"{html.escape(g['benchmark'])}: {g['gap']:+.1f} points "
-                   f"(mean over {g['settings']} settings)" for g in gaps],
-        hoverinfo="text",
-    ))
-    fig.add_hline(y=0, line_color="#444")
-    fig.update_layout(**STYLE, title={"text": "Vision reliance: with image "
-                                                              "minus blind (points)"},
-                      yaxis_title="points")
-    return fig
+    return {"data": [{
+        "type": "bar",
+        "x": [g["benchmark"] for g in gaps],
+        "y": [g["gap"] for g in gaps],
+        "marker": {"color": "#1f77b4"},
+        "hovertext": [f"{html.escape(g['benchmark'])}: {g['gap']:+.1f} points "
+                      f"(mean over {g['settings']} settings)" for g in gaps],
+        "hoverinfo": "text",
+    }], "layout": {**STYLE, "title": {"text": "Vision reliance: with image minus blind (points)"},
+                   "yaxis": {"title": {"text": "points"}}, "shapes": [_hline(0)]}}

@@ -42,6 +42,9 @@ class PageCache:
         self._pages: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._pages)
+
     def get(self, store: Store, key: tuple[Any, ...], render: Callable[[], str]) -> str:
         full = (*key, store.data_version())
         with self._lock:
@@ -57,10 +60,7 @@ class PageCache:
 
 
 def page_cache(request: Request) -> PageCache:
-    cache = getattr(request.app.state, "page_cache", None)
-    if cache is None:
-        cache = request.app.state.page_cache = PageCache()
-    return cache
+    return request.app.state.page_cache  # made by create_app, warmed at start-up
 
 
 PageCacheDep = Annotated[PageCache, Depends(page_cache)]
@@ -94,6 +94,16 @@ def recipes(store: StoreDep, cache: PageCacheDep, smoke: bool = False) -> HTMLRe
 def benchmarks(store: StoreDep, cache: PageCacheDep, smoke: bool = False) -> HTMLResponse:
     return HTMLResponse(cache.get(store, ("/benchmarks", smoke), lambda: render_benchmarks(
         store.settings(), store.benchmark_versions(include_smoke=smoke), include_smoke=smoke)))
+
+
+def warm_up(store: Store, cache: PageCache) -> None:
+    """Render the dashboard's default pages once (at start-up): the first visitor then meets
+    neither the aggregate over every score nor the first-use costs of templates and imports."""
+    leaderboard(store, cache)
+    families(store, cache)
+    recipes(store, cache)
+    benchmarks(store, cache)
+    store.choices()
 
 
 @router.get("/runs", response_class=HTMLResponse)

@@ -19,7 +19,6 @@ from harness.store.models import (
     RunRow,
     ScoreRow,
 )
-from harness.store.summary import Setting, build_settings
 
 Page = tuple[list[dict[str, Any]], int]
 
@@ -260,85 +259,6 @@ def data_version(session: Session) -> tuple[Any, ...]:
         select(func.count(), func.max(PublishedScoreRow.imported_at))
     ).one()
     return (*runs_now, *published_now)
-
-
-def settings(session: Session) -> list[Setting]:
-    """Finished runs' ``overall`` scores, averaged over seeds per setting, benchmark, metric."""
-    setting_cols = (RunRow.encoder_id, RunRow.recipe, RunRow.llm, RunRow.connector,
-                    RunRow.preset, RunRow.smoke, RunRow.recipe_encoder, RunRow.recipe_stages,
-                    EncoderRow.group, EncoderRow.supervision, EncoderRow.architecture)
-    seeds = (
-        select(*setting_cols[:6], func.count().label("seeds"))
-        .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
-        .where(RunRow.status == "done")
-        .group_by(*setting_cols[:6])
-        .subquery()
-    )
-    query = (
-        select(
-            *setting_cols, ScoreRow.benchmark, ScoreRow.metric,
-            func.max(ScoreRow.category).label("category"),
-            func.avg(ScoreRow.value).label("mean"),
-            func.avg(ScoreRow.value * ScoreRow.value).label("mean_sq"),
-            func.count().label("runs"),
-            func.max(seeds.c.seeds).label("seeds"),
-            func.max(ScoreRow.chance).label("chance"),
-            func.max(ScoreRow.n).label("n"),
-        )
-        .join(RunRow, ScoreRow.run_key == RunRow.key)
-        .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
-        .join(seeds, (seeds.c.encoder_id == RunRow.encoder_id) & (seeds.c.recipe == RunRow.recipe)
-              & (seeds.c.llm == RunRow.llm) & (seeds.c.connector == RunRow.connector)
-              & (seeds.c.preset == RunRow.preset) & (seeds.c.smoke == RunRow.smoke))
-        .where(RunRow.status == "done", ScoreRow.subset == "overall")
-        .group_by(*setting_cols, ScoreRow.benchmark, ScoreRow.metric)
-    )
-    rows = [
-        {
-            "encoder_id": r.encoder_id, "recipe": r.recipe, "llm": r.llm,
-            "connector": r.connector, "preset": r.preset, "smoke": bool(r.smoke),
-            "recipe_encoder": r.recipe_encoder, "recipe_stages": r.recipe_stages,
-            "group": r.group, "supervision": r.supervision, "architecture": r.architecture,
-            "benchmark": r.benchmark, "metric": r.metric, "category": r.category,
-            "mean": float(r.mean), "mean_sq": float(r.mean_sq), "runs": int(r.runs),
-            "seeds": int(r.seeds), "chance": r.chance, "n": int(r.n),
-        }
-        for r in session.execute(query)
-    ]
-    return build_settings(rows)
-
-
-def benchmark_versions(session: Session, include_smoke: bool = True) -> list[dict[str, Any]]:
-    """Per benchmark, the distinct versions, prompt hashes, label patches and dataset hashes
-    its ``overall`` scores were made under: more than one variant means not comparable."""
-    query = (
-        select(ScoreRow.benchmark, ScoreRow.category, ScoreRow.benchmark_version,
-               ScoreRow.prompt_hash, ScoreRow.label_patch, ScoreRow.dataset_hash,
-               func.count().label("runs"))
-        .join(RunRow, ScoreRow.run_key == RunRow.key)
-        .where(RunRow.status == "done", ScoreRow.subset == "overall")
-        .group_by(ScoreRow.benchmark, ScoreRow.category, ScoreRow.benchmark_version,
-                  ScoreRow.prompt_hash, ScoreRow.label_patch, ScoreRow.dataset_hash)
-    )
-    if not include_smoke:
-        query = query.where(RunRow.smoke.is_(False))
-    out: dict[str, dict[str, Any]] = {}
-    for r in session.execute(query):
-        entry = out.setdefault(r.benchmark, {
-            "benchmark": r.benchmark, "category": r.category, "runs": 0, "variants": 0,
-            "versions": set(), "prompt_hashes": set(), "label_patches": set(),
-            "dataset_hashes": set(),
-        })
-        entry["runs"] += r.runs
-        entry["variants"] += 1
-        entry["versions"].add(r.benchmark_version)
-        entry["prompt_hashes"].add(r.prompt_hash)
-        entry["label_patches"].add(r.label_patch)
-        entry["dataset_hashes"].add(r.dataset_hash)
-    for entry in out.values():
-        for key in ("versions", "prompt_hashes", "label_patches", "dataset_hashes"):
-            entry[key] = sorted(v for v in entry[key] if v)
-    return [out[b] for b in sorted(out)]
 
 
 def published(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from harness.store import queries, schema
+from harness.store.rollup import SettingsRollup
 from harness.store.summary import Setting
 
 DEFAULT_DB_URL = "sqlite:///harness-runs/harness.db"
@@ -48,6 +49,8 @@ class Store:
         )
         self._cache_lock = threading.Lock()
         self._cache: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        # Aggregates per setting, updated from the runs that changed (harness.store.rollup).
+        self._rollup = SettingsRollup()
         if create and not schema.is_current(self.engine):
             schema.upgrade(self.engine)
 
@@ -153,7 +156,7 @@ class Store:
     def settings(self) -> list[Setting]:
         """Finished runs' overall scores averaged over seeds, one entry per setting
         (encoder x recipe x LLM x connector x preset); cached until the data changes."""
-        return self._cached("settings", queries.settings)
+        return self._cached("settings", self._rollup.refresh)
 
     def data_version(self) -> tuple[Any, ...]:
         """Changes whenever a run or a published score is added or replaced."""
@@ -178,8 +181,9 @@ class Store:
     def benchmark_versions(self, include_smoke: bool = True) -> list[dict[str, Any]]:
         """Per benchmark, the variants (version, prompt, label patch, dataset) scored under;
         cached until the data changes."""
-        return self._cached(f"versions-{include_smoke}", lambda session: queries.benchmark_versions(
-            session, include_smoke=include_smoke))
+        self.settings()  # brings the rollup up to date
+        return self._cached(f"versions-{include_smoke}",
+                            lambda _session: self._rollup.benchmark_versions(include_smoke))
 
     def published(self, **filters: Any) -> list[dict[str, Any]]:
         """Published reference scores (never part of ``settings``); the unfiltered list is

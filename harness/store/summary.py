@@ -119,7 +119,7 @@ class Setting:
 
 
 def build_settings(rows: Iterable[dict[str, Any]]) -> list[Setting]:
-    """Settings from aggregated score rows (``queries.settings``): one row per setting,
+    """Settings from aggregated score rows (``rollup.SettingsRollup``): one row per setting,
     benchmark and metric with ``mean``, ``mean_sq``, ``runs`` and ``category``."""
     settings: dict[tuple[Any, ...], Setting] = {}
     metrics: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = defaultdict(dict)

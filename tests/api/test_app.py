@@ -118,3 +118,29 @@ def test_store_dependency_can_be_overridden(tmp_path: Path) -> None:
     with TestClient(app) as client:
         rows = client.get("/api/v1/leaderboard").json()["rows"]
     assert [r["encoder_id"] for r in rows] == ["dino-tiny"]
+
+
+def test_start_up_renders_the_default_pages_before_the_first_visitor(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'harness.db'}"))
+    ingest_record(app.state.store, make_record("real00000000", "effnet-lite0.imagenet", "other",
+                                               False, 55))
+    assert len(app.state.page_cache) == 0
+    with TestClient(app) as client:
+        assert len(app.state.page_cache) == 4  # leaderboard, families, recipes, benchmarks
+        # Served from what start-up drew: rendering again would fail here.
+        monkeypatch.setattr("api.routes.pages.render_leaderboard", None)
+        page = client.get("/")
+        assert page.status_code == 200 and "effnet-lite0.imagenet" in page.text
+
+
+def test_a_failed_warm_up_does_not_stop_the_server(tmp_path: Path, monkeypatch, caplog) -> None:
+    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'harness.db'}"))
+
+    def broken(*_args) -> None:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr("api.routes.pages.warm_up", broken)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+    assert "dashboard warm-up failed: database unreachable" in caplog.text

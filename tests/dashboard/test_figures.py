@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.figures import (
-    GROUP_COLORS,
-    deltas_figure,
-    families_figure,
-    group_comparison,
-    vision_reliance_figure,
-)
+import plotly.graph_objects as go
+
+from dashboard import figures
+from dashboard.figures import GROUP_COLORS
+
+
+def validated(build):
+    """The figure function, its plain-dict figure loaded into ``go.Figure``: plotly validates
+    every property there (the pages skip that to stay fast), and the tests read attributes."""
+    return lambda *args, **kwargs: go.Figure(build(*args, **kwargs))
+
+
+group_comparison = validated(figures.group_comparison)
+families_figure = validated(figures.families_figure)
+deltas_figure = validated(figures.deltas_figure)
+vision_reliance_figure = validated(figures.vision_reliance_figure)
+benchmark_heatmap = validated(figures.benchmark_heatmap)
 
 
 def row(encoder: str, group: str, value: float, smoke: bool = False, **extra: Any) -> dict:
@@ -126,3 +136,10 @@ def test_vision_reliance_sorted_by_gap() -> None:
     fig = vision_reliance_figure([{"benchmark": "a", "gap": 3.0, "settings": 2},
                                   {"benchmark": "b", "gap": 12.0, "settings": 2}])
     assert list(fig.data[0].x) == ["b", "a"]
+
+
+def test_benchmark_heatmap_is_blank_where_not_measured() -> None:
+    fig = benchmark_heatmap([{"label": "a", "values": {"x": 1.0}},
+                             {"label": "b", "values": {"y": 2.0}}], ["x", "y"])
+    assert [list(r) for r in fig.data[0].z] == [[1.0, None], [None, 2.0]]
+    assert list(fig.data[0].y) == ["a", "b"]

@@ -1,0 +1,195 @@
+"""Per-setting aggregates kept up to date run by run: after an ingest, the dashboard looks at
+which finished runs changed and re-reads only their scores, instead of aggregating every score
+in the store again (a page view after a change stays fast with thousands of runs)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from harness.store.models import EncoderRow, RunRow, ScoreRow
+from harness.store.summary import SETTING_FIELDS, Setting, build_settings
+
+OVERALL = "overall"
+FULL_READ_SHARE = 0.25
+"""Above this share of changed runs one scan of every score beats many keyed lookups."""
+KEYS_PER_QUERY = 500
+"""Run keys per ``IN (...)`` list: well under every backend's bound-parameter limit."""
+
+_IDENTITY_COLUMNS = (
+    RunRow.record_hash, RunRow.encoder_id, RunRow.recipe, RunRow.llm, RunRow.connector,
+    RunRow.preset, RunRow.smoke, RunRow.recipe_encoder, RunRow.recipe_stages,
+    EncoderRow.group, EncoderRow.supervision, EncoderRow.architecture,
+)
+_IDENTITY_NAMES = ("record_hash", *SETTING_FIELDS, "recipe_encoder", "recipe_stages", "group",
+                   "supervision", "architecture")
+_SCORE_COLUMNS = (
+    ScoreRow.run_key, ScoreRow.benchmark, ScoreRow.metric, ScoreRow.category, ScoreRow.value,
+    ScoreRow.chance, ScoreRow.n, ScoreRow.benchmark_version, ScoreRow.prompt_hash,
+    ScoreRow.label_patch, ScoreRow.dataset_hash,
+)
+VARIANT_FIELDS = ("benchmark", "category", "benchmark_version", "prompt_hash", "label_patch",
+                  "dataset_hash")
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """One finished run as the rollup holds it: what it was ingested as, and its overall
+    scores as (benchmark, metric, category, value, chance, n, *variant hashes)."""
+
+    identity: dict[str, Any]
+    scores: tuple[tuple[Any, ...], ...]
+
+    @property
+    def setting(self) -> tuple[Any, ...]:
+        return tuple(self.identity[f] for f in SETTING_FIELDS)
+
+    def variants(self) -> Iterable[tuple[Any, ...]]:
+        """(benchmark, category, version, prompt, label patch, dataset, smoke) per score."""
+        smoke = self.identity["smoke"]
+        for benchmark, _metric, category, _v, _c, _n, *hashes in self.scores:
+            yield (benchmark, category, *hashes, smoke)
+
+
+class SettingsRollup:
+    """The settings list (``summary.Setting``), updated in place from the runs that changed
+    since the last ``refresh``. Thread-safe; one per store object."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunScores] = {}
+        self._members: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+        self._settings: dict[tuple[Any, ...], Setting] = {}
+        self._variants: Counter[tuple[Any, ...]] = Counter()
+        self._sorted: list[Setting] = []
+
+    def refresh(self, session: Session) -> list[Setting]:
+        """Bring the rollup up to date with the store; returns the settings, sorted by key."""
+        with self._lock:
+            current = _finished_runs(session)
+            gone = [key for key in self._runs if key not in current]
+            changed = [key for key, identity in current.items()
+                       if key not in self._runs or self._runs[key].identity != identity]
+            if not gone and not changed:
+                return self._sorted
+            full = len(changed) > FULL_READ_SHARE * max(1, len(current))
+            scores = _scores(session, None if full else changed)
+            dirty: set[tuple[Any, ...]] = set()
+            for key in gone:
+                dirty.add(self._drop(key))
+            for key in changed:
+                if key in self._runs:
+                    dirty.add(self._drop(key))
+                run = self._runs[key] = RunScores(current[key], tuple(scores.get(key, ())))
+                self._members[run.setting].add(key)
+                self._variants.update(run.variants())
+                dirty.add(run.setting)
+            for setting in dirty:
+                self._rebuild(setting)
+            self._variants = +self._variants  # drop the counts that fell to zero
+            self._sorted = sorted(self._settings.values(), key=lambda s: s.key)
+            return self._sorted
+
+    def benchmark_versions(self, include_smoke: bool = True) -> list[dict[str, Any]]:
+        """As ``queries.benchmark_versions``, from the runs the last ``refresh`` saw."""
+        with self._lock:
+            counts = Counter()
+            for (*variant, smoke), runs in self._variants.items():
+                if include_smoke or not smoke:
+                    counts[tuple(variant)] += runs
+        out: dict[str, dict[str, Any]] = {}
+        for (benchmark, category, version, prompt, patch, dataset), runs in sorted(
+                counts.items(), key=lambda kv: tuple(str(v) for v in kv[0])):
+            entry = out.setdefault(benchmark, {
+                "benchmark": benchmark, "category": category, "runs": 0, "variants": 0,
+                "versions": set(), "prompt_hashes": set(), "label_patches": set(),
+                "dataset_hashes": set(),
+            })
+            entry["runs"] += runs
+            entry["variants"] += 1
+            for name, value in (("versions", version), ("prompt_hashes", prompt),
+                                ("label_patches", patch), ("dataset_hashes", dataset)):
+                if value:
+                    entry[name].add(value)
+        for entry in out.values():
+            for name in ("versions", "prompt_hashes", "label_patches", "dataset_hashes"):
+                entry[name] = sorted(entry[name])
+        return [out[b] for b in sorted(out)]
+
+    def _drop(self, key: str) -> tuple[Any, ...]:
+        run = self._runs.pop(key)
+        self._members[run.setting].discard(key)
+        self._variants.subtract(run.variants())
+        return run.setting
+
+    def _rebuild(self, setting: tuple[Any, ...]) -> None:
+        members = sorted(self._members.get(setting, ()))
+        if not members:
+            self._members.pop(setting, None)
+            self._settings.pop(setting, None)
+            return
+        runs = [self._runs[k] for k in members]
+        built = build_settings(_aggregate_rows(runs))
+        if built:
+            self._settings[setting] = built[0]
+        else:  # finished runs without any overall score
+            self._settings.pop(setting, None)
+
+
+def _aggregate_rows(runs: list[RunScores]) -> list[dict[str, Any]]:
+    """One setting's runs as ``build_settings`` rows: per benchmark and metric, the mean and
+    mean square over the runs that have it (what the SQL aggregate used to return)."""
+    identity = runs[0].identity
+    cells: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for run in runs:
+        for score in run.scores:
+            cells[(score[0], score[1])].append(score)
+    rows = []
+    for (benchmark, metric), scores in cells.items():
+        values = [s[3] for s in scores]
+        categories = [s[2] for s in scores if s[2] is not None]
+        chances = [s[4] for s in scores if s[4] is not None]
+        rows.append({
+            **{f: identity[f] for f in (*SETTING_FIELDS, "recipe_encoder", "recipe_stages",
+                                        "group", "supervision", "architecture")},
+            "smoke": bool(identity["smoke"]), "benchmark": benchmark, "metric": metric,
+            "category": max(categories) if categories else None,
+            "mean": sum(values) / len(values),
+            "mean_sq": sum(v * v for v in values) / len(values),
+            "runs": len(values), "seeds": len(runs),
+            "chance": max(chances) if chances else None,
+            "n": max(int(s[5] or 0) for s in scores),
+        })
+    return rows
+
+
+def _finished_runs(session: Session) -> dict[str, dict[str, Any]]:
+    query = (select(RunRow.key, *_IDENTITY_COLUMNS)
+             .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
+             .where(RunRow.status == "done"))
+    # Core rows (tuples), not ORM entities: this runs on every change of the data.
+    return {key: dict(zip(_IDENTITY_NAMES, rest, strict=True))
+            for key, *rest in session.connection().execute(query)}
+
+
+def _scores(session: Session, keys: list[str] | None) -> dict[str, list[tuple[Any, ...]]]:
+    """Overall scores of finished runs, by run key: all of them, or those of ``keys``."""
+    base = select(*_SCORE_COLUMNS).where(ScoreRow.subset == OVERALL)
+    if keys is None:
+        queries = [base.join(RunRow, ScoreRow.run_key == RunRow.key)
+                   .where(RunRow.status == "done")]
+    else:
+        queries = [base.where(ScoreRow.run_key.in_(keys[i:i + KEYS_PER_QUERY]))
+                   for i in range(0, len(keys), KEYS_PER_QUERY)]
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    connection = session.connection()
+    for query in queries:
+        for run_key, *score in connection.execute(query):
+            out[run_key].append(tuple(score))
+    return out

@@ -1,0 +1,97 @@
+"""The per-setting rollup: updated run by run, it must always equal a rollup built from
+scratch, read only the scores of runs that changed, and follow replaced and failed runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from harness.store import Store, ingest_records
+from harness.store import rollup as rollup_module
+from harness.store.rollup import SettingsRollup
+from harness.store.synthetic import synthetic_records
+from harness.sweep.record import Score
+
+
+def fresh(store: Store):
+    with store.session() as session:
+        return SettingsRollup().refresh(session)
+
+
+def fresh_versions(store: Store, include_smoke: bool):
+    rollup = SettingsRollup()
+    with store.session() as session:
+        rollup.refresh(session)
+    return rollup.benchmark_versions(include_smoke)
+
+
+@pytest.fixture
+def records():
+    return list(synthetic_records(encoders=6, recipes=2, benchmarks=5, seeds=2, smoke_every=3))
+
+
+def test_incremental_updates_equal_a_rebuild_from_scratch(store: Store, records) -> None:
+    ingest_records(store, records[:10])
+    first = store.settings()
+    assert first == fresh(store) and len(first) == 5  # 10 runs, 2 seeds per setting
+
+    ingest_records(store, records[10:])
+    # A rerun with other numbers replaces its run; a failed rerun takes a run out.
+    replaced = dataclasses.replace(records[0], scores=tuple(
+        dataclasses.replace(s, value=s.value / 2) for s in records[0].scores))
+    failed = dataclasses.replace(records[1], status="failed", scores=(),
+                                 error="CUDA out of memory")
+    ingest_records(store, [replaced, failed])
+    now = store.settings()
+    assert now == fresh(store)
+    assert len(now) == 12
+    setting = next(s for s in now if s.encoder_id == records[0].encoder.id
+                   and s.recipe == records[0].recipe)
+    assert setting.seeds == 1  # its other seed failed
+    probe = records[0].scores[0]
+    assert setting.benchmarks[probe.benchmark].value == pytest.approx(probe.value / 2)
+    for include_smoke in (True, False):
+        assert store.benchmark_versions(include_smoke) == fresh_versions(store, include_smoke)
+
+
+def test_a_new_run_costs_a_read_of_its_own_scores_only(store: Store, records,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest_records(store, records[:-1])
+    store.settings()
+    reads = []
+    real = rollup_module._scores
+
+    def spy(session, keys):
+        reads.append(keys)
+        return real(session, keys)
+
+    monkeypatch.setattr(rollup_module, "_scores", spy)
+    ingest_records(store, records[-1:])
+    incremental = store.settings()
+    assert reads == [[records[-1].run_key]]
+    store.settings()  # nothing changed: no read at all
+    assert len(reads) == 1
+    assert incremental == fresh(store)
+
+
+def test_versions_count_runs_per_variant_and_hide_smoke(store: Store, records) -> None:
+    relabelled = dataclasses.replace(records[0], scores=tuple(
+        dataclasses.replace(s, prompt_hash="p1") for s in records[0].scores))
+    ingest_records(store, [relabelled, *records[1:]])
+    versions = {v["benchmark"]: v for v in store.benchmark_versions()}
+    first = records[0].scores[0].benchmark
+    assert versions[first]["prompt_hashes"] == ["p0", "p1"]
+    assert versions[first]["variants"] == 2
+    assert versions[first]["runs"] == len(records)
+    smoke_runs = sum(r.smoke for r in records)
+    assert smoke_runs and not records[0].smoke
+    without = {v["benchmark"]: v for v in store.benchmark_versions(include_smoke=False)}
+    assert without[first]["runs"] == len(records) - smoke_runs
+
+
+def test_a_run_without_overall_scores_makes_no_setting(store: Store, records) -> None:
+    only_subset = dataclasses.replace(records[0], scores=(
+        Score("probe", "accuracy", "Count", 50.0, 10),))
+    ingest_records(store, [only_subset])
+    assert store.settings() == [] == fresh(store)
