@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -46,3 +47,24 @@ Name = Annotated[str | None, Query(max_length=200, pattern=NAME_PATTERN)]
 MAX_LIMIT = 1000
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreFilters:
+    """Which scores: the query parameters ``/scores`` and ``/export/scores`` share."""
+
+    encoder: Name = None
+    benchmark: Name = None
+    metric: Name = None
+    subset: Name = None
+    category: Name = None
+    recipe: Name = None
+    llm: Name = None
+    group: Name = None
+    include_smoke: bool = True
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+ScoreFiltersDep = Annotated[ScoreFilters, Depends()]

@@ -4,8 +4,11 @@ show the same numbers for the same filters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
+
+from api.deps import Name
 from harness.store import Store
 from harness.store.published import table_rows
 from harness.store.summary import Axis, filter_settings, table
@@ -13,13 +16,19 @@ from harness.store.summary import Axis, filter_settings, table
 
 @dataclass(frozen=True)
 class Filters:
-    group: str | None = None
-    recipe: str | None = None
-    llm: str | None = None
-    encoder: str | None = None
-    preset: str | None = None
-    category: str | None = None
+    """Which settings: the query parameters the pivoted leaderboard and its export share (a
+    FastAPI dependency: each field is a query parameter)."""
+
+    group: Name = None
+    recipe: Name = None
+    llm: Name = None
+    encoder: Name = None
+    preset: Name = None
+    category: Name = None
     include_smoke: bool = True
+
+
+SettingFiltersDep = Annotated[Filters, Depends()]
 
 
 def leaderboard_table(store: Store, axis: Axis, filters: Filters, *, column: str | None = None,

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
-from api.deps import Name, StoreDep
-from api.views import Filters, leaderboard_table
+from api.deps import Name, ScoreFiltersDep, StoreDep
+from api.views import SettingFiltersDep, leaderboard_table
 from harness.store.summary import Axis
 
 router = APIRouter(tags=["export"])
@@ -29,26 +29,15 @@ SCORE_COLUMNS = ("run_key", "encoder_id", "group", "recipe", "llm", "connector",
             responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
 def export_scores(
     store: StoreDep,
+    filters: ScoreFiltersDep,
     format: Format = "csv",
-    encoder: Name = None,
-    benchmark: Name = None,
-    metric: Name = None,
-    subset: Name = None,
-    category: Name = None,
-    recipe: Name = None,
-    llm: Name = None,
-    group: Name = None,
-    include_smoke: bool = True,
 ) -> Response:
     """Every matching score of a finished run, one line per score, with its hashes."""
-    filters = {"encoder": encoder, "benchmark": benchmark, "metric": metric, "subset": subset,
-               "category": category, "recipe": recipe, "llm": llm, "group": group,
-               "include_smoke": include_smoke}
 
     def batches() -> Iterator[list[dict[str, Any]]]:
         offset = 0
         while True:
-            items, _ = store.scores(**filters, limit=EXPORT_BATCH, offset=offset)
+            items, _ = store.scores(**filters.as_kwargs(), limit=EXPORT_BATCH, offset=offset)
             if not items:
                 return
             yield items
@@ -69,25 +58,15 @@ def export_scores(
 def export_leaderboard(
     store: StoreDep,
     axis: Axis,
+    filters: SettingFiltersDep,
     format: Format = "csv",
-    group: Name = None,
-    recipe: Name = None,
-    llm: Name = None,
-    encoder: Name = None,
-    preset: Name = None,
-    category: Name = None,
     column: Name = None,
-    include_smoke: bool = True,
     include_published: bool = False,
 ) -> Response:
     """The pivoted leaderboard (``/leaderboard/{axis}``) as one file; a published row is
     marked in the ``kind`` column with its ``source``."""
-    result = leaderboard_table(
-        store, axis,
-        Filters(group=group, recipe=recipe, llm=llm, encoder=encoder, preset=preset,
-                category=category, include_smoke=include_smoke),
-        column=column, include_published=include_published,
-    )
+    result = leaderboard_table(store, axis, filters, column=column,
+                               include_published=include_published)
     name = f"leaderboard-{axis}"
     if format == "json":
         return _download(json.dumps(result, indent=1), f"{name}.json", "application/json")

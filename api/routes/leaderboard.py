@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import MAX_LIMIT, Limit, Name, Offset, StoreDep
 from api.schemas import Leaderboard, LeaderboardRow, Table
-from api.views import Filters, leaderboard_table, sort_rows
+from api.views import SettingFiltersDep, leaderboard_table, sort_rows
 from harness.store import Store
 from harness.store.summary import Axis
 
@@ -46,14 +46,8 @@ def get_leaderboard(
 def get_leaderboard_table(
     store: StoreDep,
     axis: Axis,
-    group: Name = None,
-    recipe: Name = None,
-    llm: Name = None,
-    encoder: Name = None,
-    preset: Name = None,
-    category: Name = None,
+    filters: SettingFiltersDep,
     column: Name = None,
-    include_smoke: bool = True,
     include_published: bool = False,
     sort: Name = None,
     descending: bool = True,
@@ -71,12 +65,8 @@ def get_leaderboard_table(
     Published reference rows join the ``category`` and ``benchmark`` tables only with
     ``include_published=true``, marked ``kind: published`` with their source.
     """
-    result = leaderboard_table(
-        store, axis,
-        Filters(group=group, recipe=recipe, llm=llm, encoder=encoder, preset=preset,
-                category=category, include_smoke=include_smoke),
-        column=column, include_published=include_published,
-    )
+    result = leaderboard_table(store, axis, filters, column=column,
+                               include_published=include_published)
     if sort is not None:
         if sort not in result["columns"]:
             raise HTTPException(400, f"cannot sort by {sort!r}; columns: "

@@ -175,21 +175,25 @@ def _finished_runs(session: Session) -> dict[str, dict[str, Any]]:
              .where(RunRow.status == "done"))
     # Core rows (tuples), not ORM entities: this runs on every change of the data.
     return {key: dict(zip(_IDENTITY_NAMES, rest, strict=True))
-            for key, *rest in session.connection().execute(query)}
+            for key, *rest in session.connection().execute(query).all()}
 
 
 def _scores(session: Session, keys: list[str] | None) -> dict[str, list[tuple[Any, ...]]]:
     """Overall scores of finished runs, by run key: all of them, or those of ``keys``."""
-    base = select(*_SCORE_COLUMNS).where(ScoreRow.subset == OVERALL)
     if keys is None:
-        queries = [base.join(RunRow, ScoreRow.run_key == RunRow.key)
-                   .where(RunRow.status == "done")]
+        queries = [select(*_SCORE_COLUMNS, ScoreRow.subset)
+                   .join(RunRow, ScoreRow.run_key == RunRow.key)
+                   .where(RunRow.status == "done", ScoreRow.subset == OVERALL)]
     else:
-        queries = [base.where(ScoreRow.run_key.in_(keys[i:i + KEYS_PER_QUERY]))
+        # The subset is filtered here, not in SQL: with "subset = 'overall'" in the query,
+        # SQLite walks the ranked index over every overall score instead of the run-key one.
+        queries = [select(*_SCORE_COLUMNS, ScoreRow.subset)
+                   .where(ScoreRow.run_key.in_(keys[i:i + KEYS_PER_QUERY]))
                    for i in range(0, len(keys), KEYS_PER_QUERY)]
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     connection = session.connection()
     for query in queries:
-        for run_key, *score in connection.execute(query):
-            out[run_key].append(tuple(score))
+        for run_key, *score, subset in connection.execute(query).all():
+            if subset == OVERALL:
+                out[run_key].append(tuple(score))
     return out
