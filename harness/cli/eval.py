@@ -21,9 +21,15 @@ from harness.eval.runner import MODES, EvalOptions, evaluate, select, vision_rel
 from harness.eval.spec import Benchmark
 from harness.sweep.model import MODEL_DIR, load_model, make_accelerator, read_info
 from harness.sweep.plan import Run, load_run
-from harness.sweep.record import RECORD_FILE, Score, atomic_write_text, read_record, write_record
+from harness.sweep.record import (
+    EVAL_DIR,
+    RECORD_FILE,
+    Score,
+    atomic_write_text,
+    read_record,
+    write_record,
+)
 
-EVAL_DIR = "eval"
 SCORES_FILE = "scores.json"
 RUN_FOLDER = "a run folder (harness-runs/runs/<key>/ with config.json, run.json and model/)"
 

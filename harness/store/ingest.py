@@ -24,10 +24,15 @@ from harness.config import stable_hash
 from harness.errors import HarnessError
 from harness.store.models import EncoderRow, PredictionFileRow, RunRow, ScoreRow
 from harness.store.store import Store
-from harness.sweep.record import RECORD_FILE, ResultRecord, read_record
+from harness.sweep.record import (
+    EVAL_DIR,
+    PREDICTIONS_DIR,
+    RECORD_FILE,
+    ResultRecord,
+    read_record,
+)
 
 Outcome = Literal["added", "updated", "unchanged"]
-PREDICTIONS_DIR = "predictions"
 WRITE_ATTEMPTS = 4
 """A lost race costs one retry; more covers a PostgreSQL deadlock or serialization abort."""
 
@@ -303,16 +308,23 @@ def _check_columns(record: ResultRecord, table: type, obj: object, prefix: str) 
 
 
 def _prediction_files(run_dir: Path) -> list[dict]:
-    """``predictions/<benchmark>.jsonl`` next to the record: item count and content hash."""
+    """Per-item predictions next to the record, with item count and content hash: the sweep's
+    ``predictions/<benchmark>.jsonl`` and ``harness eval``'s ``eval/<benchmark>.jsonl``. Where
+    both name a benchmark, the later evaluation's file is the one shown (its scores replaced
+    the sweep's in the record)."""
+    found: dict[str, Path] = {}
+    for folder in (PREDICTIONS_DIR, EVAL_DIR):
+        for path in sorted((run_dir / folder).glob("*.jsonl")):
+            found[path.stem] = path
     out = []
-    for path in sorted((run_dir / PREDICTIONS_DIR).glob("*.jsonl")):
+    for benchmark, path in sorted(found.items()):
         try:
             data = path.read_bytes()
         except OSError:
             continue  # a file being rewritten; the next ingest picks it up
         out.append({
-            "benchmark": path.stem,
-            "path": f"{PREDICTIONS_DIR}/{path.name}",
+            "benchmark": benchmark,
+            "path": path.relative_to(run_dir).as_posix(),
             "items": sum(1 for line in data.splitlines() if line.strip()),
             "sha256": hashlib.sha256(data).hexdigest(),
         })

@@ -1,5 +1,5 @@
-"""Read a page of a run's per-item predictions (``predictions/<benchmark>.jsonl`` in its run
-folder), when the folder is reachable from here."""
+"""Read a page of a run's per-item predictions (``predictions/<benchmark>.jsonl`` or
+``eval/<benchmark>.jsonl`` in its run folder), when the folder is reachable from here."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def read_predictions(run: dict[str, Any], benchmark: str, limit: int, offset: in
                            "stay where it ran")
     run_dir = Path(run["run_dir"]).resolve()
     path = (run_dir / files[benchmark]["path"]).resolve()
-    # The stored relative path is ours (predictions/<name>.jsonl), but never follow one out
-    # of the run folder.
+    # The stored relative path is ours (predictions/ or eval/), but never follow one out of
+    # the run folder.
     if not path.is_relative_to(run_dir) or not path.is_file():
         raise HarnessError(f"predictions file not reachable from this server: {path}")
     lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]

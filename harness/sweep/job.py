@@ -31,6 +31,7 @@ from harness.sweep.checkpoint import RunCheckpoints, rng_state, set_rng_state
 from harness.sweep.plan import Run
 from harness.sweep.preempt import Preempted, Preemption
 from harness.sweep.record import (
+    PREDICTIONS_DIR,
     RECORD_FILE,
     EncoderInfo,
     ResultRecord,
@@ -335,7 +336,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     if rank() != 0:
         return (), train, encoder.num_parameters()  # the main task evaluates and records
 
-    predictions = Path(run.run_dir) / "predictions"
+    predictions = Path(run.run_dir) / PREDICTIONS_DIR
     if config.recipe.stages[-1].name not in restored:
         # The evaluation resumes from predictions an earlier attempt left, which is right only
         # for the very weights that made them: those of a restored final stage.

@@ -18,6 +18,10 @@ from harness.config import from_mapping, to_plain
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
+PREDICTIONS_DIR = "predictions"
+"""Per-item predictions of the sweep's own evaluation, one ``<benchmark>.jsonl`` each."""
+EVAL_DIR = "eval"
+"""What ``harness eval`` predicted and scored later, from the saved model."""
 
 
 @dataclass(frozen=True)

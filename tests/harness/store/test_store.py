@@ -214,3 +214,30 @@ def test_bulk_ingest_adds_skips_and_updates_in_one_batch(store: Store) -> None:
     # The same record twice in one batch is stored once.
     twice = ingest_records(store, [make_record("bulk00000004")] * 2)
     assert (twice.added, twice.unchanged) == (1, 1) and counts(store) == (4, 8)
+
+
+def test_predictions_of_the_sweep_and_of_harness_eval_are_both_indexed(
+        store: Store, tmp_path: Path) -> None:
+    from harness.store.predictions import read_predictions
+
+    write(tmp_path, make_record())
+    run_dir = tmp_path / "runs" / "a1b2c3d4e5f6"
+    (run_dir / "predictions").mkdir()
+    (run_dir / "eval").mkdir()
+    (run_dir / "predictions" / "probe.jsonl").write_text('{"answer": "A", "from": "sweep"}\n')
+    (run_dir / "eval" / "cv-bench.jsonl").write_text('{"answer": "B"}\n{"answer": "C"}\n')
+    (run_dir / "eval" / "mmvp-blind.jsonl").write_text('{"answer": "D"}\n')
+    ingest_paths(store, [run_dir])
+    run = store.run("a1b2c3d4e5f6")
+    files = {f["benchmark"]: (f["path"], f["items"]) for f in run["prediction_files"]}
+    assert files == {"probe": ("predictions/probe.jsonl", 1),
+                     "cv-bench": ("eval/cv-bench.jsonl", 2),
+                     "mmvp-blind": ("eval/mmvp-blind.jsonl", 1)}
+    assert read_predictions(run, "cv-bench", limit=5) == (2, [{"answer": "B"}, {"answer": "C"}])
+
+    # A later `harness eval` of the sweep's own benchmark: its file is the one shown.
+    (run_dir / "eval" / "probe.jsonl").write_text('{"answer": "E", "from": "eval"}\n')
+    write(tmp_path, dataclasses.replace(make_record(), wall_seconds=246.0))
+    ingest_paths(store, [run_dir])
+    run = store.run("a1b2c3d4e5f6")
+    assert read_predictions(run, "probe", limit=1)[1] == [{"answer": "E", "from": "eval"}]
