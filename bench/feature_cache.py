@@ -28,33 +28,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from harness.encoder import ENCODERS, Encoder, build_encoder  # noqa: E402
+from harness.encoder import ENCODERS, build_encoder  # noqa: E402
 from harness.preset import PRESETS, Preset, load_preset_file  # noqa: E402
 from harness.recipe import RECIPES  # noqa: E402
 from harness.sweep.job import RunJob  # noqa: E402
 from harness.sweep.plan import plan_sweep  # noqa: E402
 from harness.sweep.record import read_record  # noqa: E402
-
-
-class Forwards:
-    """Counts images through any encoder's forward while active."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self._forward = Encoder.forward
-
-    def __enter__(self) -> Forwards:
-        forward = self._forward
-
-        def counted(encoder, pixels):
-            self.n += pixels.shape[0]
-            return forward(encoder, pixels)
-
-        Encoder.forward = counted
-        return self
-
-    def __exit__(self, *exc) -> None:
-        Encoder.forward = self._forward
+from harness.testing import ForwardCounter
 
 
 def flops_per_image(encoder_id: str, tiny: bool) -> int:
@@ -106,7 +86,7 @@ def main() -> None:
             records = {}
             for mode, run in pair if k % 2 == 0 else pair[::-1]:
                 start = time.perf_counter()
-                with Forwards() as counted:
+                with ForwardCounter() as counted:
                     status = RunJob(checkpoint_every_s=0).run_one(run)
                 seconds[mode] += time.perf_counter() - start
                 forwards[mode] += counted.n

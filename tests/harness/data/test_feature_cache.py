@@ -20,35 +20,16 @@ from harness.data.feature_cache import MANIFEST, FeatureStore, ensure
 from harness.encoder import ENCODERS, Encoder, build_encoder
 from harness.sweep.job import RunJob
 from harness.sweep.record import read_record
+from harness.testing import ForwardCounter
 
 from ..sweep.conftest import MINI_PRESET, plan_mini
 
 ENCODER = "clip-vit-l14-336.openai"
 
 
-class Forwards:
-    """Counts the images passed through any encoder's forward while patched in."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def __enter__(self) -> Forwards:
-        self._forward = forward = Encoder.forward
-
-        def counted(encoder, pixels):
-            self.n += pixels.shape[0]
-            return forward(encoder, pixels)
-
-        Encoder.forward = counted
-        return self
-
-    def __exit__(self, *exc) -> None:
-        Encoder.forward = self._forward
-
-
 @pytest.fixture
-def count_forwards() -> Forwards:
-    with Forwards() as forwards:
+def count_forwards() -> ForwardCounter:
+    with ForwardCounter() as forwards:
         yield forwards
 
 
@@ -78,7 +59,7 @@ def sweep(tmp_path_factory) -> dict:
             ("second", _preset(folder), "cambrian-1stage-frozen", 1),
             ("plain", _preset(folder, cache=False), "frozen", 0)):
         root = folder / ("plain" if name == "plain" else "root")
-        with Forwards() as forwards:
+        with ForwardCounter() as forwards:
             run, record = _run(root, preset, recipe, seed)
         out[name] = (run, record, forwards.n)
     return out
@@ -142,7 +123,7 @@ def _ensure(cache: Path, encoder: Encoder, data: Path, refs: list[str]):
     return ensure(cache, encoder, encoder.transform(), data, refs, device="cpu", batch_size=4)
 
 
-def test_reuse_then_invalidation(tmp_path: Path, count_forwards: Forwards) -> None:
+def test_reuse_then_invalidation(tmp_path: Path, count_forwards: ForwardCounter) -> None:
     data, cache = tmp_path / "data", tmp_path / "cache"
     refs = _images(data)
     encoder = _encoder()
