@@ -157,9 +157,10 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
                 hooks: StageHooks | None = None) -> StageResult:
     """Train one stage; with ``hooks``, resume from and save checkpoints inside it.
 
-    ``model`` is the plain module; with several processes it is wrapped in DDP for this stage
-    only, because which parameters train (and so which gradients DDP reduces) changes between
-    stages.
+    ``model`` is the plain module. accelerate prepares it for this stage only (DDP with
+    several processes, with the DDP options of ``accelerator``'s kwargs handlers, see
+    ``harness.sweep.model.make_accelerator``) and the stage hands it back plain, because which
+    parameters train (and so which gradients DDP reduces) changes between stages.
     """
     set_trainable(model, stage, recipe)
     world = accelerator.num_processes
@@ -188,50 +189,53 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=order,
                                          collate_fn=dataset.collate,
                                          generator=torch.Generator().manual_seed(seed))
-    trained = _distributed(model, accelerator)
+    trained = accelerator.prepare_model(model)
     trained.train()
     if not model.encoder.trainable:
         model.encoder.eval()
     resumed_at = state.step
     batches = iter(loader)
     started = time.perf_counter()
-    for step in range(state.step, steps):
-        step_loss = 0.0
-        for k in range(accumulation):
-            batch = next(batches)
-            order.advance(state)
-            while batch is None:  # every image of this micro-batch was unreadable
+    try:
+        for step in range(state.step, steps):
+            step_loss = 0.0
+            for k in range(accumulation):
                 batch = next(batches)
                 order.advance(state)
-            batch = send_to_device(batch, accelerator.device)
-            # Reduce gradients across processes only on the last micro-batch of a step.
-            sync = k == accumulation - 1 or trained is model
-            with contextlib.nullcontext() if sync else trained.no_sync():
-                with accelerator.autocast():
-                    # Cached features (a frozen encoder, harness.data.feature_cache) come
-                    # instead of pixels.
-                    loss = trained(batch["input_ids"], batch["attention_mask"],
-                                   batch.get("pixels"), labels=batch["labels"],
-                                   image_features=batch.get("image_features"))
-                accelerator.backward(loss / accumulation)
-            step_loss += loss.item() / accumulation
-        if world > 1:  # report the step's loss over all processes, as one process sees it
-            step_loss = accelerator.reduce(
-                torch.tensor([step_loss], device=accelerator.device), "mean").item()
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        state.step = step + 1
-        state.losses.append(step_loss)
-        if on_step is not None:
-            on_step(stage.name, step + 1, steps, step_loss)
-        if hooks is not None:
-            spent = state.seconds
-            state.seconds = spent + time.perf_counter() - started
-            state.bad_images = dict(getattr(dataset, "bad_images", {}))
-            hooks.after_step(stage, model, optimizer, scheduler, state)
-            state.seconds = spent
+                while batch is None:  # every image of this micro-batch was unreadable
+                    batch = next(batches)
+                    order.advance(state)
+                batch = send_to_device(batch, accelerator.device)
+                # Reduce gradients across processes only on the last micro-batch of a step.
+                last = k == accumulation - 1
+                with contextlib.nullcontext() if last else accelerator.no_sync(trained):
+                    with accelerator.autocast():
+                        # Cached features (a frozen encoder, harness.data.feature_cache) come
+                        # instead of pixels.
+                        loss = trained(batch["input_ids"], batch["attention_mask"],
+                                       batch.get("pixels"), labels=batch["labels"],
+                                       image_features=batch.get("image_features"))
+                    accelerator.backward(loss / accumulation)
+                step_loss += loss.item() / accumulation
+            if world > 1:  # report the step's loss over all processes, as one process sees it
+                step_loss = accelerator.reduce(
+                    torch.tensor([step_loss], device=accelerator.device), "mean").item()
+            accelerator.clip_grad_norm_(trained.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step = step + 1
+            state.losses.append(step_loss)
+            if on_step is not None:
+                on_step(stage.name, step + 1, steps, step_loss)
+            if hooks is not None:
+                spent = state.seconds
+                state.seconds = spent + time.perf_counter() - started
+                state.bad_images = dict(getattr(dataset, "bad_images", {}))
+                hooks.after_step(stage, model, optimizer, scheduler, state)
+                state.seconds = spent
+    finally:
+        _unprepare(trained, accelerator)
     check_bad_images(dataset, stage, recipe)
     losses = state.losses
     tail = losses[-max(1, len(losses) // 10):]
@@ -257,13 +261,13 @@ def check_bad_images(dataset, stage: Stage, recipe: Recipe) -> None:
             f" {reason}")
 
 
-def _distributed(model: MLLM, accelerator: Accelerator) -> torch.nn.Module:
-    """The module to run forward and backward through: DDP over the current trainable
-    parameters when there are several processes, else the model itself."""
-    if accelerator.num_processes == 1:
-        return model
-    device_ids = [accelerator.local_process_index] if model.llm.device.type == "cuda" else None
-    # Unused parameters are normal here: features are read from the encoder's second-to-last
-    # layer, so an unfrozen encoder's last block gets no gradient.
-    return torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=device_ids, find_unused_parameters=True)
+def _unprepare(trained: torch.nn.Module, accelerator: Accelerator) -> None:
+    """Undo ``prepare_model`` at the end of a stage: the model out of DDP, its forward without
+    the autocast wrapper accelerate put on it, and forgotten by the accelerator, so that the
+    next stage prepares it afresh over its own trainable parameters."""
+    model = accelerator.unwrap_model(trained, keep_fp32_wrapper=False)
+    # accelerate marks what it returned as prepared and would hand it back untouched: in one
+    # process that is the model itself, and every stage must be prepared alike (a resumed
+    # run may start at any of them).
+    vars(model).pop("_is_accelerate_prepared", None)
+    accelerator.free_memory()

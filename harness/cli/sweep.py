@@ -29,6 +29,7 @@ from harness.recipe import RECIPES, Recipe, load_recipe_file
 from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
 from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
+from harness.sweep.job import RunJob
 from harness.sweep.plan import COMBINE, Run, encoder_label, plan_sweep, split_combination
 from harness.sweep.record import ResultRecord
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
@@ -80,6 +81,18 @@ def resolve_executor(executor: str | None, cluster: str | None, flags: dict[str,
     return kind, settings, profile.runs_per_job if profile else None
 
 
+def resolve_accelerate_config(flag: Path | None, cluster: str | None) -> str | None:
+    """The accelerate config file the jobs use (the flag's, else the profile's), checked here
+    so that a config the loop cannot train with fails before anything is submitted."""
+    from harness.sweep.accelerate_config import launch_env
+
+    path = str(flag.expanduser().resolve()) if flag else (
+        load_cluster(cluster).accelerate_config if cluster else None)
+    if path is not None:
+        launch_env(path)
+    return path
+
+
 def sweep(
     encoders: Annotated[str, typer.Option(
         help="'all' or comma-separated encoder ids; join ids with '+' for one run on several"
@@ -118,6 +131,10 @@ def sweep(
     sbatch: Annotated[list[str] | None, typer.Option(
         help="Any other sbatch option as KEY=VALUE (repeatable), e.g. exclude=node07.",
         rich_help_panel="SLURM")] = None,
+    accelerate_config: Annotated[Path | None, typer.Option(
+        help="An accelerate config file (`accelerate config` writes one) every job builds its"
+             " Accelerator under, e.g. DDP settings (default: the cluster profile's).")]
+    = None,
     parallel: Annotated[int | None, typer.Option(
         min=1, help="Jobs at once: local processes (default 1), or the SLURM array's"
                     " parallelism (default: the profile's).")] = None,
@@ -145,6 +162,7 @@ def sweep(
                    "cpus_per_task": cpus_per_task, "mem_gb": mem,
                    "sbatch": parse_sbatch_options(sbatch) if sbatch else None}
     kind, slurm, profile_per_job = resolve_executor(executor, cluster, slurm_flags, parallel)
+    accelerate_file = resolve_accelerate_config(accelerate_config, cluster)
     if not wait and kind != "slurm":
         raise HarnessError(f"--no-wait needs --executor slurm (a {kind} job lives only as"
                            " long as this command)")
@@ -194,7 +212,7 @@ def sweep(
         ingest_paths(store, [Path(r.run_dir) for r in runs if r.state != "new"])
         options = {"executor": kind, "root": run_root(root), "store": store,
                    "parallel": parallel_local, "slurm": slurm, "runs_per_job": per_job,
-                   "in_flight": in_flight}
+                   "in_flight": in_flight, "job": RunJob(accelerate_config=accelerate_file)}
         if wait:
             report = _run_with_progress(todo, options)
         else:

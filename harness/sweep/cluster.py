@@ -115,6 +115,10 @@ class ClusterProfile:
     executor: Literal["slurm", "local", "debug"] = "slurm"
     runs_per_job: int | None = None
     slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    accelerate_config: str | None = None
+    """An accelerate config file (``accelerate config`` writes one) whose settings every job
+    builds its Accelerator under, as ``accelerate launch --config_file`` would give them; a
+    relative path is read from the profile's folder. Processes come from the job's tasks."""
 
 
 def search_path() -> list[Path]:
@@ -139,7 +143,11 @@ def load_cluster(name_or_path: str) -> ClusterProfile:
                                " (or a path to a .toml profile)")
     data = read_toml(path)
     data.setdefault("name", path.stem)
-    return from_mapping(ClusterProfile, data, where=str(path))
+    profile = from_mapping(ClusterProfile, data, where=str(path))
+    if profile.accelerate_config is not None:
+        config = (path.parent / Path(profile.accelerate_config).expanduser()).resolve()
+        profile = dataclasses.replace(profile, accelerate_config=str(config))
+    return profile
 
 
 def cluster_names() -> list[str]:

@@ -167,16 +167,22 @@ class RunJob(submitit.helpers.Checkpointable):
     """
 
     def __init__(self, checkpoint_every_s: float = CHECKPOINT_EVERY_S,
-                 grace_s: float = 30.0) -> None:
+                 grace_s: float = 30.0, accelerate_config: str | None = None) -> None:
         self.checkpoint_every_s = checkpoint_every_s
         self.grace_s = grace_s
+        self.accelerate_config = accelerate_config
+        """An accelerate config file the job's Accelerator is built under (see
+        ``harness.sweep.accelerate_config``); None: accelerate's environment as it is."""
 
     def __call__(self, runs: Run | Sequence[Run]) -> str | list[str]:
+        from harness.sweep.accelerate_config import applied
+
         batch = [runs] if isinstance(runs, Run) else list(runs)
         _join_process_group()
         preemption = Preemption.install(self.grace_s)
         try:
-            statuses = [self.run_one(run, preemption) for run in batch]
+            with applied(self.accelerate_config):
+                statuses = [self.run_one(run, preemption) for run in batch]
         finally:
             if preemption is not None:
                 preemption.uninstall()
@@ -219,7 +225,7 @@ class RunJob(submitit.helpers.Checkpointable):
     def checkpoint(self, runs: Run | Sequence[Run]) -> submitit.helpers.DelayedSubmission:
         """submitit calls this on preemption or time-out; the state is already saved."""
         return submitit.helpers.DelayedSubmission(
-            RunJob(self.checkpoint_every_s, self.grace_s), runs)
+            RunJob(self.checkpoint_every_s, self.grace_s, self.accelerate_config), runs)
 
 
 def _existing_record(run: Run) -> ResultRecord | None:

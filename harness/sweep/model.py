@@ -75,14 +75,29 @@ def enable_gradient_checkpointing(llm) -> None:
 
 
 def make_accelerator(recipe: Recipe):
-    """The accelerate state a run trains and evaluates under (bf16 autocast or fp32)."""
+    """The accelerate state a run trains and evaluates under: bf16 autocast or fp32 as the
+    recipe says, and the distributed setup from accelerate's own configuration (the variables
+    ``accelerate launch`` or a sweep's ``accelerate_config`` set, and the process group a
+    multi-task job joins); a setup the loop cannot train with is refused."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
+    from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
 
+    from harness.sweep.accelerate_config import check_distributed_type
+
+    # accelerate 1.x builds no FSDP plugin on CPU and trains with DDP instead, without a word.
+    if parse_flag_from_env("ACCELERATE_USE_FSDP"):
+        check_distributed_type("FSDP", "accelerate environment (ACCELERATE_USE_FSDP=true)")
     # One accelerate state per process: a job may run many runs in one process.
     AcceleratorState._reset_state(reset_partial_state=True)
-    return Accelerator(cpu=not torch.cuda.is_available(),
-                       mixed_precision="bf16" if recipe.precision == "bf16" else "no")
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision="bf16" if recipe.precision == "bf16" else "no",
+        # Unused parameters are normal here: features are read from the encoder's
+        # second-to-last layer, so an unfrozen encoder's last block gets no gradient.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    check_distributed_type(accelerator.distributed_type.value, "accelerate environment")
+    return accelerator
 
 
 def tokenizer_hash(tokenizer) -> str:
