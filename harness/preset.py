@@ -48,6 +48,11 @@ class Preset:
     gradient_checkpointing: bool = False
     """Recompute the LLM's activations in the backward pass instead of keeping them (less
     memory, about a third more compute); the numbers are the same, so not part of the key."""
+    blind_eval: bool = False
+    """Also score every benchmark with no image (blind mode, metrics ``<metric>_blind``): the
+    Benchmarks page then shows how much each one needs vision. Outside the run key (the model
+    and its with-image scores are the same); runs finished without it get blind scores from
+    ``harness eval --blind --db``."""
     save_model: Literal["all", "trainable", "none"] = "trainable"
     """What a finished run keeps in ``<run>/model/``: ``trainable`` the parts its recipe
     trained (connector, LLM, an unfrozen encoder; a frozen encoder is rebuilt from its

@@ -280,7 +280,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
     from harness.data.conversations import ConversationDataset, load_conversations
     from harness.data.probe import write_probe
     from harness.eval.benchmarks import BENCHMARKS
-    from harness.eval.runner import evaluate
+    from harness.eval.runner import EvalOptions, evaluate
     from harness.sweep.model import (
         build_model,
         enable_gradient_checkpointing,
@@ -348,30 +348,36 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
         # for the very weights that made them: those of a restored final stage.
         shutil.rmtree(predictions, ignore_errors=True)
     scores: list[Score] = []
+    # With the image, then (blind_eval) without it: the gap is the benchmark's vision reliance.
+    passes = [(False, "")]
+    if run.blind_eval:
+        passes.append((True, EvalOptions(blind=True).variant))
     for fingerprint in config.benchmarks:
         benchmark = BENCHMARKS.get(fingerprint["name"])
-        saved = ctx.checkpoints.load_scores(benchmark.name) if ctx else None
-        if saved is not None:
-            scores += saved
-            continue
-        stage = f"eval:{benchmark.name}"
+        for blind, suffix in passes:
+            name = f"{benchmark.name}{suffix}"
+            saved = ctx.checkpoints.load_scores(name) if ctx else None
+            if saved is not None:
+                scores += saved
+                continue
+            stage = f"eval:{name}"
 
-        def progress(done: int, total: int, stage: str = stage) -> None:
-            status(stage, done, total)
-            if ctx is not None:  # every finished batch is on disk: a safe point
-                ctx.safe_point(f"{stage} {done}/{total}", collective=False)
+            def progress(done: int, total: int, stage: str = stage) -> None:
+                status(stage, done, total)
+                if ctx is not None:  # every finished batch is on disk: a safe point
+                    ctx.safe_point(f"{stage} {done}/{total}", collective=False)
 
-        status(stage, 0, 1, force=True)
-        with accelerator.autocast():
-            found = evaluate(model, tokenizer, benchmark, files.root, transform,
-                             batch_size=run.eval_batch,
-                             predictions_file=predictions / f"{benchmark.name}.jsonl",
-                             system=config.llm.system_prompt, on_progress=progress,
-                             image_features=features)
-        if ctx is not None:
-            ctx.checkpoints.save_scores(benchmark.name, found)
-        scores += found
-        status(stage, 1, 1, force=True)
+            status(stage, 0, 1, force=True)
+            with accelerator.autocast():
+                found = evaluate(model, tokenizer, benchmark, files.root, transform,
+                                 batch_size=run.eval_batch, blind=blind,
+                                 predictions_file=predictions / f"{name}.jsonl",
+                                 system=config.llm.system_prompt, on_progress=progress,
+                                 image_features=features)
+            if ctx is not None:
+                ctx.checkpoints.save_scores(name, found)
+            scores += found
+            status(stage, 1, 1, force=True)
     if not scores:
         raise HarnessError("no scores: the preset names no benchmark")
     # The trained model stays with its scores (``harness eval`` rebuilds it from there).

@@ -111,9 +111,11 @@ class Run:
     """Folder of the frozen-encoder feature cache (``harness.data.feature_cache``); empty:
     off. Not part of the key: cached features are the ones the encoder would compute."""
     save_model: str = "trainable"
+    """What of the finished model the job keeps in ``run_dir/model/`` (see the preset's)."""
     gradient_checkpointing: bool = False
     """Recompute LLM activations in backward (the preset's switch; same numbers, less memory)."""
-    """What of the finished model the job keeps in ``run_dir/model/`` (see the preset's)."""
+    blind_eval: bool = False
+    """Score each benchmark a second time with no image (the preset's switch)."""
 
     @property
     def encoder_ids(self) -> list[str]:
@@ -197,6 +199,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     else "",
                     save_model=preset.save_model,
                     gradient_checkpointing=preset.gradient_checkpointing,
+                    blind_eval=preset.blind_eval,
                 ))
     return runs
 
