@@ -136,9 +136,15 @@ def test_an_unfrozen_combination_resumes_exactly(tmp_path: Path, mini_preset: Pa
 
 def test_a_reaggregating_sva_run_trains_and_evaluates(tmp_path: Path,
                                                       mini_preset: Path) -> None:
+    # The LLM layers that re-aggregate are a sweep's choice: 1, 3, ... here instead of 0, 3, ...
     result = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "sva-llm",
-                   "--recipes", "unfrozen")
+                   "--connector-args", "every=2,start=1", "--recipes", "unfrozen")
     assert result.exit_code == 0, result.output
-    record = read_record(next((tmp_path / "root").glob("runs/*/record.json")))
-    assert record.status == "done" and record.connector == "sva-llm"
+    folder = next((tmp_path / "root").glob("runs/*/record.json")).parent
+    record = read_record(folder)
+    assert record.status == "done" and record.connector == "sva-llm(every=2,start=1)"
     assert record.train["finetune"]["final_loss"] > 0
+    with safe_open(str(folder / "model" / "model.safetensors"), "pt") as saved:
+        layers = {int(k.split(".")[2]) for k in saved.keys()  # noqa: SIM118
+                  if k.startswith("connector.reaggregation.")}
+    assert layers and all(i % 2 == 1 for i in layers)
