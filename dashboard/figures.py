@@ -15,6 +15,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from harness.published.names import display_name
+
 GROUPS = ("clip", "ssl", "convnext", "other")
 GROUP_COLORS = {
     "clip": "#1f77b4",
@@ -36,6 +38,15 @@ STYLE: dict[str, Any] = {
 Row = dict[str, Any]
 Figure = dict[str, Any]
 """A plotly figure as a plain dict: ``data`` (traces) and ``layout``."""
+COMBINE = "+"
+
+
+def encoder_label(encoder_id: str, connector: str = "") -> str:
+    """An encoder's id; a combination (``a+b``) by its members' names joined with ``' + '``
+    (the paper's names where known, else the ids), with its connector when given."""
+    if COMBINE not in encoder_id:
+        return encoder_id
+    return display_name(encoder_id) + (f" ({connector})" if connector else "")
 
 
 def group_comparison(
@@ -64,7 +75,7 @@ def group_comparison(
             # Two-level axis: recipe outside, encoder inside, so groups stay side by side.
             "x": [
                 [settings[r["run_key"]] for r in members],
-                [r["encoder_id"] for r in members],
+                [r.get("label") or r["encoder_id"] for r in members],
             ],
             "y": [r["value"] for r in members],
             "marker": {
@@ -152,8 +163,11 @@ def _metric(rows: Sequence[Row]) -> str:
 
 
 def _hover(row: Row) -> str:
-    lines = [
-        f"<b>{html.escape(row['encoder_id'])}</b>",
+    label = row.get("label") or row["encoder_id"]
+    lines = [f"<b>{html.escape(label)}</b>"]
+    if label != row["encoder_id"]:
+        lines.append(html.escape(row["encoder_id"]))
+    lines += [
         f"{html.escape(row['metric'])}: {row['value']:.1f}",
         f"n = {row['n']}",
         f"recipe {html.escape(row['recipe'])}, seed {html.escape(str(row['seed']))}",
@@ -240,8 +254,10 @@ def _family_order(rows: Sequence[Row]) -> list[str]:
 
 
 def _family_hover(row: Row, category: str, kind: str) -> str:
-    lines = [f"<b>{html.escape(row['label'])}</b>",
-             f"{html.escape(category)}: {row['values'][category]:.1f}"]
+    lines = [f"<b>{html.escape(row['label'])}</b>"]
+    if row.get("encoder_id") and row["encoder_id"] != row["label"]:
+        lines.append(html.escape(row["encoder_id"]))  # a combination's id beside its name
+    lines.append(f"{html.escape(category)}: {row['values'][category]:.1f}")
     if kind == PUBLISHED_KIND:
         if row.get("subject") and row["subject"] != row["label"]:
             lines.append(f"paper: {html.escape(row['subject'])}")

@@ -19,6 +19,7 @@ from dashboard.figures import (
     Figure,
     benchmark_heatmap,
     deltas_figure,
+    encoder_label,
     families_figure,
     group_comparison,
     vision_reliance_figure,
@@ -70,7 +71,9 @@ def _category_order(names: set[str]) -> list[str]:
 
 
 def setting_label(s: Setting) -> str:
-    return s.encoder_id
+    """The encoder id; a combination by its members' names and its connector (``SigLIP
+    SO400M/14@384 + DINOv2 ViT-L/14@518 (sva)``), its id kept in links and hover."""
+    return encoder_label(s.encoder_id, s.connector)
 
 
 def measured_rows(settings: Sequence[Setting]) -> list[Row]:
@@ -165,7 +168,7 @@ def figure_rows(settings: Sequence[Setting], benchmark: str | None) -> tuple[str
             "llm": s.llm, "connector": s.connector, "seed": f"mean of {cell.seeds}",
             "benchmark": benchmark, "subset": "overall", "metric": cell.metric,
             "value": cell.value, "n": cell.items, "chance": cell.chance,
-            "run_key": "|".join(map(str, s.key)),
+            "run_key": "|".join(map(str, s.key)), "label": setting_label(s),
         })
     return benchmark, rows
 
@@ -184,7 +187,8 @@ def row_html(r: Row, columns: Sequence[Row]) -> Markup:
                      f'title="{e(r["source"])}">published</span></td>')
     else:
         smoke = ' <span class="badge smoke">smoke</span>' if r["smoke"] else ""
-        parts.append(f'<td><a href="{e(r["runs_url"])}">{e(r["label"])}</a>{smoke}</td>')
+        title = f' title="{e(r["encoder_id"])}"' if r["label"] != r["encoder_id"] else ""
+        parts.append(f'<td><a href="{e(r["runs_url"])}"{title}>{e(r["label"])}</a>{smoke}</td>')
     parts.append("".join(f"<td>{e(r[k])}</td>" for k in ("group", "recipe", "llm",
                                                          "connector", "preset")))
     parts.append(f'<td class="num">{r["seeds"] if r["kind"] == "measured" else ""}</td>')
@@ -297,7 +301,7 @@ def _labelled(items: list[Row], kind: str) -> list[Row]:
              if len({c[k] for c in items}) > 1]
     for c in items:
         parts = [f"{c[k]}-stage" if k == "recipe_stages" else str(c[k]) for k in extra]
-        c["label"] = " · ".join([c["encoder_id"], *parts])
+        c["label"] = " · ".join([encoder_label(c["encoder_id"]), *parts])
     return items
 
 

@@ -23,6 +23,7 @@ from harness.cli.common import (
 from harness.config import to_plain
 from harness.encoder import ENCODERS, available_encoder_ids, unavailable_encoders
 from harness.errors import HarnessError
+from harness.model.connector_options import describe
 from harness.model.connectors import CONNECTORS
 from harness.preset import PRESETS, load_preset_file
 from harness.recipe import RECIPES, Recipe, load_recipe_file
@@ -107,6 +108,11 @@ def sweep(
     connector: Annotated[str | None, typer.Option(
         help=f"Connector: {', '.join(CONNECTORS.names())} (default: mlp2x_gelu for one"
              " encoder, sva for a '+' combination).")] = None,
+    connector_args: Annotated[str | None, typer.Option(
+        help="Connector hyperparameters as key=value pairs joined by commas, e.g."
+             " grid=12,groups=2,layers=3; they join the run key (defaults keep it). Options: "
+             + "; ".join(f"{c.name}: {describe(c.options)}" for c in CONNECTORS)
+             + ".")] = None,
     executor: Annotated[str | None, typer.Option(
         help=f"Where runs execute: {', '.join(EXECUTORS)} (default: the cluster profile's,"
              " else local).")] = None,
@@ -170,7 +176,8 @@ def sweep(
     chosen = load_preset_file(preset) if preset.endswith(".toml") else PRESETS.get(preset)
     encoder_ids = resolve_encoders(encoders, strict)
     runs = plan_sweep(encoder_ids, resolve_recipes(recipes, chosen.recipes), chosen,
-                      resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector)
+                      resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector,
+                      connector_args=connector_args)
     in_flight: list[tuple[Run, Ticket]] = []
     if not dry_run:
         in_flight, died = find_in_flight(runs)

@@ -8,12 +8,15 @@ grids) and returns ``[B, N, D_llm]`` with ``N = connector.num_tokens``:
 - ``interleave``: MMVP's Interleaved-MoF, two encoders' tokens alternating, one MLP each.
 - ``sva``: Cambrian's Spatial Vision Aggregator (windowed cross-attention from a learned grid);
   ``sva-llm`` also re-aggregates inside every 3rd LLM layer.
+
+Each takes named hyperparameters (``harness.model.connector_options``); ``CONNECTORS.get``
+also answers a name that carries them, ``sva(grid=12,layers=3)``, with the spec built so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
@@ -21,7 +24,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness.errors import HarnessError
-from harness.registry import Registry
+from harness.model.connector_options import (
+    ConnectorOption,
+    canonical_name,
+    grid_size,
+    non_negative_int,
+    resolve_options,
+    split_name,
+)
+from harness.registry import Registry, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,25 @@ class ConnectorSpec:
     """``(shapes, llm_dim, **options) -> Connector``."""
     encoders: tuple[int, int | None] = (1, 1)
     """How many encoders it accepts: (at least, at most or None for any number)."""
+    options: tuple[ConnectorOption, ...] = ()
+    """The hyperparameters a sweep may set (``--connector-args``), each a keyword of
+    ``build``."""
+
+    @property
+    def base(self) -> str:
+        """The registered name, without options."""
+        return split_name(self.name)[0]
+
+    def with_options(self, raw: dict[str, str]) -> ConnectorSpec:
+        """This connector with options set (text values, checked); named canonically, so the
+        same choice always gives the same name, and all-default options give this spec."""
+        values = resolve_options(self.base, self.options, raw)
+        if not values:
+            return self
+        by_name = {o.name: o for o in self.options}
+        arguments = {by_name[k].argument: v for k, v in values.items()}
+        return replace(self, name=canonical_name(self.base, values),
+                       build=partial(self.build, **arguments))
 
     def create(self, shapes: Sequence[FeatureShape], llm_dim: int, **options) -> Connector:
         low, high = self.encoders
@@ -58,13 +88,33 @@ class ConnectorSpec:
         return self.build(list(shapes), llm_dim, **options)
 
 
-CONNECTORS: Registry[ConnectorSpec] = Registry(
+class ConnectorRegistry(Registry[ConnectorSpec]):
+    """The connector registry; ``get`` also takes a name with options (``sva(grid=12)``)."""
+
+    def get(self, name: str) -> ConnectorSpec:
+        if "(" not in name:
+            return super().get(name)
+        base, raw = split_name(name)
+        if base not in self:
+            valid = ", ".join(self.names())
+            raise UnknownNameError(f"unknown connector {base!r}; valid: {valid}")
+        return super().get(base).with_options(raw)
+
+    def provenance(self, name: str):
+        return super().provenance(split_name(name)[0])
+
+
+CONNECTORS: Registry[ConnectorSpec] = ConnectorRegistry(
     "connector", "harness.connectors", name_of=lambda c: c.name, item_type=ConnectorSpec
 )
 
 
-def mlp(in_dim: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
+def mlp(in_dim: int, out_dim: int, depth: int = 2) -> nn.Sequential:
+    """``depth`` linear layers with a GELU between each (LLaVA-1.5's ``mlp2x_gelu``: 2)."""
+    layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
+    for _ in range(depth - 1):
+        layers += [nn.GELU(), nn.Linear(out_dim, out_dim)]
+    return nn.Sequential(*layers)
 
 
 def to_grid(tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
@@ -83,9 +133,9 @@ def resample(tokens: torch.Tensor, grid: tuple[int, int], size: tuple[int, int])
 
 # -- mlp2x_gelu -----------------------------------------------------------------------------
 class MLPConnector(Connector):
-    def __init__(self, shapes: list[FeatureShape], llm_dim: int) -> None:
+    def __init__(self, shapes: list[FeatureShape], llm_dim: int, depth: int = 2) -> None:
         super().__init__()
-        self.proj = mlp(shapes[0].dim, llm_dim)
+        self.proj = mlp(shapes[0].dim, llm_dim, depth)
         self.num_tokens = shapes[0].grid[0] * shapes[0].grid[1]
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -95,14 +145,14 @@ class MLPConnector(Connector):
 # -- concat ---------------------------------------------------------------------------------
 class ConcatConnector(Connector):
     def __init__(self, shapes: list[FeatureShape], llm_dim: int,
-                 grid: tuple[int, int] | None = None) -> None:
+                 grid: tuple[int, int] | None = None, depth: int = 2) -> None:
         super().__init__()
         self.shapes = shapes
         # Default: the coarsest grid, so no encoder is upsampled into invented detail.
         self.grid = tuple(grid) if grid else min((s.grid for s in shapes),
                                                  key=lambda g: g[0] * g[1])
         self.num_tokens = self.grid[0] * self.grid[1]
-        self.proj = mlp(sum(s.dim for s in shapes), llm_dim)
+        self.proj = mlp(sum(s.dim for s in shapes), llm_dim, depth)
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         aligned = [resample(f, s.grid, self.grid) for f, s in zip(features, self.shapes,
@@ -114,11 +164,11 @@ class ConcatConnector(Connector):
 class InterleaveConnector(Connector):
     """Each encoder gets its own MLP; token i of encoder A is followed by token i of B."""
 
-    def __init__(self, shapes: list[FeatureShape], llm_dim: int) -> None:
+    def __init__(self, shapes: list[FeatureShape], llm_dim: int, depth: int = 2) -> None:
         super().__init__()
         self.shapes = shapes
         self.grid = min((s.grid for s in shapes), key=lambda g: g[0] * g[1])
-        self.projs = nn.ModuleList(mlp(s.dim, llm_dim) for s in shapes)
+        self.projs = nn.ModuleList(mlp(s.dim, llm_dim, depth) for s in shapes)
         self.num_tokens = len(shapes) * self.grid[0] * self.grid[1]
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -177,16 +227,19 @@ class SVAConnector(Connector):
     channels and projected to the LLM width.
 
     With ``llm_every=k`` the image tokens also re-aggregate inside the LLM: at the input of
-    every k-th decoder layer (0, k, 2k, ...) their hidden states query their own windows again
-    (``LLMReaggregation``; the MLLM attaches it with ``attach_llm``).
+    every k-th decoder layer from ``llm_start`` (0, k, 2k, ... by default) their hidden states
+    query their own windows again (``LLMReaggregation``; the MLLM attaches it with
+    ``attach_llm``). ``depth`` is the output MLP's number of linear layers.
     """
 
     def __init__(self, shapes: list[FeatureShape], llm_dim: int, *, query_side: int | None = None,
                  groups: int = 1, layers: int = 1, hidden: int | None = None,
-                 heads: int = 4, llm_every: int = 0) -> None:
+                 heads: int = 4, llm_every: int = 0, llm_start: int = 0,
+                 depth: int = 2) -> None:
         super().__init__()
         hidden = hidden or llm_dim
         self.hidden, self.heads, self.llm_dim, self.llm_every = hidden, heads, llm_dim, llm_every
+        self.llm_start = llm_start
         self.reaggregation = nn.ModuleDict()
         self.shapes = shapes
         self.side = query_side or min(min(s.grid) for s in shapes)
@@ -198,7 +251,7 @@ class SVAConnector(Connector):
         self.position = nn.Parameter(torch.randn(self.side * self.side, hidden) * 0.02)
         self.context = nn.Linear(hidden, hidden)
         self.layers = nn.ModuleList(SVALayer(hidden, heads) for _ in range(layers))
-        self.proj = mlp(groups * hidden, llm_dim)
+        self.proj = mlp(groups * hidden, llm_dim, depth)
         self.num_tokens = self.side * self.side
 
     def window_keys(self, features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,7 +271,11 @@ class SVAConnector(Connector):
     def attach_llm(self, num_layers: int) -> list[int]:
         """Build the re-aggregation modules for an LLM of ``num_layers`` decoder layers; the
         indices of the layers whose input they change (none without ``llm_every``)."""
-        chosen = list(range(0, num_layers, self.llm_every)) if self.llm_every else []
+        if self.llm_every and self.llm_start >= num_layers:
+            raise HarnessError(f"sva-llm: start={self.llm_start} is past the LLM's last layer"
+                               f" ({num_layers} layers: valid start 0 to {num_layers - 1})")
+        chosen = list(range(self.llm_start, num_layers, self.llm_every)) if self.llm_every \
+            else []
         for index in chosen:
             if str(index) not in self.reaggregation:
                 self.reaggregation[str(index)] = LLMReaggregation(self.llm_dim, self.hidden,
@@ -261,18 +318,40 @@ class LLMReaggregation(nn.Module):
         return self.out(self.attend(self.into(states), keys))
 
 
+DEPTH = ConnectorOption("depth", "depth", 2, "linear layers of the projection MLP")
+SVA_OPTIONS = (
+    ConnectorOption("grid", "query_side", None,
+                    "side L of the L x L query grid (default: the coarsest encoder grid)"),
+    ConnectorOption("groups", "groups", 1, "query groups G"),
+    ConnectorOption("layers", "layers", 1, "stacked aggregation layers D"),
+    ConnectorOption("heads", "heads", 4, "attention heads"),
+    ConnectorOption("hidden", "hidden", None, "aggregation width (default: the LLM's)"),
+    DEPTH,
+)
+SVA_LLM_OPTIONS = (
+    *SVA_OPTIONS,
+    ConnectorOption("every", "llm_every", 3, "re-aggregate at every k-th LLM layer"),
+    ConnectorOption("start", "llm_start", 0, "first LLM layer that re-aggregates",
+                    non_negative_int),
+)
+
+
 def _register() -> None:
     specs = [
         ConnectorSpec("mlp2x_gelu", "LLaVA-1.5: two linear layers with a GELU between",
-                      MLPConnector),
+                      MLPConnector, options=(DEPTH,)),
         ConnectorSpec("concat", "encoders resampled to one grid, concatenated on channels, MLP",
-                      ConcatConnector, encoders=(1, None)),
+                      ConcatConnector, encoders=(1, None), options=(
+                          ConnectorOption("grid", "grid", None, "target token grid, 12 or HxW"
+                                          " (default: the coarsest encoder grid)", grid_size),
+                          DEPTH)),
         ConnectorSpec("interleave", "MMVP's Interleaved-MoF: alternating tokens, one MLP each",
-                      InterleaveConnector, encoders=(2, 2)),
+                      InterleaveConnector, encoders=(2, 2), options=(DEPTH,)),
         ConnectorSpec("sva", "Cambrian's Spatial Vision Aggregator (windowed cross-attention)",
-                      SVAConnector, encoders=(1, None)),
+                      SVAConnector, encoders=(1, None), options=SVA_OPTIONS),
         ConnectorSpec("sva-llm", "SVA, re-aggregating again at every 3rd LLM layer (Cambrian)",
-                      partial(SVAConnector, llm_every=3), encoders=(1, None)),
+                      partial(SVAConnector, llm_every=3), encoders=(1, None),
+                      options=SVA_LLM_OPTIONS),
     ]
     for spec in specs:
         CONNECTORS.register(spec)

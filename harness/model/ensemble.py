@@ -87,6 +87,11 @@ class EncoderGroup(nn.Module):
         return sum(e.num_parameters() for e in self.members)
 
 
+def members(encoder: Encoder | EncoderGroup) -> list[Encoder]:
+    """Every encoder, in the order the connector receives their tokens (one for a single)."""
+    return list(encoder) if isinstance(encoder, EncoderGroup) else [encoder]
+
+
 def combine(encoders: Sequence[Encoder]) -> Encoder | EncoderGroup:
     """The one encoder itself (so a single-encoder model stays exactly as it was), or a group."""
     if not encoders:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from harness.encoder import Encoder
-from harness.model.ensemble import EncoderGroup, Pixels, combine
+from harness.model.ensemble import EncoderGroup, Pixels, combine, members
 
 IGNORE_INDEX = -100  # label of tokens that carry no loss (prompt, image, padding)
 
@@ -44,7 +44,7 @@ class MLLM(nn.Module):
     @property
     def encoders(self) -> list[Encoder]:
         """Every encoder, in the order the connector receives their tokens."""
-        return list(self.encoder) if isinstance(self.encoder, EncoderGroup) else [self.encoder]
+        return members(self.encoder)
 
     @property
     def num_image_tokens(self) -> int:

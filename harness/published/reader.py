@@ -14,7 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.published.names import encoder_id_for
+from harness.published.names import encoder_id_for, ensemble_id_for
 from harness.store.averages import CATEGORIES, CATEGORY_OF
 
 BUILTIN: dict[str, tuple[str, str]] = {
@@ -143,9 +143,8 @@ def _row(path: Path, line: int, record: dict[str, str | None], paper: str) -> Pu
     if not math.isfinite(value):
         raise bad("value", f"{values['value']!r} is not a finite number")
     level, category = classify(values["metric"])
-    encoder_id = values.get("encoder_id") or (
-        encoder_id_for(values["subject"]) if kind == "encoder" else None
-    )
+    link = {"encoder": encoder_id_for, "encoder ensemble": ensemble_id_for}.get(kind)
+    encoder_id = values.get("encoder_id") or (link(values["subject"]) if link else None)
     return PublishedRow(
         line=line,
         source=values["source"],

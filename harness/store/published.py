@@ -69,7 +69,8 @@ def _import(session: Any, rows: Sequence[PublishedRow], collection: str) -> Impo
         else:
             report.unchanged += 1
     report.unlinked = tuple(sorted({r.subject for r in rows
-                                    if r.kind == "encoder" and r.encoder_id is None}))
+                                    if r.kind in ("encoder", "encoder ensemble")
+                                    and r.encoder_id is None}))
     return report
 
 

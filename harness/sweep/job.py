@@ -205,7 +205,7 @@ class RunJob(submitit.helpers.Checkpointable):
         ctx("starting", 0, 0, force=True)
         try:
             scores, train, params = execute(run, ctx)
-            info = dataclasses.replace(info, params=params)
+            info = with_params(info, params)
         except (Preempted, SystemExit):
             raise
         except Exception as exc:  # any crash becomes a failed record, never a lost run
@@ -273,9 +273,11 @@ def failed_record(run: Run, error: str, job_id: str | None = None) -> ResultReco
     return record
 
 
-def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, int]:
-    """Build, train and evaluate; returns the scores, per-stage training stats and the
-    encoder's parameter count. Given a ``RunContext``, resume what an earlier attempt saved."""
+def execute(run: Run, status: StatusWriter
+            ) -> tuple[tuple[Score, ...], dict, tuple[int, ...]]:
+    """Build, train and evaluate; returns the scores, per-stage training stats and each
+    encoder's parameter count (one per member for a combination). Given a ``RunContext``,
+    resume what an earlier attempt saved."""
     from harness.data import feature_cache
     from harness.data.conversations import ConversationDataset, load_conversations
     from harness.data.probe import write_probe
@@ -340,7 +342,7 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
                                            {"tokenizer_hash": ctx.tokenizer_hash})
             accelerator.wait_for_everyone()
     if rank() != 0:
-        return (), train, encoder.num_parameters()  # the main task evaluates and records
+        return (), train, parameter_counts(encoder)  # the main task evaluates and records
 
     predictions = Path(run.run_dir) / PREDICTIONS_DIR
     if config.recipe.stages[-1].name not in restored:
@@ -382,7 +384,26 @@ def execute(run: Run, status: StatusWriter) -> tuple[tuple[Score, ...], dict, in
         raise HarnessError("no scores: the preset names no benchmark")
     # The trained model stays with its scores (``harness eval`` rebuilds it from there).
     save_model(run, model, tokenizer, run.save_model)
-    return tuple(scores), train, encoder.num_parameters()
+    return tuple(scores), train, parameter_counts(encoder)
+
+
+def parameter_counts(encoder) -> tuple[int, ...]:
+    """Each encoder's parameter count, in the order the connector receives them."""
+    from harness.model.ensemble import members
+
+    return tuple(e.num_parameters() for e in members(encoder))
+
+
+def with_params(info: EncoderInfo, counts: Sequence[int]) -> EncoderInfo:
+    """``info`` with its parameter count; a combination's is the sum, and each member in
+    ``parts`` gets its own."""
+    if not info.parts:
+        return dataclasses.replace(info, params=sum(counts))
+    if len(counts) != len(info.parts):
+        raise ValueError(f"{info.id} has {len(info.parts)} encoders, got {len(counts)} counts")
+    parts = tuple(dataclasses.replace(p, params=n) for p, n in zip(info.parts, counts,
+                                                                     strict=True))
+    return dataclasses.replace(info, params=sum(counts), parts=parts)
 
 
 def _restore_finished_stages(ctx: RunContext, stages, model) -> dict[str, dict[str, Any]]:

@@ -2,12 +2,15 @@
 the hash of their fully resolved config, so planning twice schedules nothing new.
 
 An encoder entry may combine encoders with ``+`` (``siglip-...webli+dinov2-...lvd142m``): one
-run whose MLLM holds them all, their tokens joined by a multi-encoder connector.
+run whose MLLM holds them all, their tokens joined by a multi-encoder connector. Connector
+hyperparameters (``connector_args``) become part of the connector's name, ``sva(grid=12)``,
+and so of the run key; at their defaults the name, and the key, are what they always were.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +19,7 @@ from harness.config import from_mapping, stable_hash, to_plain
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
+from harness.model.connector_options import merge_args, parse_args, split_name
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec, resolve_llm
 from harness.preset import Preset, ProbeData
@@ -74,6 +78,20 @@ def choose_connector(connector: str | None, entry: str, count: int) -> str:
             f"connector {connector!r} takes {takes} encoder(s), but {entry!r} has {count};"
             f" valid for {count} encoder(s): {', '.join(connectors_for(count))}")
     return connector
+
+
+def resolve_connector(connector: str | None, args: Mapping[str, str], entry: str,
+                      count: int) -> str:
+    """The canonical name (options included) of the connector an entry of ``count`` encoders
+    gets: the asked one (``sva`` or ``sva(grid=12)``) or the default, with ``args`` set."""
+    chosen = choose_connector(connector, entry, count)
+    try:
+        return CONNECTORS.get(merge_args(chosen, args)).name
+    except HarnessError as exc:
+        if connector is None and args:
+            raise HarnessError(f"{exc} ({chosen!r} is the default connector for {entry!r};"
+                               " name one with --connector)") from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -161,21 +179,26 @@ def encoder_fingerprint(parts: list[str], tiny: bool) -> dict[str, Any]:
 
 
 def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
-               seeds: list[int], root: Path, *, connector: str | None = None) -> list[Run]:
+               seeds: list[int], root: Path, *, connector: str | None = None,
+               connector_args: str | Mapping[str, object] | None = None) -> list[Run]:
     """One run per encoder entry x recipe x seed. An entry ``a+b`` is one run on both
     encoders; ``connector`` (default: ``mlp2x_gelu`` for one encoder, ``sva`` for several)
-    must take as many encoders as each entry has."""
+    must take as many encoders as each entry has. ``connector_args`` (``grid=12,layers=3``
+    or a mapping) sets the connector's hyperparameters for every entry."""
     llm = resolve_llm(preset.llm)
+    args = parse_args(connector_args)
     if connector is not None:
         CONNECTORS.get(connector)
-        if preset.gradient_checkpointing and connector in NO_GRADIENT_CHECKPOINTING:
+        if preset.gradient_checkpointing and \
+                split_name(connector)[0] in NO_GRADIENT_CHECKPOINTING:
             # sva-llm's hooks run once per armed forward pass: a recomputed layer would skip
             # its re-aggregation and the gradients would be wrong.
             raise HarnessError(
                 f"connector {connector!r} cannot train with gradient_checkpointing = true "
                 f"(preset {preset.name!r}); use another connector or turn it off")
     entries = [(entry, split_combination(entry)) for entry in encoder_ids]
-    chosen = {entry: choose_connector(connector, entry, len(parts)) for entry, parts in entries}
+    chosen = {entry: resolve_connector(connector, args, entry, len(parts))
+              for entry, parts in entries}
     benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in preset.benchmarks)
     data_dir = data_dir_for(root, preset.data)
     runs = []

@@ -160,3 +160,36 @@ def test_runs_page_pages_and_run_page_escapes() -> None:
     assert "</pre><script>" not in page and "does not match the run key" in page
     assert "not reachable" in page and "Random-weight smoke run" in page
     assert "(300 items," in page and "<td>7</td><td>&lt;i&gt;B&lt;/i&gt;</td>" in page
+
+
+SIGLIP, DINO = "siglip-vit-so400m14-384.webli", "dinov2-vit-l14-518.lvd142m"
+
+
+def combination(encoder: str, connector: str, **benchmarks: float) -> Setting:
+    s = setting(encoder, "multi", **benchmarks)
+    s.connector = connector
+    return s
+
+
+def test_combinations_read_by_name_and_connector_and_keep_their_id() -> None:
+    combo = combination(f"{SIGLIP}+{DINO}", "sva(grid=12)", mmvp=55.0, probe=72.0)
+    unknown = combination("clip-a+dino-b", "concat", mmvp=45.0, probe=65.0)
+    settings = [*SETTINGS, combo, unknown]
+    labels = {r["encoder_id"]: r["label"] for r in measured_rows(settings)}
+    assert labels[f"{SIGLIP}+{DINO}"] == ("SigLIP SO400M/14@384 + DINOv2 ViT-L/14@518"
+                                          " (sva(grid=12))")
+    assert labels["clip-a+dino-b"] == "clip-a + dino-b (concat)"  # no names: the ids joined
+    assert labels["clip-a"] == "clip-a"  # a single encoder keeps its id as its label
+    page = render_leaderboard(settings, PUBLISHED)
+    # The link still filters runs by the id, and the id is the link's tooltip.
+    assert (f'<a href="/runs?encoder={SIGLIP}%2B{DINO}" title="{SIGLIP}+{DINO}">SigLIP'
+            f' SO400M/14@384 + DINOv2 ViT-L/14@518 (sva(grid=12))</a>') in page
+    points = figure(page, "group-comparison")["data"]
+    names = [x for t in points for x in t["x"][1]]
+    assert "clip-a + dino-b (concat)" in names and "clip-a" in names
+    hover = next(h for t in points for h in t["hovertext"] if "clip-a + dino-b" in h)
+    assert "<b>clip-a + dino-b (concat)</b><br>clip-a+dino-b<br>" in hover
+    families = figure(render_families([combo], []), "families")
+    bars = [t for t in families["data"] if t["y"]]
+    assert bars[0]["x"] == ["SigLIP SO400M/14@384 + DINOv2 ViT-L/14@518 (sva(grid=12))"]
+    assert f"{SIGLIP}+{DINO}" in bars[0]["hovertext"][0]

@@ -65,6 +65,13 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
      " has 1; valid for 1 encoder(s): concat, mlp2x_gelu, sva, sva-llm"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--connector", "qformer"],
      "error: unknown connector 'qformer'; valid: "),
+    (["sweep", "--encoders", "all", "--preset", "smoke", "--connector", "sva",
+      "--connector-args", "grid=12,groups=0"],
+     "error: connector 'sva': bad groups='0'; expected an integer >= 1"),
+    (["sweep", "--encoders", "siglip-vit-so400m14-384.webli+dinov2-vit-l14-518.lvd142m",
+      "--preset", "smoke", "--connector-args", "query=12"],
+     "error: connector 'sva' has no option 'query'; valid: depth, grid, groups, heads, hidden,"
+     " layers"),
     (["encoders", "list", "--group", "cnn"],
      "error: unknown group 'cnn'; valid: clip, ssl, convnext, other"),
 ])
@@ -82,3 +89,20 @@ def test_console_script_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "harness-runs").exists()  # nothing written for a bad command
+
+
+def test_connector_args_reach_the_plan_and_bad_ones_exit_2(tmp_path: Path) -> None:
+    pair = "siglip-vit-so400m14-384.webli+dinov2-vit-l14-518.lvd142m"
+    result = runner.invoke(app, ["sweep", "--encoders", pair, "--preset", "smoke",
+                                 "--recipes", "frozen", "--connector-args",
+                                 "grid=12,groups=1,layers=3", "--dry-run", "--format", "json",
+                                 "--root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.output)["runs"]
+    assert [r["connector"] for r in runs] == ["sva(grid=12,layers=3)"]
+    bad = harness("sweep", "--encoders", pair, "--preset", "smoke", "--connector", "sva-llm",
+                  "--connector-args", "every=0", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("error: connector 'sva-llm': bad every='0'; expected an"
+                                  " integer >= 1")
+    assert "Traceback" not in bad.stderr + bad.stdout

@@ -10,7 +10,9 @@ import pytest
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.published import ENCODER_IDS, builtin_path, read_builtin, read_published
+from harness.published.names import ENSEMBLE_MEMBER_IDS, display_name, ensemble_id_for
 from harness.published.reader import classify
+from harness.sweep.plan import split_combination
 
 HEADER = "source,subject,kind,group,supervision,metric,value\n"
 GOOD = '"My paper, Table 1",My ViT-B/16,encoder,ssl,Self-Supervised,MMVP,33.5\n'
@@ -37,16 +39,50 @@ def test_every_figure4_encoder_links_to_a_registry_id() -> None:
     assert all(i.count(".") == 1 and i == i.lower() for i in ENCODER_IDS.values())
 
 
-def test_the_linked_ids_that_are_built_in_exist_in_the_registry() -> None:
-    built_in = set(ENCODERS.names())
-    linked = set(ENCODER_IDS.values())
-    assert {"clip-vit-l14-336.openai", "dinov2-vit-l14-518.lvd142m",
-            "openclip-convnext-l-512.laion2b"} <= built_in & linked
+def test_every_linked_id_is_a_registered_encoder() -> None:
+    """A link to an id the registry does not know would never sit beside a measured run."""
+    registered = set(ENCODERS.names())
+    assert set(ENCODER_IDS.values()) - registered == set()
+    assert set(ENSEMBLE_MEMBER_IDS.values()) - registered == set()
+    assert len(set(ENCODER_IDS.values())) == len(ENCODER_IDS)  # one paper name per id
 
 
-def test_ensembles_and_models_are_not_linked() -> None:
+SIGLIP, DINO = "siglip-vit-so400m14-384.webli", "dinov2-vit-l14-518.lvd142m"
+CONVNEXT, CLIP = "openclip-convnext-xxl-1024.laion2b", "clip-vit-l14-336.openai"
+
+
+def test_table2_ensembles_link_to_the_combination_a_sweep_runs() -> None:
     rows = read_builtin("cambrian-1")
-    assert all(r.encoder_id is None for r in rows if r.kind != "encoder")
+    ensembles = {r.subject: r.encoder_id for r in rows if r.kind == "encoder ensemble"}
+    assert ensembles == {
+        "SigLIP+DINOv2": f"{SIGLIP}+{DINO}",
+        "SigLIP+ConvNext": f"{SIGLIP}+{CONVNEXT}",
+        "CLIP+ConvNext": f"{CLIP}+{CONVNEXT}",
+        "SigLIP+CLIP+ConvNext": f"{SIGLIP}+{CLIP}+{CONVNEXT}",
+        "SigLIP+DINOv2+ConvNext": f"{SIGLIP}+{DINO}+{CONVNEXT}",
+        "SigLIP+DINOv2+ConvNext+CLIP": f"{SIGLIP}+{DINO}+{CONVNEXT}+{CLIP}",
+    }
+    for combination in ensembles.values():  # each is the id `--encoders` gives that entry
+        assert "+".join(split_combination(combination)) == combination
+    assert all(r.encoder_id is None for r in rows if r.kind == "model")
+
+
+def test_an_ensemble_with_an_unknown_member_stays_unlinked(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text(HEADER + "T2,SigLIP+MyNet,encoder ensemble,ensemble,,MMVP,30\n"
+                    "T2,DINOv2 ViT-L/14@518 + CLIP,encoder ensemble,ensemble,,MMVP,31\n"
+                    "T2,SigLIP+SigLIP,encoder ensemble,ensemble,,MMVP,32\n"
+                    "T2,SigLIP,encoder ensemble,ensemble,,MMVP,33\n")
+    linked = {r.subject: r.encoder_id for r in read_published(path)}
+    assert linked == {"SigLIP+MyNet": None, "DINOv2 ViT-L/14@518 + CLIP": f"{DINO}+{CLIP}",
+                      "SigLIP+SigLIP": None, "SigLIP": None}
+    assert ensemble_id_for("SigLIP + DINOv2") == f"{SIGLIP}+{DINO}"
+
+
+def test_display_names_come_from_the_paper_names() -> None:
+    assert display_name(SIGLIP) == "SigLIP SO400M/14@384"
+    assert display_name(f"{SIGLIP}+{DINO}") == "SigLIP SO400M/14@384 + DINOv2 ViT-L/14@518"
+    assert display_name("effnet-lite0-224.in1k+x.y") == "effnet-lite0-224.in1k + x.y"
 
 
 @pytest.mark.parametrize(("metric", "expected"), [

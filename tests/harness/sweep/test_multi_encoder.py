@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from safetensors import safe_open
 from typer.testing import CliRunner
 
 from harness.cli.app import app
@@ -37,13 +38,20 @@ def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: 
     sva = sweep(tmp_path, mini_preset, "--encoders", COMBO)
     assert sva.exit_code == 0, sva.output
     assert "Planned 1 runs: 1 to run" in sva.output
-    concat = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "concat")
+    # Connector hyperparameters reach the model the job builds: a one-layer projection.
+    concat = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "concat",
+                   "--connector-args", "depth=1")
     assert concat.exit_code == 0, concat.output
 
     records = {(r.encoder.id, r.connector): r for r in
                map(read_record, (tmp_path / "root").glob("runs/*/record.json"))}
-    assert set(records) == {(COMBO, "sva"), (COMBO, "concat")}
-    for connector in ("sva", "concat"):
+    assert set(records) == {(COMBO, "sva"), (COMBO, "concat(depth=1)")}
+    folder = tmp_path / "root" / "runs" / records[(COMBO, "concat(depth=1)")].run_key
+    with safe_open(str(folder / "model" / "model.safetensors"), "pt") as saved:
+        # safe_open is not iterable: its names come from keys().
+        connector_weights = {k for k in saved.keys() if k.startswith("connector.")}  # noqa: SIM118
+    assert connector_weights == {"connector.proj.0.weight", "connector.proj.0.bias"}
+    for connector in ("sva", "concat(depth=1)"):
         record = records[(COMBO, connector)]
         assert record.status == "done", record.error
         info = record.encoder
@@ -52,6 +60,10 @@ def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: 
         assert [p.resolution for p in info.parts] == [128, 112]  # each at its own size
         assert info.resolution == 128 and info.architecture == "vit"
         assert info.params > 0 and info.tiny and record.smoke
+        # Each member's own count, in the connector's order, summing to the combination's.
+        assert all(p.params > 0 for p in info.parts)
+        assert info.params == sum(p.params for p in info.parts)
+        assert info.parts[0].params != info.parts[1].params  # not one number copied twice
         assert record.train["finetune"]["steps"] == 3  # 12 samples / global batch 4
         overall = next(s for s in record.scores if s.subset == "overall")
         assert overall.n == 9 and 0 <= overall.value <= 100
@@ -61,10 +73,10 @@ def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: 
     store = Store(f"sqlite:///{tmp_path / 'h.db'}")
     rows = [r for r in store.leaderboard(subset="overall") if r["encoder_id"] == COMBO]
     assert {(r["group"], r["connector"]) for r in rows} == {("multi", "sva"),
-                                                            ("multi", "concat")}
+                                                            ("multi", "concat(depth=1)")}
     assert {r["group"] for r in store.leaderboard(subset="overall", group="multi")} == {"multi"}
     # Each run's line names the combination and its connector.
-    assert f"ok {SIGLIP} + {DINO} (tiny twin) / concat / frozen / seed 0" in " ".join(
+    assert f"ok {SIGLIP} + {DINO} (tiny twin) / concat(depth=1) / frozen / seed 0" in " ".join(
         concat.output.split())
 
     status = runner.invoke(app, ["status", "--root", str(tmp_path / "root"), "--format",
@@ -72,7 +84,7 @@ def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: 
     assert status.exit_code == 0, status.output
     views = {(v["encoder"], v["connector"]): v for v in json.loads(status.output)["runs"]}
     assert views[(COMBO, "sva")]["state"] == "done"
-    assert views[(COMBO, "concat")]["state"] == "done"
+    assert views[(COMBO, "concat(depth=1)")]["state"] == "done"
 
     again = sweep(tmp_path, mini_preset, "--encoders", COMBO)
     assert again.exit_code == 0 and "Nothing new to run" in again.output
@@ -124,9 +136,15 @@ def test_an_unfrozen_combination_resumes_exactly(tmp_path: Path, mini_preset: Pa
 
 def test_a_reaggregating_sva_run_trains_and_evaluates(tmp_path: Path,
                                                       mini_preset: Path) -> None:
+    # The LLM layers that re-aggregate are a sweep's choice: 1, 3, ... here instead of 0, 3, ...
     result = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "sva-llm",
-                   "--recipes", "unfrozen")
+                   "--connector-args", "every=2,start=1", "--recipes", "unfrozen")
     assert result.exit_code == 0, result.output
-    record = read_record(next((tmp_path / "root").glob("runs/*/record.json")))
-    assert record.status == "done" and record.connector == "sva-llm"
+    folder = next((tmp_path / "root").glob("runs/*/record.json")).parent
+    record = read_record(folder)
+    assert record.status == "done" and record.connector == "sva-llm(every=2,start=1)"
     assert record.train["finetune"]["final_loss"] > 0
+    with safe_open(str(folder / "model" / "model.safetensors"), "pt") as saved:
+        layers = {int(k.split(".")[2]) for k in saved.keys()  # noqa: SIM118
+                  if k.startswith("connector.reaggregation.")}
+    assert layers and all(i % 2 == 1 for i in layers)

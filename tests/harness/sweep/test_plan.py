@@ -155,3 +155,69 @@ def test_bad_combinations_are_one_line_errors(tmp_path: Path, entries, connector
                    connector=connector)
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert not (tmp_path / "runs").exists()
+
+
+def test_connector_args_enter_the_key_but_defaults_do_not(tmp_path: Path) -> None:
+    smoke, frozen = PRESETS.get("smoke"), RECIPES.get("frozen")
+    pair = f"{SIGLIP}+{DINO}"
+    default = plan_sweep([CLIP224, pair], [frozen], smoke, [0], tmp_path)
+    # Every option at its default: the plain names, so existing run folders stay valid.
+    spelled = plan_sweep([pair], [frozen], smoke, [0], tmp_path,
+                         connector_args="groups=1,layers=1")[0]
+    assert spelled.config.connector == "sva" and spelled.key == default[1].key
+    single = plan_sweep([CLIP224], [frozen], smoke, [0], tmp_path, connector_args="depth=2")[0]
+    assert single.config.connector == "mlp2x_gelu" and single.key == default[0].key
+    # Set away from the defaults: a different connector name, so a different run.
+    tuned = plan_sweep([pair], [frozen], smoke, [0], tmp_path, connector="sva",
+                       connector_args="layers=3,grid=2,groups=2")[0]
+    assert tuned.config.connector == "sva(grid=2,groups=2,layers=3)"
+    assert tuned.key not in {r.key for r in default}
+    assert tuned.summary()["connector"] == "sva(grid=2,groups=2,layers=3)"
+    # The same choice, however written, is the same run.
+    for connector, args in (("sva(grid=2,groups=2,layers=3)", None),
+                            ("sva(layers=3)", {"grid": 2, "groups": 2})):
+        again = plan_sweep([pair], [frozen], smoke, [0], tmp_path, connector=connector,
+                           connector_args=args)[0]
+        assert again.key == tuned.key
+
+
+def test_a_run_with_connector_args_reloads_and_builds_its_connector(tmp_path: Path) -> None:
+    from harness.model.connectors import CONNECTORS, FeatureShape
+
+    run = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], PRESETS.get("smoke"), [0],
+                     tmp_path, connector_args="grid=2,layers=2")[0]
+    write_config(run)
+    again = load_run(Path(run.run_dir))
+    assert again == run and again.config.key == run.key
+    # What the job's model builder does with the reloaded config.
+    connector = CONNECTORS.get(again.config.connector).create(
+        [FeatureShape(4, (4, 4)), FeatureShape(4, (8, 8))], 8)
+    assert connector.side == 2 and len(connector.layers) == 2
+
+
+@pytest.mark.parametrize(("entries", "connector", "args", "message"), [
+    ([f"{SIGLIP}+{DINO}"], "sva", "grdi=12",
+     "connector 'sva' has no option 'grdi'; valid: depth, grid, groups, heads, hidden, layers"),
+    ([f"{SIGLIP}+{DINO}"], None, "groups=zero",
+     "connector 'sva': bad groups='zero'; expected an integer >= 1"),
+    ([CLIP224], None, "grid=12",
+     f"connector 'mlp2x_gelu' has no option 'grid'; valid: depth ('mlp2x_gelu' is the default"
+     f" connector for '{CLIP224}'; name one with --connector)"),
+    ([f"{SIGLIP}+{DINO}"], "sva(grid=2)", "grid=3",
+     "connector option 'grid' is given twice: grid=2 in 'sva(grid=2)' and grid=3 in"),
+    ([f"{SIGLIP}+{DINO}"], "sva", "layers", "bad connector option 'layers' in"),
+])
+def test_bad_connector_args_are_one_line_errors(tmp_path: Path, entries, connector, args,
+                                               message) -> None:
+    with pytest.raises(HarnessError) as caught:
+        plan_sweep(entries, [RECIPES.get("frozen")], PRESETS.get("smoke"), [0], tmp_path,
+                   connector=connector, connector_args=args)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_sva_llm_with_options_still_refuses_gradient_checkpointing(tmp_path: Path) -> None:
+    preset = dataclasses.replace(PRESETS.get("smoke"), gradient_checkpointing=True)
+    with pytest.raises(HarnessError, match="connector 'sva-llm\\(every=2\\)' cannot train"):
+        plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], preset, [0], tmp_path,
+                   connector="sva-llm(every=2)")

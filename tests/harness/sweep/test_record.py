@@ -48,3 +48,4 @@ def test_records_round_trip(tmp_path: Path) -> None:
     write_record(tmp_path, single)
     assert "parts" not in json.loads((tmp_path / "record.json").read_text())["encoder"]
     assert read_record(tmp_path) == single
+
