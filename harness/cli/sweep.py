@@ -308,7 +308,9 @@ def _outcome_line(run: Run, record: ResultRecord | None) -> str:
         error = record.error if record else "no record"
         return f"[red]x[/] {run.label} failed: {error}"
     overall = [s for s in record.scores if s.subset == "overall"]
-    parts = [f"{s.benchmark} {s.value:.1f}" + (f" (chance {s.chance:.1f})" if s.chance else "")
+    several = _benchmarks_with_several_metrics((s.benchmark, s.metric) for s in overall)
+    parts = [f"{s.benchmark}" + (f" {s.metric}" if s.benchmark in several else "")
+             + f" {s.value:.1f}" + (f" (chance {s.chance:.1f})" if s.chance else "")
              for s in overall]
     return f"[green]ok[/] {run.label}: {', '.join(parts)} in {record.wall_seconds:.0f} s"
 
@@ -343,14 +345,25 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
     # the runs differ in it.
     connectors = len({r["connector"] for r in rows}) > 1 or any(
         COMBINE in r["encoder_id"] for r in rows)
-    names = ("group", *(("connector",) if connectors else ()), "recipe", "benchmark", "score",
-             "chance", "n")
+    # The metric too once a benchmark has several (e.g. accuracy and accuracy_blind).
+    metrics = bool(_benchmarks_with_several_metrics((r["benchmark"], r["metric"]) for r in rows))
+    names = ("group", *(("connector",) if connectors else ()), "recipe", "benchmark",
+             *(("metric",) if metrics else ()), "score", "chance", "n")
     for name in names:
         table.add_column(name, justify="right" if name in ("score", "chance", "n") else "left")
-    for r in sorted(rows, key=lambda r: (r["benchmark"], r["recipe"], -r["value"])):
+    for r in sorted(rows, key=lambda r: (r["benchmark"], r["metric"], r["recipe"], -r["value"])):
         chance = f"{r['chance']:.1f}" if r.get("chance") is not None else ""
         mark = "*" if r["smoke"] and not all(smoke) else ""
         table.add_row(encoder_label(r["encoder_id"], "\n+ ") + mark, r["group"],
                       *((r["connector"],) if connectors else ()), r["recipe"], r["benchmark"],
-                      f"{r['value']:.1f}", chance, str(r["n"]))
+                      *((r["metric"],) if metrics else ()), f"{r['value']:.1f}", chance,
+                      str(r["n"]))
     console.print(table)
+
+
+def _benchmarks_with_several_metrics(pairs) -> set[str]:  # type: ignore[no-untyped-def]
+    """Benchmarks that appear with more than one metric in ``(benchmark, metric)`` pairs."""
+    seen: dict[str, set[str]] = {}
+    for benchmark, metric in pairs:
+        seen.setdefault(benchmark, set()).add(metric)
+    return {b for b, m in seen.items() if len(m) > 1}

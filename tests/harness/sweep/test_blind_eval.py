@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli.sweep import _outcome_line
 from harness.store import Store, ingest_paths
 from harness.sweep.job import RunJob
 from harness.sweep.record import PREDICTIONS_DIR, read_record
@@ -38,6 +39,10 @@ def test_a_run_scores_each_benchmark_with_and_without_the_image(
     predictions = Path(run.run_dir) / PREDICTIONS_DIR
     assert sorted(p.name for p in predictions.glob("*.jsonl")) == ["probe.jsonl",
                                                                     "probe_blind.jsonl"]
+
+    # The sweep's summary names the metric once a benchmark has two.
+    line = _outcome_line(run, record)
+    assert "probe accuracy " in line and "probe accuracy_blind " in line
 
     store = Store(f"sqlite:///{tmp_path / 'harness.db'}")
     ingest_paths(store, [Path(run.run_dir)])
