@@ -28,7 +28,7 @@ def serve(
     """Serve the leaderboard dashboard and the JSON API (OpenAPI docs at /docs)."""
     import uvicorn  # only this command needs the server
 
-    settings = Settings.with_env_token(resolve_db_url(db), token)
+    settings = Settings.with_env_token(resolve_db_url(db), token, freeze_after_warm_up=True)
     app = create_app(settings)
     typer.echo(f"Encoder Harness dashboard at http://{host}:{port}/ (database {settings.db_url})")
     typer.echo("write routes: " + ("open to the bearer token" if settings.token else

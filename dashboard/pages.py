@@ -6,8 +6,10 @@ pages are tested without a server; ``api/routes/pages.py`` fetches the data and 
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,22 +79,66 @@ def setting_label(s: Setting) -> str:
 
 
 def measured_rows(settings: Sequence[Setting]) -> list[Row]:
-    rows = []
-    for s in settings:
-        categories = s.categories
-        values: dict[str, float | None] = {c: cell.value for c, cell in categories.items()}
-        values.update({b: cell.value for b, cell in s.benchmarks.items()})
-        rows.append({
-            "kind": "measured", "label": setting_label(s), "encoder_id": s.encoder_id,
-            "group": s.group, "recipe": s.recipe, "llm": s.llm, "connector": s.connector,
-            "preset": s.preset, "smoke": s.smoke, "seeds": s.seeds, "values": values,
-            "partial": {c: not cell.complete for c, cell in categories.items()},
-            "std": {b: cell.std for b, cell in s.benchmarks.items()},
-            "counts": {c: cell.benchmarks for c, cell in categories.items()},
-            "setting": " · ".join((s.recipe, s.llm, s.connector, s.preset)),
-            "runs_url": "/runs?" + urlencode({"encoder": s.encoder_id}),
-        })
-    return rows
+    return [measured_row(s) for s in settings]
+
+
+def measured_row(s: Setting) -> Row:
+    categories = s.categories
+    return {
+        "kind": "measured", "label": setting_label(s), "encoder_id": s.encoder_id,
+        "group": s.group, "recipe": s.recipe, "llm": s.llm, "connector": s.connector,
+        "preset": s.preset, "smoke": s.smoke, "seeds": s.seeds, "values": dict(s.values),
+        "partial": {c: not cell.complete for c, cell in categories.items()},
+        "std": {b: cell.std for b, cell in s.benchmarks.items()},
+        "counts": {c: cell.benchmarks for c, cell in categories.items()},
+        "setting": " · ".join((s.recipe, s.llm, s.connector, s.preset)),
+        "runs_url": "/runs?" + urlencode({"encoder": s.encoder_id}),
+        "benchmark_categories": {b: c.category for b, c in s.benchmarks.items()},
+    }
+
+
+class LeaderboardRows:
+    """Each setting's leaderboard row, its score and its HTML, kept while the Setting object
+    is the same one: the store's rollup hands back new objects only for the settings an ingest
+    changed, so the first view after it draws those rows alone (with hundreds of settings the
+    rows were most of that view's time). Holds only the settings of the latest render."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # By id(): each entry holds its Setting, so no other object can take that id.
+        self._kept: dict[int, KeptRow] = {}
+
+    def rows(self, settings: Sequence[Setting]) -> list[KeptRow]:
+        with self._lock:
+            old = self._kept
+        kept = {}
+        for s in settings:
+            entry = old.get(id(s))
+            if entry is None:
+                row = measured_row(s)
+                entry = KeptRow(s, row, _score(row))
+            kept[id(s)] = entry
+        with self._lock:
+            self._kept = kept
+        return [kept[id(s)] for s in settings]
+
+
+@dataclass
+class KeptRow:
+    setting: Setting
+    row: Row
+    score: float
+    html: tuple[tuple[str, ...], Markup] | None = None
+    """The row drawn for one list of columns (a new column list draws it again)."""
+
+    def drawn(self, columns: Sequence[Row]) -> Markup:
+        names = tuple(c["name"] for c in columns)
+        if self.html is None or self.html[0] != names:
+            self.html = (names, row_html(self.row, columns))
+        return self.html[1]
+
+
+_LEADERBOARD_ROWS = LeaderboardRows()
 
 
 def published_rows(published: Sequence[Row], *, levels: Sequence[str] = ("benchmark",
@@ -211,14 +257,14 @@ def render_leaderboard(settings: Sequence[Setting], published: Sequence[Row],
                        benchmark: str | None = None) -> str:
     """The leaderboard: a row per setting (seeds averaged) and per published subject,
     sortable and filterable in the page; smoke rows hidden until asked for."""
-    measured = measured_rows(settings)
-    for row, s in zip(measured, settings, strict=True):
-        row["benchmark_categories"] = {b: c.category for b, c in s.benchmarks.items()}
-    paper = published_rows(published)
+    kept = _LEADERBOARD_ROWS.rows(settings)
+    measured = [k.row for k in kept]
+    paper = sorted(published_rows(published), key=lambda r: (r["source"], -_score(r)))
     # Best first: by the mean of a row's category averages (its benchmarks when it has none).
-    rows = sorted(measured, key=lambda r: (r["smoke"], -_score(r), r["encoder_id"])) + sorted(
-        paper, key=lambda r: (r["source"], -_score(r)))
+    kept.sort(key=lambda k: (k.row["smoke"], -k.score, k.row["encoder_id"]))
+    rows = [k.row for k in kept] + paper
     columns = leaderboard_columns(rows)
+    html = [k.drawn(columns) for k in kept] + [row_html(r, columns) for r in paper]
     choices = {k: sorted({r[k] for r in measured if r[k]}) for k in ("group", "recipe", "llm")}
     choices["group"] = sorted(set(choices["group"]) | {r["group"] for r in paper if r["group"]})
     figures = {}
@@ -227,7 +273,7 @@ def render_leaderboard(settings: Sequence[Setting], published: Sequence[Row],
         figures["group-comparison"] = group_comparison(points, benchmark=benchmark)
     return _render(
         "leaderboard.html", "Leaderboard", "Leaderboard", figures,
-        rows=rows, row_html=[row_html(r, columns) for r in rows], columns=columns,
+        rows=rows, row_html=html, columns=columns,
         choices=choices,
         categories=[c["name"] for c in columns if c.get("average")],
         smoke_rows=sum(r["smoke"] for r in measured), measured_rows=len(measured),

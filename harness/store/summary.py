@@ -106,12 +106,18 @@ class Setting:
                 by_category[cell.category].append(cell.value)
         return {c: CategoryCell(mean(v), len(v)) for c, v in sorted(by_category.items())}
 
+    @cached_property
+    def values(self) -> dict[str, float]:
+        """Every column this setting has a number in: category averages and benchmarks (a
+        benchmark wins a name clash). Kept with the object: the rollup hands the same Setting
+        back until one of its runs changes, so views built on it are not redone."""
+        out = {c: cell.value for c, cell in self.categories.items()}
+        out.update((b, cell.value) for b, cell in self.benchmarks.items())
+        return out
+
     def value(self, column: str) -> float | None:
         """A benchmark's value, else a category's average, else None."""
-        if column in self.benchmarks:
-            return self.benchmarks[column].value
-        category = self.categories.get(column)
-        return None if category is None else category.value
+        return self.values.get(column)
 
     def identity(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in (*SETTING_FIELDS, "group", "supervision",
@@ -285,10 +291,10 @@ def comparisons(settings: Sequence[Setting], kind: ComparisonKind) -> list[dict[
 
 
 def _side(members: Sequence[Setting]) -> dict[str, float]:
+    if len(members) == 1:
+        return members[0].values
     cols: dict[str, list[float]] = defaultdict(list)
     for s in members:
-        for b, cell in s.benchmarks.items():
-            cols[b].append(cell.value)
-        for c, cat in s.categories.items():
-            cols[c].append(cat.value)
+        for c, v in s.values.items():
+            cols[c].append(v)
     return {c: mean(v) for c, v in cols.items()}

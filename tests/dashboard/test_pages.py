@@ -193,3 +193,27 @@ def test_combinations_read_by_name_and_connector_and_keep_their_id() -> None:
     bars = [t for t in families["data"] if t["y"]]
     assert bars[0]["x"] == ["SigLIP SO400M/14@384 + DINOv2 ViT-L/14@518 (sva(grid=12))"]
     assert f"{SIGLIP}+{DINO}" in bars[0]["hovertext"][0]
+
+
+def test_leaderboard_rows_kept_between_views_match_a_fresh_draw(monkeypatch) -> None:
+    import dashboard.pages as pages
+
+    render_leaderboard(SETTINGS, PUBLISHED)
+    # An ingest replaced one setting (the rollup hands back a new object for it) and added a
+    # benchmark column: every kept row must be drawn again for the new columns.
+    changed = [*SETTINGS[:1], setting("dino-b", "ssl", mmvp=55.0, probe=71.0, cvbench=30.0),
+               *SETTINGS[2:]]
+    drawn = []
+    real = pages.row_html
+    monkeypatch.setattr(pages, "row_html", lambda *a: drawn.append(a[0]) or real(*a))
+    kept = render_leaderboard(changed, PUBLISHED)
+    assert len(drawn) == len(changed) + 2  # the new columns: all rows again (+2 published)
+    drawn.clear()
+    again = render_leaderboard(changed, PUBLISHED)
+    # Only the published rows are drawn again; every setting's row was kept.
+    assert [r["kind"] for r in drawn] == ["published", "published"]
+
+    monkeypatch.setattr(pages, "_LEADERBOARD_ROWS", pages.LeaderboardRows())
+    fresh = render_leaderboard(changed, PUBLISHED)
+    assert kept == again == fresh
+    assert "55.0" in fresh and "71.0" in fresh
