@@ -48,6 +48,13 @@ class Preset:
     gradient_checkpointing: bool = False
     """Recompute the LLM's activations in the backward pass instead of keeping them (less
     memory, about a third more compute); the numbers are the same, so not part of the key."""
+    connector: str | None = None
+    """The connector of every run, options allowed (``"sva(grid=12)"``); unset: ``mlp2x_gelu``
+    for one encoder, ``sva`` for a combination. ``--connector`` replaces it, and with it
+    ``connector_args``."""
+    connector_args: dict[str, Any] = field(default_factory=dict)
+    """Hyperparameters of the preset's connector (``[connector_args]`` with ``grid = 12``);
+    ``--connector-args`` adds to them."""
     blind_eval: bool = False
     """Also score every benchmark with no image (blind mode, metrics ``<metric>_blind``): the
     Benchmarks page then shows how much each one needs vision. Outside the run key (the model

@@ -184,9 +184,14 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
     """One run per encoder entry x recipe x seed. An entry ``a+b`` is one run on both
     encoders; ``connector`` (default: ``mlp2x_gelu`` for one encoder, ``sva`` for several)
     must take as many encoders as each entry has. ``connector_args`` (``grid=12,layers=3``
-    or a mapping) sets the connector's hyperparameters for every entry."""
+    or a mapping) sets the connector's hyperparameters for every entry. Both default to the
+    preset's own; a ``connector`` given here replaces the preset's with its options."""
     llm = resolve_llm(preset.llm)
     args = parse_args(connector_args)
+    if connector is None:
+        connector = preset.connector
+        # The command line's options win over the preset's.
+        args = {**parse_args(preset.connector_args, where=f"preset {preset.name!r}"), **args}
     if connector is not None:
         CONNECTORS.get(connector)
         if preset.gradient_checkpointing and \

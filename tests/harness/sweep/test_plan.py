@@ -221,3 +221,32 @@ def test_sva_llm_with_options_still_refuses_gradient_checkpointing(tmp_path: Pat
     with pytest.raises(HarnessError, match="connector 'sva-llm\\(every=2\\)' cannot train"):
         plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], preset, [0], tmp_path,
                    connector="sva-llm(every=2)")
+
+
+def test_a_preset_can_name_the_connector_and_its_options(tmp_path: Path) -> None:
+    frozen, pair = RECIPES.get("frozen"), f"{SIGLIP}+{DINO}"
+    preset = dataclasses.replace(PRESETS.get("smoke"), connector="sva",
+                                 connector_args={"grid": 2, "layers": 3})
+    [run] = plan_sweep([pair], [frozen], preset, [0], tmp_path)
+    assert run.config.connector == "sva(grid=2,layers=3)"
+    # The command line's options win over the preset's, key by key.
+    [run] = plan_sweep([pair], [frozen], preset, [0], tmp_path, connector_args="layers=2")
+    assert run.config.connector == "sva(grid=2,layers=2)"
+    # A connector named on the command line replaces the preset's, options and all.
+    [run] = plan_sweep([pair], [frozen], preset, [0], tmp_path, connector="concat")
+    assert run.config.connector == "concat"
+    bad = dataclasses.replace(preset, connector_args={"grdi": 2})
+    with pytest.raises(HarnessError, match="connector 'sva' has no option 'grdi'"):
+        plan_sweep([pair], [frozen], bad, [0], tmp_path)
+
+
+def test_a_preset_file_carries_connector_options(tmp_path: Path) -> None:
+    from harness.preset import load_preset_file
+
+    path = tmp_path / "sva-study.toml"
+    text = (Path(__file__).parents[3] / "recipes" / "presets" / "smoke.toml").read_text()
+    path.write_text(text.replace('name = "smoke"', 'name = "sva-study"\nconnector = "sva"')
+                    + '\n[connector_args]\ngrid = 2\ngroups = 2\n')
+    preset = load_preset_file(path)
+    [run] = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], preset, [0], tmp_path)
+    assert run.config.connector == "sva(grid=2,groups=2)"
