@@ -15,6 +15,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from harness.combination import is_combination
 from harness.published.names import display_name
 
 GROUPS = ("clip", "ssl", "convnext", "other")
@@ -38,13 +39,11 @@ STYLE: dict[str, Any] = {
 Row = dict[str, Any]
 Figure = dict[str, Any]
 """A plotly figure as a plain dict: ``data`` (traces) and ``layout``."""
-COMBINE = "+"
-
 
 def encoder_label(encoder_id: str, connector: str = "") -> str:
     """An encoder's id; a combination (``a+b``) by its members' names joined with ``' + '``
     (the paper's names where known, else the ids), with its connector when given."""
-    if COMBINE not in encoder_id:
+    if not is_combination(encoder_id):
         return encoder_id
     return display_name(encoder_id) + (f" ({connector})" if connector else "")
 

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 import torch
 from torch import nn
 
+from harness.combination import COMBINE, is_combination
 from harness.errors import HarnessError
 from harness.registry import Registry
 
@@ -92,9 +93,9 @@ class EncoderSpec:
     def __post_init__(self) -> None:
         if "." not in self.id or self.id.startswith(".") or self.id.endswith("."):
             raise HarnessError(f"encoder id {self.id!r} must be 'architecture.weights'")
-        if "+" in self.id:
-            raise HarnessError(f"encoder id {self.id!r} may not contain '+': a sweep joins"
-                               " encoder ids with it (--encoders a+b)")
+        if is_combination(self.id):
+            raise HarnessError(f"encoder id {self.id!r} may not contain {COMBINE!r}: a sweep"
+                               f" joins encoder ids with it (--encoders a{COMBINE}b)")
         for name, value, valid in (
             ("group", self.group, GROUPS),
             ("supervision", self.supervision, SUPERVISIONS),

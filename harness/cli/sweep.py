@@ -20,6 +20,7 @@ from harness.cli.common import (
     run_root,
     split_names,
 )
+from harness.combination import COMBINE
 from harness.config import to_plain
 from harness.encoder import ENCODERS, available_encoder_ids, unavailable_encoders
 from harness.errors import HarnessError
@@ -31,7 +32,7 @@ from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
 from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
 from harness.sweep.job import RunJob
-from harness.sweep.plan import COMBINE, Run, encoder_label, plan_sweep, split_combination
+from harness.sweep.plan import Run, encoder_label, plan_sweep, split_combination
 from harness.sweep.record import ResultRecord
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
 from harness.sweep.tracking import Ticket

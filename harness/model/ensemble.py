@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from harness.combination import COMBINE
 from harness.encoder import Encoder
 
 Pixels = torch.Tensor | Sequence[torch.Tensor]
@@ -63,7 +64,7 @@ class EncoderGroup(nn.Module):
 
     @property
     def id(self) -> str:
-        return "+".join(e.spec.id for e in self.members)
+        return COMBINE.join(e.spec.id for e in self.members)
 
     def forward(self, pixels: Pixels) -> list[torch.Tensor]:
         if isinstance(pixels, torch.Tensor) or len(pixels) != len(self.members):

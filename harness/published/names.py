@@ -9,6 +9,8 @@ gives the same encoders in the same order (``a+b``) when every member is known.
 
 from __future__ import annotations
 
+from harness.combination import COMBINE
+
 ENCODER_IDS: dict[str, str] = {
     # Cambrian-1, Figure 4 (language-supervised)
     "OpenAI CLIP ViT-L/14@224": "clip-vit-l14-224.openai",
@@ -43,8 +45,6 @@ ENSEMBLE_MEMBER_IDS: dict[str, str] = {
     "ConvNext": "openclip-convnext-xxl-1024.laion2b",
     "CLIP": "clip-vit-l14-336.openai",
 }
-COMBINE = "+"
-"""Joins member ids, as ``harness sweep --encoders a+b`` does."""
 
 
 def encoder_id_for(subject: str) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.combination import COMBINE
 from harness.config import from_mapping, stable_hash, to_plain
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
@@ -27,8 +28,6 @@ from harness.recipe import Recipe
 from harness.sweep.record import RECORD_FILE
 
 RunState = Literal["new", "done", "failed"]
-COMBINE = "+"
-"""Joins encoder ids inside one run."""
 SINGLE_CONNECTOR = "mlp2x_gelu"
 MULTI_CONNECTOR = "sva"
 """The connector a combination gets when none is asked for (Cambrian-1's)."""

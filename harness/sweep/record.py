@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.combination import COMBINE, combine
 from harness.config import from_mapping, to_plain
 
 SCHEMA_VERSION = 1
@@ -75,17 +76,17 @@ def combine_infos(parts: Sequence[EncoderInfo]) -> EncoderInfo:
     members themselves in ``parts``."""
 
     def joined(values) -> str:
-        return "+".join(dict.fromkeys(v for v in values if v))
+        return COMBINE.join(dict.fromkeys(v for v in values if v))
 
     weights = [p.weights for p in parts]
     return EncoderInfo(
-        id="+".join(p.id for p in parts), group=MULTI_GROUP,
+        id=combine(p.id for p in parts), group=MULTI_GROUP,
         supervision=joined(p.supervision for p in parts),
         architecture=joined(p.architecture for p in parts),
         resolution=max(p.resolution for p in parts), tiny=any(p.tiny for p in parts),
         params=sum(p.params for p in parts), loader=joined(p.loader for p in parts),
-        source="+".join(p.source for p in parts),
-        weights=None if all(w is None for w in weights) else "+".join(w or "" for w in weights),
+        source=COMBINE.join(p.source for p in parts),
+        weights=None if all(w is None for w in weights) else COMBINE.join(w or "" for w in weights),
         distribution=joined(p.distribution for p in parts),
         distribution_version=joined(p.distribution_version for p in parts),
         parts=tuple(parts),
