@@ -111,3 +111,4 @@ def test_plugin_cannot_shadow_a_builtin(tmp_path: Path, monkeypatch) -> None:
     assert reg.names() == ["builtin"]
     assert "duplicate thing 'builtin'" in reg.problems[0].reason
     assert reg.provenance("builtin").distribution == "encoder-harness"
+
