@@ -9,15 +9,20 @@ from collections.abc import Iterable
 COMBINE = "+"
 
 
-def combine(ids: Iterable[str]) -> str:
+def combined_id(ids: Iterable[str]) -> str:
     """``["a", "b"]`` -> ``"a+b"``."""
     return COMBINE.join(ids)
 
 
-def members(encoder_id: str) -> list[str]:
+def member_ids(encoder_id: str) -> list[str]:
     """``"a+b"`` -> ``["a", "b"]``; a single encoder's id -> ``[id]``."""
     return encoder_id.split(COMBINE)
 
 
 def is_combination(encoder_id: str) -> bool:
     return COMBINE in encoder_id
+
+
+def spelled_out(encoder_id: str, sep: str = " + ") -> str:
+    """A combination as people read it: ``a + b`` (``sep="\\n+ "`` puts each on its line)."""
+    return sep.join(member_ids(encoder_id))

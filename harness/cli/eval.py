@@ -95,7 +95,7 @@ def evaluate_run(checkpoint: Path, benchmarks: list[str], data_dirs: list[str], 
     folder = run_folder(checkpoint)
     # The folder given wins over the one run.json names: a run folder may have been moved.
     run = replace(load_run(folder), run_dir=str(folder))
-    info = read_info(folder)
+    read_info(folder)  # a run without a saved model fails here, before any data is read
     if mode not in MODES:
         raise HarnessError(f"unknown --mode {mode!r}; valid: {', '.join(MODES)}")
     if not benchmarks:

@@ -12,9 +12,9 @@ import typer
 from rich.table import Table
 
 from harness.cli.common import check_format, console, print_json, run_root, split_names
+from harness.combination import spelled_out
 from harness.errors import HarnessError
 from harness.sweep.driver import cancel_runs
-from harness.sweep.plan import encoder_label
 from harness.sweep.tracking import RunView, view_runs
 
 STATES = ("planned", "queued", "running", "preempted", "done", "failed")
@@ -56,7 +56,7 @@ def _print_table(views: list[RunView]) -> None:
     # The connector column shows only when runs differ in it (e.g. one combination under sva
     # and under concat).
     several = len({v.connector for v in views}) > 1
-    rows = [{"key": v.key, "encoder": encoder_label(v.encoder, "\n+ "),
+    rows = [{"key": v.key, "encoder": spelled_out(v.encoder, "\n+ "),
              "connector": v.connector if several else "", "recipe": v.recipe,
              "seed": "" if v.seed is None else str(v.seed),
              "state": f"[{_COLOURS[v.state]}]{v.state}[/]", "job": v.job_id, "stage": v.stage,

@@ -20,7 +20,7 @@ from harness.cli.common import (
     run_root,
     split_names,
 )
-from harness.combination import COMBINE
+from harness.combination import combined_id, is_combination, spelled_out
 from harness.config import to_plain
 from harness.encoder import ENCODERS, available_encoder_ids, unavailable_encoders
 from harness.errors import HarnessError
@@ -32,7 +32,7 @@ from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
 from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
 from harness.sweep.job import RunJob
-from harness.sweep.plan import Run, encoder_label, plan_sweep, split_combination
+from harness.sweep.plan import Run, plan_sweep, split_combination
 from harness.sweep.record import ResultRecord
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
 from harness.sweep.tracking import Ticket
@@ -49,7 +49,7 @@ def resolve_encoders(text: str, strict: bool = False) -> list[str]:
     if not names:
         raise HarnessError("no encoder given; use --encoders all or a comma-separated list")
     # An entry may join encoders with '+': one run on all of them (each id checked).
-    return [COMBINE.join(split_combination(name)) for name in names]
+    return [combined_id(split_combination(name)) for name in names]
 
 
 def resolve_recipes(text: str | None, default: tuple[str, ...]) -> list[Recipe]:
@@ -237,7 +237,7 @@ def sweep(
     if report.failed:
         console.print(f"[red]{len(report.failed)} run(s) failed:[/]")
         for record in report.failed:
-            console.print(f"  {record.run_key} {encoder_label(record.encoder.id)} /"
+            console.print(f"  {record.run_key} {spelled_out(record.encoder.id)} /"
                           f" {record.recipe}:"
                           f" {escape(record.error or '')}")
         raise typer.Exit(1)
@@ -324,7 +324,7 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str) -> None:
                          overflow="fold" if name in ("key", "encoder") else "ellipsis")
     for r in runs:
         # A combination lists its encoders one per line, so no id is cut.
-        table.add_row(r.key, encoder_label(r.encoder_id, "\n+ ") + (" (tiny)" if r.tiny else ""),
+        table.add_row(r.key, spelled_out(r.encoder_id, "\n+ ") + (" (tiny)" if r.tiny else ""),
                       r.config.connector, r.config.recipe.name, str(r.config.seed), r.state,
                       "yes" if r in todo else "no")
     console.print(table)
@@ -345,7 +345,7 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
     # The connector matters once encoders are combined (sva vs concat): shown then, or when
     # the runs differ in it.
     connectors = len({r["connector"] for r in rows}) > 1 or any(
-        COMBINE in r["encoder_id"] for r in rows)
+        is_combination(r["encoder_id"]) for r in rows)
     # The metric too once a benchmark has several (e.g. accuracy and accuracy_blind).
     metrics = bool(_benchmarks_with_several_metrics((r["benchmark"], r["metric"]) for r in rows))
     names = ("group", *(("connector",) if connectors else ()), "recipe", "benchmark",
@@ -355,7 +355,7 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
     for r in sorted(rows, key=lambda r: (r["benchmark"], r["metric"], r["recipe"], -r["value"])):
         chance = f"{r['chance']:.1f}" if r.get("chance") is not None else ""
         mark = "*" if r["smoke"] and not all(smoke) else ""
-        table.add_row(encoder_label(r["encoder_id"], "\n+ ") + mark, r["group"],
+        table.add_row(spelled_out(r["encoder_id"], "\n+ ") + mark, r["group"],
                       *((r["connector"],) if connectors else ()), r["recipe"], r["benchmark"],
                       *((r["metric"],) if metrics else ()), f"{r['value']:.1f}", chance,
                       str(r["n"]))

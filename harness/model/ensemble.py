@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from harness.combination import COMBINE
+from harness.combination import combined_id
 from harness.encoder import Encoder
 
 Pixels = torch.Tensor | Sequence[torch.Tensor]
@@ -64,7 +64,7 @@ class EncoderGroup(nn.Module):
 
     @property
     def id(self) -> str:
-        return COMBINE.join(e.spec.id for e in self.members)
+        return combined_id(e.spec.id for e in self.members)
 
     def forward(self, pixels: Pixels) -> list[torch.Tensor]:
         if isinstance(pixels, torch.Tensor) or len(pixels) != len(self.members):

@@ -9,7 +9,7 @@ gives the same encoders in the same order (``a+b``) when every member is known.
 
 from __future__ import annotations
 
-from harness.combination import COMBINE
+from harness.combination import COMBINE, combined_id, member_ids
 
 ENCODER_IDS: dict[str, str] = {
     # Cambrian-1, Figure 4 (language-supervised)
@@ -59,13 +59,13 @@ def ensemble_id_for(subject: str) -> str | None:
     ids = [ENSEMBLE_MEMBER_IDS.get(m) or ENCODER_IDS.get(m) for m in members]
     if len(ids) < 2 or None in ids or len(set(ids)) != len(ids):
         return None
-    return COMBINE.join(ids)  # type: ignore[arg-type]
+    return combined_id(ids)  # type: ignore[arg-type]
 
 
 def display_name(encoder_id: str) -> str:
     """How people name an encoder (the paper's name for a registry id), else its id; a
     combination's members joined with ``' + '``."""
-    return " + ".join(_DISPLAY.get(part, part) for part in encoder_id.split(COMBINE))
+    return " + ".join(_DISPLAY.get(part, part) for part in member_ids(encoder_id))
 
 
 _DISPLAY: dict[str, str] = {v: k for k, v in ENCODER_IDS.items()}

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from harness.store.averages import mean
 from harness.store.models import EncoderRow, RunRow, ScoreRow
 from harness.store.summary import SETTING_FIELDS, Setting, build_settings
 
@@ -160,8 +161,8 @@ def _aggregate_rows(runs: list[RunScores]) -> list[dict[str, Any]]:
                                         "group", "supervision", "architecture")},
             "smoke": bool(identity["smoke"]), "benchmark": benchmark, "metric": metric,
             "category": max(categories) if categories else None,
-            "mean": sum(values) / len(values),
-            "mean_sq": sum(v * v for v in values) / len(values),
+            "mean": mean(values),
+            "mean_sq": mean(v * v for v in values),
             "runs": len(values), "seeds": len(runs),
             "chance": max(chances) if chances else None,
             "n": max(int(s[5] or 0) for s in scores),

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from harness.sweep.record import Score, atomic_write_text
+from harness.sweep.record import Score, atomic_write_text, replace_folder
 
 FORMAT = 1
 CHECKPOINTS = "checkpoints"
@@ -123,7 +123,7 @@ class RunCheckpoints:
         return meta
 
     def _recover(self, final: Path) -> None:
-        """A job killed between the two renames of ``_write`` leaves no ``final``, but a
+        """A job killed between the two renames of ``replace_folder`` leaves no ``final``, but a
         complete new (``.tmp``) or previous (``.old``) copy: put the newest back."""
         if final.exists():
             return
@@ -148,14 +148,7 @@ class RunCheckpoints:
             _fsync(f)
         atomic_write_text(tmp / META, json.dumps(
             {"run_key": self.run_key, "format": FORMAT, **meta}, indent=2))
-        final = self.root / name
-        old = self.root / f".{name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-        return final
+        return replace_folder(tmp, self.root / name)
 
     # -- a finished stage
     def save_stage(self, stage: str, model: torch.nn.Module, result: dict[str, Any],

@@ -11,6 +11,7 @@ already have scores, and continues a stopped stage exactly where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -351,35 +352,32 @@ def execute(run: Run, status: StatusWriter
         shutil.rmtree(predictions, ignore_errors=True)
     scores: list[Score] = []
     # With the image, then (blind_eval) without it: the gap is the benchmark's vision reliance.
-    passes = [(False, "")]
-    if run.blind_eval:
-        passes.append((True, EvalOptions(blind=True).variant))
-    for fingerprint in config.benchmarks:
+    passes = (False, True) if run.blind_eval else (False,)
+    for fingerprint, blind in itertools.product(config.benchmarks, passes):
         benchmark = BENCHMARKS.get(fingerprint["name"])
-        for blind, suffix in passes:
-            name = f"{benchmark.name}{suffix}"
-            saved = ctx.checkpoints.load_scores(name) if ctx else None
-            if saved is not None:
-                scores += saved
-                continue
-            stage = f"eval:{name}"
+        name = benchmark.name + EvalOptions(blind=blind).variant
+        saved = ctx.checkpoints.load_scores(name) if ctx else None
+        if saved is not None:
+            scores += saved
+            continue
+        stage = f"eval:{name}"
 
-            def progress(done: int, total: int, stage: str = stage) -> None:
-                status(stage, done, total)
-                if ctx is not None:  # every finished batch is on disk: a safe point
-                    ctx.safe_point(f"{stage} {done}/{total}", collective=False)
+        def progress(done: int, total: int, stage: str = stage) -> None:
+            status(stage, done, total)
+            if ctx is not None:  # every finished batch is on disk: a safe point
+                ctx.safe_point(f"{stage} {done}/{total}", collective=False)
 
-            status(stage, 0, 1, force=True)
-            with accelerator.autocast():
-                found = evaluate(model, tokenizer, benchmark, files.root, transform,
-                                 batch_size=run.eval_batch, blind=blind,
-                                 predictions_file=predictions / f"{name}.jsonl",
-                                 system=config.llm.system_prompt, on_progress=progress,
-                                 image_features=features)
-            if ctx is not None:
-                ctx.checkpoints.save_scores(name, found)
-            scores += found
-            status(stage, 1, 1, force=True)
+        status(stage, 0, 1, force=True)
+        with accelerator.autocast():
+            found = evaluate(model, tokenizer, benchmark, files.root, transform,
+                             batch_size=run.eval_batch, blind=blind,
+                             predictions_file=predictions / f"{name}.jsonl",
+                             system=config.llm.system_prompt, on_progress=progress,
+                             image_features=features)
+        if ctx is not None:
+            ctx.checkpoints.save_scores(name, found)
+        scores += found
+        status(stage, 1, 1, force=True)
     if not scores:
         raise HarnessError("no scores: the preset names no benchmark")
     # The trained model stays with its scores (``harness eval`` rebuilds it from there).

@@ -32,16 +32,16 @@ def cancel(job_id: str, grace_s: float = CANCEL_GRACE_S) -> None:
     if not _is_submitit(job_id):
         return
     pid = int(job_id)
-    tasks = set(_children(pid))
     _signal(pid, signal.SIGINT)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         if not _is_submitit(job_id):
             return
-        tasks |= set(_children(pid))
         time.sleep(0.05)
-    # The tasks first: once the controller is gone they are orphans nobody stops.
-    for task in sorted(tasks | set(_children(pid))):
+    # Stopped first, so it starts no task while its tasks are found; the tasks are killed
+    # before it, because once it is gone they are orphans nobody stops.
+    _signal(pid, signal.SIGSTOP)
+    for task in _children(pid):
         if _is_submitit(str(task)):
             _signal(task, signal.SIGKILL)
     _signal(pid, signal.SIGKILL)

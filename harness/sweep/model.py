@@ -19,7 +19,7 @@ from harness.errors import HarnessError
 from harness.model.mllm import MLLM
 from harness.recipe import Recipe
 from harness.sweep.plan import Run
-from harness.sweep.record import atomic_write_text
+from harness.sweep.record import atomic_write_text, replace_folder
 
 MODEL_DIR = "model"
 WEIGHTS = "model.safetensors"
@@ -164,13 +164,7 @@ def save_model(run: Run, model: MLLM, tokenizer, mode: str) -> Path | None:
         "tokenizer_hash": tokenizer_hash(tokenizer),
     }
     atomic_write_text(tmp / INFO, json.dumps(info, indent=2, sort_keys=True))
-    old = folder.with_name(f".{MODEL_DIR}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+    return replace_folder(tmp, folder)
 
 
 def read_info(run_dir: Path) -> dict[str, Any]:

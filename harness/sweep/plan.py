@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.combination import COMBINE
+from harness.combination import COMBINE, combined_id, member_ids, spelled_out
 from harness.config import from_mapping, stable_hash, to_plain
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
@@ -50,11 +50,6 @@ def split_combination(entry: str) -> list[str]:
         raise HarnessError(f"encoder {repeated[0]!r} appears twice in {entry!r}; combine"
                            " different encoders")
     return parts
-
-
-def encoder_label(encoder_id: str, sep: str = " + ") -> str:
-    """A combination as people read it: ``a + b`` (``sep="\n+ "`` puts each on its line)."""
-    return sep.join(encoder_id.split(COMBINE))
 
 
 def connectors_for(count: int) -> list[str]:
@@ -137,13 +132,13 @@ class Run:
     @property
     def encoder_ids(self) -> list[str]:
         """The encoders this run's MLLM holds (several for a combination)."""
-        return self.encoder_id.split(COMBINE)
+        return member_ids(self.encoder_id)
 
     @property
     def label(self) -> str:
         twin = " (tiny twin)" if self.tiny else ""
         connector = f" / {self.config.connector}" if len(self.encoder_ids) > 1 else ""
-        return (f"{encoder_label(self.encoder_id)}{twin}{connector} /"
+        return (f"{spelled_out(self.encoder_id)}{twin}{connector} /"
                 f" {self.config.recipe.name} / seed {self.config.seed}")
 
     def summary(self) -> dict[str, Any]:
@@ -174,7 +169,7 @@ def encoder_fingerprint(parts: list[str], tiny: bool) -> dict[str, Any]:
     prints = [ENCODERS.get(p).fingerprint(tiny=tiny) for p in parts]
     if len(prints) == 1:
         return prints[0]
-    return {"id": COMBINE.join(parts), "parts": prints}
+    return {"id": combined_id(parts), "parts": prints}
 
 
 def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
@@ -207,7 +202,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
     data_dir = data_dir_for(root, preset.data)
     runs = []
     for entry, parts in entries:
-        encoder_id = COMBINE.join(parts)
+        encoder_id = combined_id(parts)
         fingerprint = encoder_fingerprint(parts, preset.tiny_encoders)
         for recipe in recipes:
             shrunk = recipe.shrunk(preset.stages, preset.recipe)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.combination import COMBINE, combine
+from harness.combination import COMBINE, combined_id
 from harness.config import from_mapping, to_plain
 
 SCHEMA_VERSION = 1
@@ -80,7 +81,7 @@ def combine_infos(parts: Sequence[EncoderInfo]) -> EncoderInfo:
 
     weights = [p.weights for p in parts]
     return EncoderInfo(
-        id=combine(p.id for p in parts), group=MULTI_GROUP,
+        id=combined_id(p.id for p in parts), group=MULTI_GROUP,
         supervision=joined(p.supervision for p in parts),
         architecture=joined(p.architecture for p in parts),
         resolution=max(p.resolution for p in parts), tiny=any(p.tiny for p in parts),
@@ -155,3 +156,16 @@ def atomic_write_text(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_folder(tmp: Path, final: Path) -> Path:
+    """Put the finished folder ``tmp`` in the place of ``final`` by renames (the old one moved
+    aside first, then removed), so a reader finds the old folder or the new one, never half of
+    either; a crash in between leaves ``.<name>.old`` beside it."""
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final

@@ -8,7 +8,9 @@ import pytest
 
 from harness.preset import Preset, load_preset_file
 from harness.recipe import RECIPES
+from harness.sweep.job import RunContext, RunJob, execute
 from harness.sweep.plan import Run, plan_sweep
+from harness.sweep.preempt import Preempted, Preemption
 
 # The smoke preset shrunk to a few optimizer steps on a few dozen samples (as in
 # tests/test_end_to_end.py), with enough steps per stage to stop in the middle of one.
@@ -50,3 +52,30 @@ def plan_mini(root: Path, preset: Path, encoders=("clip-vit-l14-336.openai",),
     chosen: Preset = load_preset_file(preset)
     return plan_sweep(list(encoders), [RECIPES.get(r) for r in recipes], chosen, list(seeds),
                       root)
+
+
+class PreemptAt(RunContext):
+    """Raises the preemption flag once the run reports ``stage`` at ``step`` (as the signal
+    handler would), so the job stops at the next safe point."""
+
+    def __init__(self, run, stage: str, step: int) -> None:
+        super().__init__(run, Preemption(), checkpoint_every_s=0)
+        self.at = (stage, step)
+
+    def __call__(self, stage: str, step: int, total: int, loss=None, force=False) -> None:
+        super().__call__(stage, step, total, loss, force)
+        if (stage, step) == self.at:
+            self.preemption.request()
+
+
+def straight_and_resumed(tmp_path: Path, preset: Path, encoders=("clip-vit-l14-336.openai",)
+                         ) -> tuple[Run, Run]:
+    """The same run twice, both finished: once in one go, once stopped at finetune step 2
+    and resumed."""
+    straight, stopped = (plan_mini(tmp_path / name, preset, encoders=encoders)[0]
+                         for name in ("straight", "stopped"))
+    assert RunJob(checkpoint_every_s=0).run_one(straight) == "done"
+    with pytest.raises(Preempted):
+        execute(stopped, PreemptAt(stopped, "finetune", 2))
+    assert RunJob(checkpoint_every_s=0).run_one(stopped) == "done"
+    return straight, stopped

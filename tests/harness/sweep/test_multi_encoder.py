@@ -7,19 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from safetensors import safe_open
 from typer.testing import CliRunner
 
 from harness.cli.app import app
 from harness.errors import HarnessError
 from harness.store import Store
-from harness.sweep.job import RunJob, execute
-from harness.sweep.preempt import Preempted
 from harness.sweep.record import read_record
 
-from .conftest import plan_mini
-from .test_resume import PreemptAt
+from .conftest import straight_and_resumed
 
 runner = CliRunner()
 
@@ -121,13 +117,8 @@ def test_single_encoder_connector_for_a_combination_is_refused(tmp_path: Path,
 def test_an_unfrozen_combination_resumes_exactly(tmp_path: Path, mini_preset: Path) -> None:
     """Both encoders train in finetune and are checkpointed with the rest: a run stopped in
     the middle of finetune ends with the losses and scores of one that never stopped."""
-    straight = plan_mini(tmp_path / "straight", mini_preset, encoders=(COMBO,))[0]
+    straight, stopped = straight_and_resumed(tmp_path, mini_preset, encoders=(COMBO,))
     assert straight.config.recipe.encoder == "unfrozen"
-    assert RunJob(checkpoint_every_s=0).run_one(straight) == "done"
-    stopped = plan_mini(tmp_path / "stopped", mini_preset, encoders=(COMBO,))[0]
-    with pytest.raises(Preempted):
-        execute(stopped, PreemptAt(stopped, "finetune", 2))
-    assert RunJob(checkpoint_every_s=0).run_one(stopped) == "done"
     a, b = read_record(Path(straight.run_dir)), read_record(Path(stopped.run_dir))
     assert b.train["finetune"]["resumed_at_step"] == 2
     assert a.train["finetune"]["final_loss"] == b.train["finetune"]["final_loss"]

@@ -16,27 +16,13 @@ import pytest
 import torch
 
 from harness.sweep.checkpoint import RunCheckpoints
-from harness.sweep.job import RunContext, RunJob, execute
+from harness.sweep.job import RunJob, execute
 from harness.sweep.model import load_model
 from harness.sweep.plan import load_run, write_config
-from harness.sweep.preempt import Preempted, Preemption
+from harness.sweep.preempt import Preempted
 from harness.sweep.record import read_record
 
-from .conftest import plan_mini
-
-
-class PreemptAt(RunContext):
-    """Raises the preemption flag once the run reports ``stage`` at ``step`` (as the signal
-    handler would), so the job stops at the next safe point."""
-
-    def __init__(self, run, stage: str, step: int) -> None:
-        super().__init__(run, Preemption(), checkpoint_every_s=0)
-        self.at = (stage, step)
-
-    def __call__(self, stage: str, step: int, total: int, loss=None, force=False) -> None:
-        super().__call__(stage, step, total, loss, force)
-        if (stage, step) == self.at:
-            self.preemption.request()
+from .conftest import PreemptAt, plan_mini, straight_and_resumed
 
 
 def test_checkpoint_files_hold_no_pickle(tmp_path: Path, mini_preset: Path) -> None:
@@ -208,12 +194,7 @@ def test_resume_is_exact_with_dropout(tmp_path: Path, mini_preset: Path,
         return model, tokenizer
 
     monkeypatch.setattr(run_model, "build_model", with_dropout)
-    straight, stopped = (plan_mini(tmp_path / name, mini_preset)[0]
-                         for name in ("straight", "stopped"))
-    assert RunJob(checkpoint_every_s=0).run_one(straight) == "done"
-    with pytest.raises(Preempted):
-        execute(stopped, PreemptAt(stopped, "finetune", 2))
-    assert RunJob(checkpoint_every_s=0).run_one(stopped) == "done"
+    straight, stopped = straight_and_resumed(tmp_path, mini_preset)
     a, b = read_record(Path(straight.run_dir)), read_record(Path(stopped.run_dir))
     assert b.train["finetune"]["resumed_at_step"] == 2
     assert a.train["finetune"]["final_loss"] == b.train["finetune"]["final_loss"]
