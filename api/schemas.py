@@ -1,10 +1,17 @@
-"""Response models of the JSON API; their docstrings and field docs become the OpenAPI schema."""
+"""Response models of the JSON API; their docstrings and field docs become the OpenAPI schema.
+
+Models of what the store holds (encoders, runs, scores, leaderboard rows) are built from the
+store's columns, which come from the result contract: a field added there appears here too."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from harness.store import queries
+from harness.store.models import RUN_COLUMN_NAMES, EncoderRow, RunRow, ScoreRow
 
 T = TypeVar("T")
 
@@ -12,6 +19,25 @@ T = TypeVar("T")
 class Model(BaseModel):
     # Attribute docstrings become field descriptions in the OpenAPI schema at /docs.
     model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+def from_columns(name: str, columns: dict[str, Any], doc: str,
+                 base: type[Model] = Model) -> type[Model]:
+    """A response model with one field per store column (named by the keys), typed and
+    described as the column is, so the contract's fields reach the API without a copy."""
+    fields: dict[str, Any] = {}
+    for field_name, column in columns.items():
+        column = column.__clause_element__() if hasattr(column, "__clause_element__") else column
+        column = getattr(column, "element", column)  # a label's column
+        python: Any = column.type.python_type
+        if python is datetime:
+            python = str  # ISO 8601, as the queries hand times out
+        elif python is dict:
+            python = dict[str, Any]
+        if column.nullable:
+            python = python | None
+        fields[field_name] = (python, Field(description=column.doc))
+    return create_model(name, __base__=base, __doc__=doc or None, **fields)
 
 
 class Page(Model, Generic[T]):
@@ -22,21 +48,9 @@ class Page(Model, Generic[T]):
     offset: int
 
 
-class EncoderSpec(Model):
-    id: str
-    group: str
-    """Dashboard family: clip, ssl, convnext or other."""
-    supervision: str
-    architecture: str
-    resolution: int
-    params: int
-    loader: str
-    source: str
-    """Where the weights come from (a hub id, a file)."""
-    weights: str | None
-    distribution: str
-    """The installed distribution (plugin) that registered it."""
-    distribution_version: str
+EncoderSpec = from_columns(
+    "EncoderSpec", {name: getattr(EncoderRow, name) for name in queries.ENCODER_FIELDS},
+    "An encoder (or combination) as the store knows it.")
 
 
 class Encoder(EncoderSpec):
@@ -44,55 +58,16 @@ class Encoder(EncoderSpec):
     """Runs of this encoder in the store."""
 
 
-class Run(Model):
-    run_key: str
-    """Hash of the fully resolved config: the run's identity."""
-    encoder_id: str
-    tiny: bool
-    smoke: bool
-    """True for a random-weight tiny twin: never a real score."""
-    recipe: str
-    llm: str
-    connector: str
-    seed: int
-    preset: str
-    status: str
-    started_at: str | None
-    finished_at: str | None
-    wall_seconds: float
-    host: str
-    job_id: str
-    code_version: str
-    error: str | None
-    ingested_at: str | None
+def _run_columns(names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(RunRow, RUN_COLUMN_NAMES.get(name, name)) for name in names}
 
 
-class ScoreFields(Model):
-    benchmark: str
-    category: str
-    metric: str
-    subset: str
-    """``overall`` or a slice such as ``task:Count``."""
-    value: float
-    """0-100."""
-    n: int
-    """Items the value is computed over."""
-    chance: float | None
-    benchmark_version: str
-    prompt_hash: str
-    label_patch: str
-    dataset_hash: str
-
-
-class Score(ScoreFields):
-    run_key: str
-    encoder_id: str
-    group: str
-    recipe: str
-    llm: str
-    connector: str
-    seed: int
-    smoke: bool
+Run = from_columns("Run", _run_columns(queries.RUN_FIELDS), "One run's summary.")
+ScoreFields = from_columns(
+    "ScoreFields", {name: getattr(ScoreRow, name) for name in queries.SCORE_FIELDS},
+    "One score of a run, with what makes it comparable.")
+Score = from_columns("Score", {c.key: c for c in queries.SCORE_COLUMNS},
+                     "One score, with the run it belongs to.")
 
 
 class PredictionFile(Model):
@@ -103,13 +78,10 @@ class PredictionFile(Model):
     sha256: str
 
 
-class RunDetail(Run):
-    config: dict[str, Any]
-    config_hash: str
-    """Hash of ``config`` as stored; equals ``run_key`` for an unaltered record."""
-    train: dict[str, Any]
-    run_dir: str
-    record_hash: str
+class RunDetail(from_columns("RunDetailFields", _run_columns(queries.RUN_DETAIL_FIELDS),
+                             "", base=Run)):
+    """One run with its config, training statistics, encoder, scores and prediction files."""
+
     encoder: EncoderSpec | None
     scores: list[ScoreFields]
     prediction_files: list[PredictionFile]
@@ -122,26 +94,9 @@ class Predictions(Model):
     items: list[dict[str, Any]]
 
 
-class LeaderboardRow(Model):
-    encoder_id: str
-    group: str
-    supervision: str
-    architecture: str
-    tiny: bool
-    smoke: bool
-    """True for a random-weight tiny twin: never a real score."""
-    recipe: str
-    llm: str
-    connector: str
-    seed: int
-    benchmark: str
-    category: str
-    metric: str
-    subset: str
-    value: float
-    n: int
-    chance: float | None
-    run_key: str
+LeaderboardRow = from_columns(
+    "LeaderboardRow", {c.key: c for c in queries.LEADERBOARD_COLUMNS},
+    "One score of a finished run, with its encoder and setting.")
 
 
 class Leaderboard(Model):

@@ -17,8 +17,8 @@ from typing import Any
 
 from harness.combination import is_combination
 from harness.published.names import display_name
+from harness.record import GROUPS
 
-GROUPS = ("clip", "ssl", "convnext", "other")
 GROUP_COLORS = {
     "clip": "#1f77b4",
     "ssl": "#ff7f0e",

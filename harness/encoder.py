@@ -9,17 +9,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from harness.combination import COMBINE, is_combination
 from harness.errors import HarnessError
+from harness.record import GROUPS
 from harness.registry import Registry
 
-Group = Literal["clip", "ssl", "convnext", "other"]
-GROUPS: tuple[str, ...] = ("clip", "ssl", "convnext", "other")
 SUPERVISIONS: tuple[str, ...] = ("language", "self", "labels", "other")
 ARCHITECTURES: tuple[str, ...] = ("vit", "convnet")
 PRECISIONS: dict[str, torch.dtype] = {

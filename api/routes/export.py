@@ -14,15 +14,14 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.deps import Name, ScoreFiltersDep, StoreDep
 from api.views import SettingFiltersDep, leaderboard_table
+from harness.store import queries
 from harness.store.summary import Axis
 
 router = APIRouter(tags=["export"])
 
 Format = Literal["csv", "json"]
 EXPORT_BATCH = 5000
-SCORE_COLUMNS = ("run_key", "encoder_id", "group", "recipe", "llm", "connector", "seed",
-                 "smoke", "benchmark", "category", "metric", "subset", "value", "n", "chance",
-                 "benchmark_version", "prompt_hash", "label_patch", "dataset_hash")
+SCORE_COLUMNS = tuple(column.key for column in queries.SCORE_COLUMNS)
 
 
 @router.get("/export/scores", response_class=Response,

@@ -10,8 +10,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from api.deps import StoreDep, WriteAccess
 from api.schemas import IngestResult
 from harness.errors import HarnessError
+from harness.record import ResultRecord
 from harness.store import ingest_outcome
-from harness.sweep.record import ResultRecord
 
 router = APIRouter(tags=["results"])
 

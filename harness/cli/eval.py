@@ -19,9 +19,7 @@ from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.categories import CATEGORIES, COLUMNS, category_scores, columns_from_scores
 from harness.eval.runner import MODES, EvalOptions, evaluate, select, vision_reliance
 from harness.eval.spec import Benchmark
-from harness.sweep.model import MODEL_DIR, load_model, make_accelerator, read_info
-from harness.sweep.plan import Run, load_run
-from harness.sweep.record import (
+from harness.record import (
     EVAL_DIR,
     RECORD_FILE,
     Score,
@@ -29,6 +27,8 @@ from harness.sweep.record import (
     read_record,
     write_record,
 )
+from harness.sweep.model import MODEL_DIR, load_model, make_accelerator, read_info
+from harness.sweep.plan import Run, load_run
 
 SCORES_FILE = "scores.json"
 RUN_FOLDER = "a run folder (harness-runs/runs/<key>/ with config.json, run.json and model/)"

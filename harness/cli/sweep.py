@@ -28,12 +28,12 @@ from harness.model.connector_options import describe
 from harness.model.connectors import CONNECTORS
 from harness.preset import PRESETS, load_preset_file
 from harness.recipe import RECIPES, Recipe, load_recipe_file
+from harness.record import ResultRecord
 from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
 from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
 from harness.sweep.job import RunJob
 from harness.sweep.plan import Run, plan_sweep, split_combination
-from harness.sweep.record import ResultRecord
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
 from harness.sweep.tracking import Ticket
 

@@ -14,7 +14,7 @@ from typing import Any
 from harness.data.conversations import load_conversations
 from harness.errors import HarnessError
 from harness.eval.prompts import SHORT_ANSWER_SUFFIX
-from harness.sweep.record import atomic_write_text
+from harness.record import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from harness.config import stable_hash
-from harness.sweep.record import atomic_write_text
+from harness.record import atomic_write_text
 
 GENERATOR_VERSION = "2"
 COLORS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220),

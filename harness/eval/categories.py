@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from harness.sweep.record import Score
+from harness.record import Score
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "General": ("MME-P", "MMB", "SEED-I", "GQA"),

@@ -29,7 +29,7 @@ from harness.eval.spec import Benchmark, Grade, Item, as_item
 from harness.model.ensemble import stack_pixels
 from harness.model.llm import IMAGE_TOKEN
 from harness.model.mllm import MLLM
-from harness.sweep.record import Score, atomic_write_text
+from harness.record import Score, atomic_write_text
 
 log = logging.getLogger(__name__)
 

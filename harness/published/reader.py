@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.published.names import encoder_id_for, ensemble_id_for
+from harness.record import GROUPS
 from harness.store.averages import CATEGORIES, CATEGORY_OF
 
 BUILTIN: dict[str, tuple[str, str]] = {
@@ -25,7 +26,9 @@ BUILTIN: dict[str, tuple[str, str]] = {
 REQUIRED = ("source", "subject", "kind", "metric", "value")
 OPTIONAL = ("group", "supervision", "encoder_id", "paper")
 KINDS = ("encoder", "encoder ensemble", "model")
-GROUPS = ("", "clip", "ssl", "convnext", "other", "ensemble")
+ENSEMBLE_GROUP = "ensemble"
+PUBLISHED_GROUPS = ("", *GROUPS, ENSEMBLE_GROUP)
+"""A published subject's group: an encoder family, an ensemble, or none (a whole model)."""
 OVERALL = "Average"
 _CATEGORY_AVERAGE = re.compile(r"^(?P<category>.+?) \(category average\)$")
 _LIMITS = {"source": 500, "subject": 200, "metric": 100, "group": 50, "supervision": 50,
@@ -134,8 +137,9 @@ def _row(path: Path, line: int, record: dict[str, str | None], paper: str) -> Pu
     if kind not in KINDS:
         raise bad("kind", f"{kind!r} is not one of: {', '.join(KINDS)}")
     group = values.get("group", "")
-    if group not in GROUPS:
-        raise bad("group", f"{group!r} is not one of: {', '.join(g or '(empty)' for g in GROUPS)}")
+    if group not in PUBLISHED_GROUPS:
+        valid = ", ".join(g or "(empty)" for g in PUBLISHED_GROUPS)
+        raise bad("group", f"{group!r} is not one of: {valid}")
     try:
         value = float(values["value"])
     except ValueError:

@@ -22,15 +22,22 @@ from sqlalchemy.orm import Session
 
 from harness.config import stable_hash
 from harness.errors import HarnessError
-from harness.store.models import EncoderRow, PredictionFileRow, RunRow, ScoreRow
-from harness.store.store import Store
-from harness.sweep.record import (
+from harness.record import (
     EVAL_DIR,
     PREDICTIONS_DIR,
     RECORD_FILE,
     ResultRecord,
     read_record,
 )
+from harness.store.columns import row_values
+from harness.store.models import (
+    RUN_COLUMN_NAMES,
+    EncoderRow,
+    PredictionFileRow,
+    RunRow,
+    ScoreRow,
+)
+from harness.store.store import Store
 
 Outcome = Literal["added", "updated", "unchanged"]
 WRITE_ATTEMPTS = 4
@@ -202,23 +209,7 @@ def _score_rows(record: ResultRecord) -> list[ScoreRow]:
 
 
 def _score_fields(record: ResultRecord) -> list[dict]:
-    return [
-        {
-            "run_key": record.run_key,
-            "benchmark": s.benchmark,
-            "category": s.category,
-            "metric": s.metric,
-            "subset": s.subset,
-            "value": s.value,
-            "n": s.n,
-            "chance": s.chance,
-            "benchmark_version": s.benchmark_version,
-            "prompt_hash": s.prompt_hash,
-            "label_patch": s.label_patch,
-            "dataset_hash": s.dataset_hash,
-        }
-        for s in record.scores
-    ]
+    return [{"run_key": record.run_key, **row_values(s)} for s in record.scores]
 
 
 def _upsert_encoder(session: Session, record: ResultRecord) -> None:
@@ -232,58 +223,23 @@ def _upsert_encoder(session: Session, record: ResultRecord) -> None:
 
 
 def _set_encoder_fields(row: EncoderRow, record: ResultRecord) -> None:
-    info = record.encoder
-    row.group = info.group
-    row.supervision = info.supervision
-    row.architecture = info.architecture
-    row.resolution = info.resolution
-    row.params = info.params
-    row.loader = info.loader
-    row.source = info.source
-    row.weights = info.weights
-    row.distribution = info.distribution
-    row.distribution_version = info.distribution_version
+    for name, value in row_values(record.encoder).items():
+        setattr(row, name, value)
 
 
 def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
+    for name, value in row_values(record, rename=RUN_COLUMN_NAMES).items():
+        setattr(run, name, value)
     run.encoder_id = record.encoder.id
     run.tiny = record.encoder.tiny
-    run.smoke = record.smoke
-    run.recipe = record.recipe
-    run.llm = record.llm
-    run.connector = record.connector
-    run.seed = record.seed
-    run.preset = record.preset
-    run.status = record.status
-    run.config = record.config
     run.config_hash = stable_hash(record.config)
     recipe = record.config.get("recipe") if isinstance(record.config, dict) else None
     recipe = recipe if isinstance(recipe, dict) else {}
     stages = recipe.get("stages")
     run.recipe_encoder = str(recipe.get("encoder") or "")[:20]
     run.recipe_stages = len(stages) if isinstance(stages, list) else 0
-    run.train = record.train
-    run.started_at = _utc(record.started_at, "started_at")
-    run.finished_at = _utc(record.finished_at, "finished_at")
-    run.wall_seconds = record.wall_seconds
-    run.host = record.host
-    run.job_id = record.job_id
-    run.code_version = record.code_version
-    run.error = record.error
     run.record_hash = digest
     run.ingested_at = datetime.now(UTC).replace(tzinfo=None)
-
-
-def _utc(text: str, name: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise HarnessError(f"{name}: not an ISO 8601 time: {text!r}") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def _check_columns(record: ResultRecord, table: type, obj: object, prefix: str) -> None:
@@ -360,10 +316,6 @@ def check_record(record: ResultRecord) -> None:
         if key in seen:
             raise HarnessError(f"run {record.run_key}: score {'/'.join(key)} appears twice")
         seen.add(key)
-        for name in ("value", "chance"):
-            value = getattr(s, name)
-            if value is not None and not math.isfinite(value):
-                raise HarnessError(
-                    f"run {record.run_key}: score {'/'.join(key)} has {name} {value}; "
-                    "scores must be finite numbers"
-                )
+        problem = s.problem()
+        if problem is not None:
+            raise HarnessError(f"run {record.run_key}: {problem}")

@@ -1,7 +1,10 @@
 """SQLAlchemy 2 tables of the store: encoders, runs, their scores and prediction files, and the
 published reference scores that sit beside them (a second kind, never mixed into measured ones).
 
-Timestamps are naive UTC: SQLite keeps no offset, so one convention holds on every backend.
+The encoders, runs and scores tables take their columns from the result contract
+(``harness.record``) through ``harness.store.columns``; only what the store itself derives is
+written here. Timestamps are naive UTC: SQLite keeps no offset, so one convention holds on
+every backend.
 The schema is owned by the Alembic migrations in ``harness/store/migrations``; a test checks
 that these models and the migrations agree.
 """
@@ -9,107 +12,85 @@ that these models and the migrations agree.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from harness.record import EncoderInfo, ResultRecord, Score
+from harness.store.columns import sql_columns
+
 
 class Base(DeclarativeBase):
     pass
 
 
-class EncoderRow(Base):
-    __tablename__ = "encoders"
+RUN_COLUMN_NAMES = {"run_key": "key"}
+"""Record fields whose column has another name (the run's key is the runs table's key)."""
 
-    id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    group: Mapped[str] = mapped_column(String(50))
-    supervision: Mapped[str] = mapped_column(String(50))
-    architecture: Mapped[str] = mapped_column(String(50))
-    resolution: Mapped[int] = mapped_column(Integer)
-    # BIGINT on PostgreSQL: some encoders pass 2**31 parameters; SQLite's INTEGER is 64-bit.
-    params: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
-    loader: Mapped[str] = mapped_column(String(100), default="")
-    source: Mapped[str] = mapped_column(String(500), default="")
-    weights: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    distribution: Mapped[str] = mapped_column(String(200), default="")
-    distribution_version: Mapped[str] = mapped_column(String(50), default="")
+
+class EncoderRow(Base):
+    """One row per encoder (or combination), its columns those of ``EncoderInfo``."""
+
+    __table__ = Table("encoders", Base.metadata, *sql_columns(EncoderInfo, primary_key="id"))
 
 
 class RunRow(Base):
-    __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_setting", "recipe", "llm", "connector"),)
+    """One row per run: the record's own fields, then what the store derives from it."""
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    encoder_id: Mapped[str] = mapped_column(ForeignKey("encoders.id"), index=True)
-    tiny: Mapped[bool] = mapped_column(Boolean)
-    smoke: Mapped[bool] = mapped_column(Boolean, index=True)
-    recipe: Mapped[str] = mapped_column(String(100))
-    llm: Mapped[str] = mapped_column(String(200))
-    connector: Mapped[str] = mapped_column(String(100))
-    seed: Mapped[int] = mapped_column(Integer)
-    preset: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    config_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
-    """Hash of ``config`` as the planner computes it: equal to ``key`` for an honest record."""
-    recipe_encoder: Mapped[str] = mapped_column(String(20), default="", server_default="")
-    """``frozen`` or ``unfrozen`` (from the config), so comparisons pair runs in SQL."""
-    recipe_stages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """1 (finetune only) or 2 (align, then finetune); 0 when the config does not say."""
-    train: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    """Per-stage training statistics from the record (steps, losses, seconds)."""
-    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    host: Mapped[str] = mapped_column(String(200), default="")
-    job_id: Mapped[str] = mapped_column(String(100), default="")
-    code_version: Mapped[str] = mapped_column(String(100), default="")
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    run_dir: Mapped[str] = mapped_column(Text, default="", server_default="")
-    """The folder the record was read from ('' when it was posted): predictions live there."""
-    # Hash of the whole record file, so a re-ingest can tell "unchanged" without a field diff.
-    record_hash: Mapped[str] = mapped_column(String(64))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime)
+    __table__ = Table(
+        "runs", Base.metadata,
+        *sql_columns(ResultRecord, rename=RUN_COLUMN_NAMES, primary_key="key"),
+        Column("encoder_id", ForeignKey("encoders.id"), nullable=False, index=True),
+        Column("tiny", Boolean, nullable=False, doc="The encoder was a random-weight twin."),
+        Column("config_hash", String(64), nullable=False, default="", server_default="",
+               doc="Hash of ``config`` as the planner computes it: equal to ``key`` for an "
+                   "honest record."),
+        Column("recipe_encoder", String(20), nullable=False, default="", server_default="",
+               doc="``frozen`` or ``unfrozen`` (from the config), so comparisons pair runs "
+                   "in SQL."),
+        Column("recipe_stages", Integer, nullable=False, default=0, server_default="0",
+               doc="1 (finetune only) or 2 (align, then finetune); 0 when the config does "
+                   "not say."),
+        Column("run_dir", Text, nullable=False, default="", server_default="",
+               doc="The folder the record was read from ('' when it was posted): "
+                   "predictions live there."),
+        # Hash of the whole record file, so a re-ingest can tell "unchanged" without a diff.
+        Column("record_hash", String(64), nullable=False),
+        Column("ingested_at", DateTime, nullable=False),
+        Index("ix_runs_setting", "recipe", "llm", "connector"),
+    )
 
 
 class ScoreRow(Base):
-    __tablename__ = "scores"
-    __table_args__ = (
-        UniqueConstraint("run_key", "benchmark", "metric", "subset", name="uq_scores_run_metric"),
+    """One row per score of a run, its columns those of ``Score``."""
+
+    __table__ = Table(
+        "scores", Base.metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_key", ForeignKey("runs.key", ondelete="CASCADE"), nullable=False,
+               index=True),
+        *sql_columns(Score),
+        UniqueConstraint("run_key", "benchmark", "metric", "subset",
+                         name="uq_scores_run_metric"),
         Index("ix_scores_benchmark_subset", "benchmark", "subset"),
         # The leaderboard's order: SQLite walks it and stops at the page's last row instead
         # of sorting every score (110 ms -> 1 ms over 45,000 scores; bench/store_api.py).
         Index("ix_scores_ranked", "subset", "benchmark", "metric", text("value DESC"),
               "run_key"),
     )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_key: Mapped[str] = mapped_column(ForeignKey("runs.key", ondelete="CASCADE"), index=True)
-    benchmark: Mapped[str] = mapped_column(String(100))
-    category: Mapped[str] = mapped_column(String(50), default="")
-    metric: Mapped[str] = mapped_column(String(100))
-    subset: Mapped[str] = mapped_column(String(200))
-    value: Mapped[float] = mapped_column(Float)
-    n: Mapped[int] = mapped_column(Integer)
-    chance: Mapped[float | None] = mapped_column(Float, nullable=True)
-    benchmark_version: Mapped[str] = mapped_column(String(50), default="")
-    prompt_hash: Mapped[str] = mapped_column(String(64), default="")
-    label_patch: Mapped[str] = mapped_column(String(100), default="")
-    dataset_hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class PredictionFileRow(Base):

@@ -6,13 +6,16 @@ Every list query returns ``(items, total)`` where ``total`` counts the matches b
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from harness.record import EncoderInfo, ResultRecord, Score
+from harness.store.columns import field_names, iso, plain_values, selected
 from harness.store.models import (
+    RUN_COLUMN_NAMES,
     EncoderRow,
     PredictionFileRow,
     PublishedScoreRow,
@@ -22,25 +25,34 @@ from harness.store.models import (
 
 Page = tuple[list[dict[str, Any]], int]
 
-_LEADERBOARD_COLUMNS = (
+SCORE_FIELDS = field_names(Score)
+ENCODER_FIELDS = field_names(EncoderInfo)
+RUN_FIELDS = ("run_key", "encoder_id", "tiny",
+              *(f for f in field_names(ResultRecord) if f not in ("run_key", "config", "train")),
+              "ingested_at")
+"""What a run's summary shows: its record's fields (its config and training statistics are
+left to the detail) and what the store knows of it."""
+RUN_DETAIL_FIELDS = ("config", "config_hash", "train", "run_dir", "record_hash")
+"""What the run detail adds to the summary (besides the encoder, scores and prediction files)."""
+
+LEADERBOARD_COLUMNS = (
     EncoderRow.id.label("encoder_id"), EncoderRow.group, EncoderRow.supervision,
     EncoderRow.architecture, RunRow.tiny, RunRow.smoke, RunRow.recipe, RunRow.llm,
-    RunRow.connector, RunRow.seed, ScoreRow.benchmark, ScoreRow.category, ScoreRow.metric,
-    ScoreRow.subset, ScoreRow.value, ScoreRow.n, ScoreRow.chance,
+    RunRow.connector, RunRow.seed, *selected(ScoreRow, SCORE_FIELDS),
     RunRow.key.label("run_key"),
 )
+"""One leaderboard row: the encoder, the run's setting, and every field of the score."""
 _PUBLISHED_COLUMNS = tuple(
     getattr(PublishedScoreRow, name) for name in (
         "collection", "paper", "source", "subject", "subject_kind", "encoder_id", "group",
         "supervision", "metric", "level", "category", "value", "imported_at")
 )
-_SCORE_COLUMNS = (
+SCORE_COLUMNS = (
     RunRow.key.label("run_key"), EncoderRow.id.label("encoder_id"), EncoderRow.group,
     RunRow.recipe, RunRow.llm, RunRow.connector, RunRow.seed, RunRow.smoke,
-    ScoreRow.benchmark, ScoreRow.category, ScoreRow.metric, ScoreRow.subset, ScoreRow.value,
-    ScoreRow.n, ScoreRow.chance, ScoreRow.benchmark_version, ScoreRow.prompt_hash,
-    ScoreRow.label_patch, ScoreRow.dataset_hash,
+    *selected(ScoreRow, SCORE_FIELDS),
 )
+"""One row of ``scores``: which run it belongs to, then every field of the score."""
 
 
 def _page(session: Session, query: Select[Any], limit: int | None, offset: int) -> tuple[Any, int]:
@@ -80,7 +92,7 @@ def leaderboard(
     # Plain columns, not ORM objects: building thousands of mapped instances costs more
     # than the query itself.
     query = (
-        select(*_LEADERBOARD_COLUMNS)
+        select(*LEADERBOARD_COLUMNS)
         .join(RunRow, ScoreRow.run_key == RunRow.key)
         .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
         .where(RunRow.status == "done", ScoreRow.subset == subset)
@@ -116,7 +128,7 @@ def scores(
     offset: int = 0,
 ) -> Page:
     query = (
-        select(*_SCORE_COLUMNS)
+        select(*SCORE_COLUMNS)
         .join(RunRow, ScoreRow.run_key == RunRow.key)
         .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
         .order_by(RunRow.key, ScoreRow.benchmark, ScoreRow.metric, ScoreRow.subset)
@@ -170,11 +182,8 @@ def run_detail(session: Session, key: str) -> dict[str, Any] | None:
     )
     return {
         **_run_dict(run),
-        "config": run.config,
-        "config_hash": run.config_hash,
+        **{name: _run_value(run, name) for name in RUN_DETAIL_FIELDS},
         "train": run.train or {},
-        "run_dir": run.run_dir,
-        "record_hash": run.record_hash,
         "encoder": _encoder_dict(encoder) if encoder else None,
         "scores": [_score_fields(s) for s in score_rows],
         "prediction_files": [
@@ -275,67 +284,25 @@ def published(
                            (PublishedScoreRow.encoder_id, encoder),
                            (PublishedScoreRow.subject, subject), (PublishedScoreRow.level, level),
                            (PublishedScoreRow.source, source)])
-    return [{**row._mapping, "imported_at": _iso(row.imported_at)}
+    return [{**row._mapping, "imported_at": iso(row.imported_at)}
             for row in session.execute(query)]
 
 
 # -- rows as plain dicts ---------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=UTC).isoformat()
-
-
 def _score_fields(score: ScoreRow) -> dict[str, Any]:
-    return {
-        "benchmark": score.benchmark,
-        "category": score.category,
-        "metric": score.metric,
-        "subset": score.subset,
-        "value": score.value,
-        "n": score.n,
-        "chance": score.chance,
-        "benchmark_version": score.benchmark_version,
-        "prompt_hash": score.prompt_hash,
-        "label_patch": score.label_patch,
-        "dataset_hash": score.dataset_hash,
-    }
+    return plain_values(score, Score)
 
 
 def _encoder_dict(e: EncoderRow) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "group": e.group,
-        "supervision": e.supervision,
-        "architecture": e.architecture,
-        "resolution": e.resolution,
-        "params": e.params,
-        "loader": e.loader,
-        "source": e.source,
-        "weights": e.weights,
-        "distribution": e.distribution,
-        "distribution_version": e.distribution_version,
-    }
+    return plain_values(e, EncoderInfo)
 
 
 def _run_dict(run: RunRow) -> dict[str, Any]:
-    return {
-        "run_key": run.key,
-        "encoder_id": run.encoder_id,
-        "tiny": run.tiny,
-        "smoke": run.smoke,
-        "recipe": run.recipe,
-        "llm": run.llm,
-        "connector": run.connector,
-        "seed": run.seed,
-        "preset": run.preset,
-        "status": run.status,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "wall_seconds": run.wall_seconds,
-        "host": run.host,
-        "job_id": run.job_id,
-        "code_version": run.code_version,
-        "error": run.error,
-        "ingested_at": _iso(run.ingested_at),
-    }
+    return {name: _run_value(run, name) for name in RUN_FIELDS}
+
+
+def _run_value(run: RunRow, name: str) -> Any:
+    value = getattr(run, RUN_COLUMN_NAMES.get(name, name))
+    return iso(value) if isinstance(value, datetime) else value

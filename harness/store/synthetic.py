@@ -11,11 +11,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from harness.record import GROUPS, EncoderInfo, ResultRecord, Score
 from harness.store.averages import CATEGORIES
-from harness.sweep.record import EncoderInfo, ResultRecord, Score
 
 PRESET = "synthetic"
-GROUPS = ("clip", "ssl", "convnext", "other")
 SUPERVISION = {"clip": "language", "ssl": "self", "convnext": "language", "other": "other"}
 BENCHMARKS: tuple[tuple[str, str], ...] = (
     *((b.lower(), c) for c, bs in CATEGORIES.items() for b in bs),

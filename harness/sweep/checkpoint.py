@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from harness.sweep.record import Score, atomic_write_text, replace_folder
+from harness.record import Score, atomic_write_text, replace_folder
 
 FORMAT = 1
 CHECKPOINTS = "checkpoints"

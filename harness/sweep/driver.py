@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.data.probe import write_probe
+from harness.record import RECORD_FILE, ResultRecord, read_record
 from harness.store import Store, ingest_paths
 from harness.sweep.cluster import SlurmSettings
 from harness.sweep.job import ERROR_LOG, STATUS_FILE, RunJob, failed_record, read_status
 from harness.sweep.plan import Run, write_config
-from harness.sweep.record import RECORD_FILE, ResultRecord, read_record
 from harness.sweep.submit import (
     check_executor,
     choose_runs_per_job,

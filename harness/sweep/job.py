@@ -28,10 +28,7 @@ import submitit
 import harness
 from harness.config import to_plain
 from harness.errors import HarnessError
-from harness.sweep.checkpoint import RunCheckpoints, rng_state, set_rng_state
-from harness.sweep.plan import Run
-from harness.sweep.preempt import Preempted, Preemption
-from harness.sweep.record import (
+from harness.record import (
     PREDICTIONS_DIR,
     RECORD_FILE,
     EncoderInfo,
@@ -42,6 +39,9 @@ from harness.sweep.record import (
     read_record,
     write_record,
 )
+from harness.sweep.checkpoint import RunCheckpoints, rng_state, set_rng_state
+from harness.sweep.plan import Run
+from harness.sweep.preempt import Preempted, Preemption
 
 STATUS_FILE = "status.json"
 ERROR_LOG = "error.log"

@@ -18,8 +18,8 @@ from torch import nn
 from harness.errors import HarnessError
 from harness.model.mllm import MLLM
 from harness.recipe import Recipe
+from harness.record import atomic_write_text, replace_folder
 from harness.sweep.plan import Run
-from harness.sweep.record import atomic_write_text, replace_folder
 
 MODEL_DIR = "model"
 WEIGHTS = "model.safetensors"

@@ -25,7 +25,7 @@ from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec, resolve_llm
 from harness.preset import Preset, ProbeData
 from harness.recipe import Recipe
-from harness.sweep.record import RECORD_FILE
+from harness.record import RECORD_FILE
 
 RunState = Literal["new", "done", "failed"]
 SINGLE_CONNECTOR = "mlp2x_gelu"

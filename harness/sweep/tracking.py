@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import HarnessError
+from harness.record import RECORD_FILE, atomic_write_text, read_record
 from harness.sweep import local_jobs
-from harness.sweep.record import RECORD_FILE, atomic_write_text, read_record
 
 TICKET_FILE = "job.json"
 DEBUG_SILENCE_S = 600.0

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from api.app import Settings, create_app
 from api.deps import get_store
+from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store import Store, ingest_record
-from harness.sweep.record import EncoderInfo, ResultRecord, Score
 
 
 def make_record(key: str, encoder: str, group: str, smoke: bool, value: float) -> ResultRecord:

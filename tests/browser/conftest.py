@@ -19,10 +19,10 @@ import uvicorn
 
 from api.app import Settings, create_app
 from harness.published import read_builtin
+from harness.record import write_record
 from harness.store import ingest_paths, ingest_records
 from harness.store.published import import_published
 from harness.store.synthetic import synthetic_records
-from harness.sweep.record import write_record
 
 CHROMIUM = os.environ.get("HARNESS_CHROMIUM", "/usr/bin/chromium")
 # Flags measured to work headless in these containers (shared/reference/infra/README.md).

@@ -17,11 +17,11 @@ from harness.cli.eval import evaluate_run
 from harness.errors import HarnessError
 from harness.preset import load_preset_file
 from harness.recipe import RECIPES
+from harness.record import read_record
 from harness.store import Store
 from harness.sweep.job import RunJob
 from harness.sweep.model import INFO, MODEL_DIR, WEIGHTS
 from harness.sweep.plan import plan_sweep, write_config
-from harness.sweep.record import read_record
 
 runner = CliRunner()
 _HERE = Path(__file__).parents[2]

@@ -18,8 +18,8 @@ from PIL import Image
 from harness.data import feature_cache
 from harness.data.feature_cache import MANIFEST, FeatureStore, ensure
 from harness.encoder import ENCODERS, Encoder, build_encoder
+from harness.record import read_record
 from harness.sweep.job import RunJob
-from harness.sweep.record import read_record
 from harness.testing import ForwardCounter
 
 from ..sweep.conftest import MINI_PRESET, plan_mini

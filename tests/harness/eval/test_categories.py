@@ -17,7 +17,7 @@ from harness.eval.categories import (
     category_scores,
     columns_from_scores,
 )
-from harness.sweep.record import Score
+from harness.record import Score
 
 PUBLISHED = Path("/work/shared/reference/published/cambrian1.csv")
 

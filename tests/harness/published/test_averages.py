@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.published import read_builtin
+from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store import Store, ingest_record
 from harness.store.averages import CATEGORIES, category_averages, overall_average, to_percent
 from harness.store.published import beside_measured, import_published
-from harness.sweep.record import EncoderInfo, ResultRecord, Score
 
 ROWS = read_builtin("cambrian-1")
 

@@ -9,9 +9,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store import Store, ingest_outcome
 from harness.store.models import EncoderRow, RunRow, ScoreRow
-from harness.sweep.record import EncoderInfo, ResultRecord, Score
 
 PROCESSES = 32
 RECORDS = 24

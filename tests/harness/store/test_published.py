@@ -8,10 +8,10 @@ import dataclasses
 from sqlalchemy import func, select
 
 from harness.published import read_builtin
+from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store import Store, ingest_record
 from harness.store.models import PublishedScoreRow, RunRow, ScoreRow
 from harness.store.published import beside_measured, import_published, source_stages
-from harness.sweep.record import EncoderInfo, ResultRecord, Score
 
 ROWS = read_builtin("cambrian-1")
 

@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 
+from harness.record import Score
 from harness.store import Store, ingest_records
 from harness.store import rollup as rollup_module
 from harness.store.rollup import SettingsRollup
 from harness.store.synthetic import synthetic_records
-from harness.sweep.record import Score
 
 
 def fresh(store: Store):

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from harness.record import EncoderInfo, ResultRecord, Score, write_record
 from harness.store import DEFAULT_DB_URL, IngestReport, Store, ingest_paths, ingest_record
+from harness.store.columns import field_names
 from harness.store.models import RunRow, ScoreRow
-from harness.sweep.record import EncoderInfo, ResultRecord, Score, write_record
 
 LEADERBOARD_KEYS = {
     "encoder_id", "group", "supervision", "architecture", "tiny", "smoke", "recipe", "llm",
-    "connector", "seed", "benchmark", "category", "metric", "subset", "value", "n", "chance",
-    "run_key",
+    "connector", "seed", "run_key", *field_names(Score),
 }  # fmt: skip
 
 

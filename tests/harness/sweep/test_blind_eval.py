@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli.sweep import _outcome_line
+from harness.record import PREDICTIONS_DIR, read_record
 from harness.store import Store, ingest_paths
 from harness.sweep.job import RunJob
-from harness.sweep.record import PREDICTIONS_DIR, read_record
 
 from .conftest import MINI_PRESET, plan_mini
 

@@ -72,7 +72,7 @@ def _launch(run_dir: Path, world: int, config: Path | None = None,
 def test_two_processes_train_the_weights_one_process_does(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from harness.sweep.record import read_record
+    from harness.record import read_record
 
     text = MINI_PRESET
     for old, new in WORLD_PRESET.items():

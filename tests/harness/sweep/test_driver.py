@@ -16,11 +16,11 @@ import submitit
 from typer.testing import CliRunner
 
 from harness.cli.app import app
+from harness.record import read_record
 from harness.store import Store
 from harness.sweep.driver import cancel_runs, execute_runs
 from harness.sweep.job import read_status
 from harness.sweep.plan import write_config
-from harness.sweep.record import read_record
 from harness.sweep.submit import choose_runs_per_job, group_runs
 from harness.sweep.tracking import Ticket, write_ticket
 

@@ -10,9 +10,9 @@ import pytest
 from harness.errors import HarnessError
 from harness.preset import load_preset_file
 from harness.recipe import RECIPES
+from harness.record import read_record
 from harness.sweep.job import RunJob
 from harness.sweep.plan import plan_sweep
-from harness.sweep.record import read_record
 
 from .conftest import MINI_PRESET, plan_mini
 

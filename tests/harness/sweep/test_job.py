@@ -9,8 +9,8 @@ import torch
 
 from harness.encoder import ENCODERS, build_encoder
 from harness.model.ensemble import combine
+from harness.record import combine_infos
 from harness.sweep.job import parameter_counts, with_params
-from harness.sweep.record import combine_infos
 
 from .test_record import DINO, SIGLIP, record
 

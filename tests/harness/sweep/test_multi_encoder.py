@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from harness.cli.app import app
 from harness.errors import HarnessError
+from harness.record import read_record
 from harness.store import Store
-from harness.sweep.record import read_record
 
 from .conftest import straight_and_resumed
 

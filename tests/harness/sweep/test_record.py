@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.sweep.record import (
+from harness.record import (
     EncoderInfo,
     ResultRecord,
     combine_infos,

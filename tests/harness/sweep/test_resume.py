@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.record import read_record
 from harness.sweep.checkpoint import RunCheckpoints
 from harness.sweep.job import RunJob, execute
 from harness.sweep.model import load_model
 from harness.sweep.plan import load_run, write_config
 from harness.sweep.preempt import Preempted
-from harness.sweep.record import read_record
 
 from .conftest import PreemptAt, plan_mini, straight_and_resumed
 
