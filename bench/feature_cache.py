@@ -31,9 +31,9 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from harness.encoder import ENCODERS, build_encoder  # noqa: E402
 from harness.preset import PRESETS, Preset, load_preset_file  # noqa: E402
 from harness.recipe import RECIPES  # noqa: E402
+from harness.record import read_record  # noqa: E402
 from harness.sweep.job import RunJob  # noqa: E402
 from harness.sweep.plan import plan_sweep  # noqa: E402
-from harness.record import read_record  # noqa: E402
 from harness.testing import ForwardCounter
 
 
