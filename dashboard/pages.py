@@ -26,7 +26,7 @@ from dashboard.figures import (
     group_comparison,
     vision_reliance_figure,
 )
-from harness.store.averages import CATEGORIES, CATEGORY_OF
+from harness.eval import categories as table5
 from harness.store.summary import Setting, comparisons
 
 PLOTLY_JS_URL = "/static/plotly.min.js"
@@ -65,7 +65,7 @@ def html_safe_json(text: str) -> Markup:
 
 
 def _category_order(names: set[str]) -> list[str]:
-    known = [c for c in CATEGORIES if c in names]
+    known = [c for c in table5.categories() if c in names]
     return known + sorted(names - set(known))
 
 
@@ -162,7 +162,7 @@ def published_rows(published: Sequence[Row], *, levels: Sequence[str] = ("benchm
 def _score(row: Row) -> float:
     if row["values"].get("Average") is not None:  # a published table's own overall mean
         return row["values"]["Average"]
-    values = [v for c, v in row["values"].items() if c in row["counts"] or c in CATEGORIES]
+    values = [v for c, v in row["values"].items() if c in row["counts"] or c in table5.categories()]
     values = values or list(row["values"].values())
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else float("-inf")
@@ -178,10 +178,10 @@ def leaderboard_columns(rows: Sequence[Row]) -> list[Row]:
         # paper's table of the sixteen.
         known = r.get("benchmark_categories", {})
         for name in r["values"]:
-            if name in CATEGORIES or name in r["counts"]:
+            if name in table5.categories() or name in r["counts"]:
                 categories.add(name)
             elif name != "Average":
-                benchmarks.setdefault(name, known.get(name, CATEGORY_OF.get(name, "")))
+                benchmarks.setdefault(name, known.get(name, table5.category_of(name) or ""))
     order = {c: i for i, c in enumerate(_category_order(categories | set(benchmarks.values())))}
     columns = [{"name": c, "label": f"{c} (avg)", "category": c, "average": True,
                 "title": f"{c}: plain mean of its benchmarks"} for c in _category_order(categories)]
@@ -312,7 +312,7 @@ def render_families(settings: Sequence[Setting], published: Sequence[Row], *,
     for row in paper:
         row["label"] = row["encoder_id"] or row["label"]  # beside the measured bar, if any
     categories = _category_order({c for r in [*measured, *paper] for c in r["values"]
-                                  if c in CATEGORIES or c in r["counts"]})
+                                  if c in table5.categories() or c in r["counts"]})
     has_data = bool(measured or paper)
     figures = {}
     if has_data:
@@ -357,7 +357,7 @@ def render_recipes(settings: Sequence[Setting], include_smoke: bool = False) -> 
     for kind, title, div, missing in SECTIONS:
         rows = _labelled(comparisons(pool, kind), kind)
         names = {c for r in rows for c in r["deltas"]}
-        columns = [c for c in _category_order(names) if c in CATEGORIES] or sorted(names)
+        columns = [c for c in _category_order(names) if c in table5.categories()] or sorted(names)
         if rows:
             figures[div] = deltas_figure(rows, columns, title)
         sections.append({"id": div, "title": title, "rows": rows, "columns": columns,

@@ -153,6 +153,11 @@ class Registry(Generic[T]):
     def items(self) -> list[T]:
         return [self._items[n] for n in self.names()]
 
+    def in_order(self) -> list[T]:
+        """Every item in the order it was registered (built-ins first, as declared)."""
+        self.discover()
+        return list(self._items.values())
+
     def __contains__(self, name: object) -> bool:
         self.discover()
         return name in self._items

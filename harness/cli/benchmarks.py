@@ -12,7 +12,8 @@ from rich.table import Table
 
 from harness.cli.common import check_format, console, err_console, print_json
 from harness.errors import HarnessError
-from harness.eval.benchmarks import BENCHMARKS, CATEGORIES
+from harness.eval.benchmarks import BENCHMARKS
+from harness.eval.categories import categories
 from harness.eval.files import UnreadableImage, open_image
 from harness.eval.runner import select
 
@@ -21,8 +22,8 @@ app = typer.Typer(help="The benchmarks an evaluation can use.", no_args_is_help=
 
 def benchmark_rows(category: str | None = None, strict: bool = False) -> list[dict]:
     BENCHMARKS.discover(strict=strict)
-    if category is not None and category not in CATEGORIES:
-        raise HarnessError(f"unknown category {category!r}; valid: {', '.join(CATEGORIES)}")
+    if category is not None and category not in categories():
+        raise HarnessError(f"unknown category {category!r}; valid: {', '.join(categories())}")
     rows = []
     for b in BENCHMARKS.items():
         if category and b.category != category:
@@ -32,7 +33,7 @@ def benchmark_rows(category: str | None = None, strict: bool = False) -> list[di
             "name": b.name, "version": b.version, "category": b.category, "kind": b.kind,
             "metric": b.metric, "scale": b.scale, "split": b.split,
             "prompt_hash": b.prompt_hash, "label_patch": b.label_patch,
-            "subsets": sorted(b.slim), "cambrian": list(b.cambrian), "layout": b.layout,
+            "subsets": sorted(b.slim), "cambrian": [c.name for c in b.table5], "layout": b.layout,
             "description": b.description, "distribution": provenance.distribution,
         })
     return rows
@@ -41,7 +42,7 @@ def benchmark_rows(category: str | None = None, strict: bool = False) -> list[di
 @app.command("list")
 def list_benchmarks(
     category: Annotated[str | None, typer.Option(
-        help=f"Only this category: {', '.join(CATEGORIES)}.")] = None,
+        help=f"Only this category: {', '.join(categories())}.")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     strict: Annotated[bool, typer.Option(help="Fail on a broken benchmark plugin.")] = False,
 ) -> None:

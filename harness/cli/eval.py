@@ -16,7 +16,12 @@ from rich.table import Table
 from harness.cli.common import check_format, console, err_console, print_json, split_names
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
-from harness.eval.categories import CATEGORIES, COLUMNS, category_scores, columns_from_scores
+from harness.eval.categories import (
+    categories,
+    category_scores,
+    columns_from_scores,
+    to_percent,
+)
 from harness.eval.runner import MODES, EvalOptions, evaluate, select, vision_reliance
 from harness.eval.spec import Benchmark
 from harness.record import (
@@ -143,18 +148,18 @@ def evaluate_run(checkpoint: Path, benchmarks: list[str], data_dirs: list[str], 
             "recipe": run.config.recipe.name, "smoke": run.tiny,
             "model": {k: info[k] for k in ("id", "save_model", "parts")},
             "mode": mode, "blind": blind, "limit": limit, "subset": subset,
-            "benchmarks": results, "categories": categories(scores, variant),
+            "benchmarks": results, "categories": category_report(scores, variant),
             "vision_reliance": [asdict(s) for s in reliance], "stored": stored}
 
 
-def categories(scores: list[Score], variant: str = "") -> list[dict]:
+def category_report(scores: list[Score], variant: str = "") -> list[dict]:
     """Cambrian's category averages where all four columns were scored; for the others, the
     columns present and missing (a partial average would not be comparable)."""
     averages = {s.subset: s.value for s in category_scores(scores, variant)}
     columns = columns_from_scores(scores, variant)
     out = []
-    for category, names in CATEGORIES.items():
-        present = {n: columns[n] / COLUMNS[n].divisor for n in names if n in columns}
+    for category, names in categories().items():
+        present = {n: to_percent(n, columns[n]) for n in names if n in columns}
         if present:
             out.append({"category": category, "average": averages.get(category),
                         "columns": present,

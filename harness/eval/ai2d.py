@@ -17,7 +17,7 @@ from harness.eval.files import (
 )
 from harness.eval.prompts import LETTERS, MULTIPLE_CHOICE_SUFFIX, options_block, rendered_hash
 from harness.eval.scoring import Judged, Metric, mean_accuracy
-from harness.eval.spec import Benchmark, Item
+from harness.eval.spec import Benchmark, Item, Table5Column
 
 LAYOUT = ("ai2d_test_ids.csv, questions/<id>.png.json ({imageName, questions: {text: "
           "{answerTexts, correctAnswer, questionId}}}) and images/<id>.png; or "
@@ -85,5 +85,5 @@ BENCHMARK = Benchmark(
     split="test",
     max_new_tokens=8,
     slim={"slim": lambda items: items[:300]},
-    cambrian=("AI2D",),
+    table5=(Table5Column("AI2D"),),
 )

@@ -1,88 +1,130 @@
-"""Cambrian-1's four category averages: the plain mean of a category's four benchmarks, each
-on a 0-100 scale, with MME's 2,000-point perception score divided by 20 to get there.
+"""Cambrian-1's Table 5 and its four category averages, read from the benchmark declarations:
+each benchmark names the column(s) it fills (``Benchmark.table5``) and its category, so the
+columns, the categories and the rule below exist once, for measured and published numbers alike.
 
-    General        = MME-P, MMBench, SEED-I, GQA
-    Knowledge      = ScienceQA-IMG, MMMU-val, MathVista-testmini, AI2D
-    OCR & Chart    = ChartQA, OCRBench, TextVQA, DocVQA
-    Vision-Centric = MMVP, RealWorldQA, CV-Bench-2D, CV-Bench-3D
+A category average is the plain mean of the category's four columns, each on a 0-100 scale
+(MME-P's 2,000-point perception score times 100 / 2,000), checked against Tables 2 and 5.
+A benchmark with no Table 5 column (the probe, unpatched MMVP) never enters an average.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from statistics import fmean
 
+from harness.eval.benchmarks import BENCHMARKS
 from harness.record import Score
 
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "General": ("MME-P", "MMB", "SEED-I", "GQA"),
-    "Knowledge": ("SQA-I", "MMMU-V", "MathVista-M", "AI2D"),
-    "OCR & Chart": ("ChartQA", "OCRBench", "TextVQA", "DocVQA"),
-    "Vision-Centric": ("MMVP", "RealWorldQA", "CV-Bench-2D", "CV-Bench-3D"),
-}
+CAMBRIAN = "cambrian"
+"""The benchmark name of category averages stored as scores."""
+CATEGORY_AVERAGE = "category_average"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One benchmark's number that can fill a column: its metric on a subset."""
+
+    benchmark: str
+    metric: str
+    subset: str
+    scale: float
+    """The metric's full scale: 100, or MME's 2,000 points."""
 
 
 @dataclass(frozen=True)
 class Column:
-    """Where a Table 5 column's number comes from among our scores."""
+    """A Table 5 column: its category and the numbers that fill it, preferred first."""
 
-    benchmarks: tuple[str, ...]
-    """Registry names that fill it, preferred first (TextVQA: Cambrian's OCR template)."""
-    metric: str
-    subset: str = "overall"
-    divisor: float = 1.0
-    """What puts the published number on 0-100 (MME-P: 2,000 points / 20)."""
+    name: str
+    category: str
+    sources: tuple[Source, ...]
 
-
-COLUMNS: dict[str, Column] = {
-    "MME-P": Column(("mme",), "perception", divisor=20.0),
-    "MMB": Column(("mmbench",), "circular_accuracy"),
-    "SEED-I": Column(("seed-image",), "accuracy"),
-    "GQA": Column(("gqa",), "accuracy"),
-    "SQA-I": Column(("scienceqa-img",), "accuracy"),
-    "MMMU-V": Column(("mmmu",), "accuracy"),
-    "MathVista-M": Column(("mathvista",), "accuracy"),
-    "AI2D": Column(("ai2d",), "accuracy"),
-    "ChartQA": Column(("chartqa",), "relaxed_accuracy"),
-    "OCRBench": Column(("ocrbench",), "accuracy"),
-    "TextVQA": Column(("textvqa-ocr", "textvqa"), "vqa_accuracy"),
-    "DocVQA": Column(("docvqa",), "anls"),
-    "MMVP": Column(("mmvp",), "pair_accuracy"),
-    "RealWorldQA": Column(("realworldqa",), "accuracy"),
-    "CV-Bench-2D": Column(("cv-bench",), "accuracy", "cvbench:2D"),
-    "CV-Bench-3D": Column(("cv-bench",), "accuracy", "cvbench:3D"),
-}
+    def to_percent(self, value: float) -> float:
+        return value * 100.0 / self.sources[0].scale
 
 
-def category_averages(published: Mapping[str, float]) -> dict[str, float]:
-    """Category averages from per-column numbers on their published scales (MME-P in
-    points); a category with a missing column is left out rather than averaged over three."""
+@cache
+def columns() -> dict[str, Column]:
+    """Every declared Table 5 column by name, in the paper's order."""
+    found: dict[str, list[Source]] = {}
+    category: dict[str, str] = {}
+    for benchmark in BENCHMARKS.in_order():
+        for col in benchmark.table5:
+            metric = col.metric or benchmark.metric
+            scale = benchmark.scale if metric == benchmark.metric else 100.0
+            found.setdefault(col.name, []).append(
+                Source(benchmark.name, metric, col.subset, scale))
+            category.setdefault(col.name, benchmark.category)
+    return {name: Column(name, category[name], tuple(sources))
+            for name, sources in found.items()}
+
+
+@cache
+def categories() -> dict[str, tuple[str, ...]]:
+    """Each category's columns, in the paper's order (General, Knowledge, OCR & Chart,
+    Vision-Centric)."""
+    out: dict[str, list[str]] = {}
+    for col in columns().values():
+        out.setdefault(col.category, []).append(col.name)
+    return {c: tuple(names) for c, names in out.items()}
+
+
+def category_of(column: str) -> str | None:
+    col = columns().get(column)
+    return None if col is None else col.category
+
+
+def to_percent(column: str, value: float) -> float:
+    """A column's number (on its published scale) on 0-100."""
+    return columns()[column].to_percent(value)
+
+
+def category_averages(per_column: Mapping[str, float]) -> dict[str, float]:
+    """Each complete category's average from per-column numbers on their published scales
+    (MME-P in points); a category missing a column is left out rather than averaged over
+    fewer."""
     out = {}
-    for category, names in CATEGORIES.items():
-        if all(n in published for n in names):
-            out[category] = sum(published[n] / COLUMNS[n].divisor for n in names) / len(names)
+    for category, names in categories().items():
+        if all(n in per_column for n in names):
+            out[category] = fmean(to_percent(n, per_column[n]) for n in names)
+    return out
+
+
+def overall_average(per_column: Mapping[str, float]) -> float | None:
+    """Table 2's "Average": the mean of all sixteen columns on the 0-100 scale."""
+    names = list(columns())
+    if not all(n in per_column for n in names):
+        return None
+    return fmean(to_percent(n, per_column[n]) for n in names)
+
+
+def columns_from_values(values: Mapping[tuple[str, str, str], float],
+                        variant: str = "") -> dict[str, float]:
+    """Table 5 columns (published scales) from ``(benchmark, metric, subset) -> value``;
+    ``variant`` picks a scoring mode's metrics (``_loglik``, ``_blind``)."""
+    out = {}
+    for name, col in columns().items():
+        for source in col.sources:
+            key = (source.benchmark, source.metric + variant, source.subset)
+            if key in values:
+                out[name] = values[key]
+                break
     return out
 
 
 def columns_from_scores(scores: Iterable[Score], variant: str = "") -> dict[str, float]:
-    """Table 5 columns (published scales) from a run's scores; ``variant`` picks a scoring
-    mode's metrics (``_loglik``, ``_blind``)."""
-    table = {(s.benchmark, s.metric, s.subset): s.value for s in scores}
-    out = {}
-    for name, col in COLUMNS.items():
-        for benchmark in col.benchmarks:
-            key = (benchmark, col.metric + variant, col.subset)
-            if key in table:
-                out[name] = table[key]
-                break
-    return out
+    """Table 5 columns (published scales) from a run's scores."""
+    return columns_from_values({(s.benchmark, s.metric, s.subset): s.value for s in scores},
+                               variant)
 
 
 def category_scores(scores: Iterable[Score], variant: str = "") -> list[Score]:
     """The category averages as scores (benchmark ``cambrian``, metric ``category_average``,
     subset the category), for the categories whose four columns are all present."""
-    scores = list(scores)
-    columns = columns_from_scores(scores, variant)
-    return [Score(benchmark="cambrian", metric="category_average" + variant, subset=category,
-                  value=value, n=len(CATEGORIES[category]), category=category)
-            for category, value in category_averages(columns).items()]
+    found = columns_from_scores(scores, variant)
+    return [Score(benchmark=CAMBRIAN, metric=CATEGORY_AVERAGE + variant, subset=category,
+                  value=value, n=len(categories()[category]), category=category,
+                  range_min=0.0, range_max=100.0)
+            for category, value in category_averages(found).items()]

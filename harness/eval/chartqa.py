@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.eval.files import LayoutError, check_images, columns, read_json
 from harness.eval.prompts import rendered_hash, short_answer_prompt
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Grade, Item, first_per
+from harness.eval.spec import Benchmark, Grade, Item, Table5Column, first_per
 
 LAYOUT = ("test/test_human.json and test/test_augmented.json ([{imgname, query, label}]) "
           "and test/png/<imgname>")
@@ -79,5 +79,5 @@ BENCHMARK = Benchmark(
     layout=LAYOUT,
     split="test",
     slim={"slim": lambda items: first_per(items, 100, lambda i: i.source)},
-    cambrian=("ChartQA",),
+    table5=(Table5Column("ChartQA"),),
 )

@@ -19,7 +19,7 @@ from harness.eval.files import (
 )
 from harness.eval.prompts import MULTIPLE_CHOICE_HASH
 from harness.eval.scoring import Judged, Metric, accuracy_slices, cvbench_scores
-from harness.eval.spec import Benchmark, Item, first_per
+from harness.eval.spec import Benchmark, Item, Table5Column, first_per
 
 FIELDS = ("idx", "type", "task", "source", "choices", "prompt", "answer")
 LAYOUT = ("test.jsonl (fields idx, type, task, source, choices, prompt, answer \"(A)\", image)"
@@ -82,5 +82,6 @@ BENCHMARK = Benchmark(
     split="test",
     max_new_tokens=8,
     slim={"slim": lambda items: first_per(items, 25, lambda i: f"{i.source}/{i.task}")},
-    cambrian=("CV-Bench-2D", "CV-Bench-3D"),
+    table5=(Table5Column("CV-Bench-2D", subset="cvbench:2D"),
+            Table5Column("CV-Bench-3D", subset="cvbench:3D")),
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.eval.files import LayoutError, check_images, columns, first_existing, read_json
 from harness.eval.prompts import rendered_hash, short_answer_prompt
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Grade, Item
+from harness.eval.spec import Benchmark, Grade, Item, Table5Column
 
 LAYOUT = ("val/val_v1.0_withQT.json or val/val_v1.0.json ({\"data\": [{questionId, question, "
           "image \"documents/..\", answers}]}) with the images under val/")
@@ -88,5 +88,5 @@ BENCHMARK = Benchmark(
     split="val",
     max_new_tokens=24,
     slim={"slim": lambda items: items[:200]},
-    cambrian=("DocVQA",),
+    table5=(Table5Column("DocVQA"),),
 )

@@ -19,7 +19,7 @@ from harness.eval.files import (
 )
 from harness.eval.prompts import LETTERS, MULTIPLE_CHOICE_SUFFIX, SHORT_ANSWER_SUFFIX, rendered_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Item, first_per
+from harness.eval.spec import Benchmark, Item, Table5Column, first_per
 
 LAYOUT = ("data/testmini-*.parquet (pid, query, question_type, choices, answer, decoded_image,"
           " metadata), or testmini.json ({pid: {...}}) with images/<pid>.<ext>")
@@ -85,5 +85,5 @@ BENCHMARK = Benchmark(
     split="testmini",
     max_new_tokens=16,
     slim={"slim": lambda items: first_per(items, 50, lambda i: i.category)},
-    cambrian=("MathVista-M",),
+    table5=(Table5Column("MathVista-M"),),
 )

@@ -19,7 +19,7 @@ from harness.eval.files import (
 )
 from harness.eval.prompts import LETTERS, options_prompt, rendered_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, group_accuracy, mean_accuracy
-from harness.eval.spec import Benchmark, Item, first_groups
+from harness.eval.spec import Benchmark, Item, Table5Column, first_groups
 
 LAYOUT = ("MMBench_DEV_EN.tsv (index, question, hint, A, B, C, D, answer, category, image "
           "as base64) or data/dev-*.parquet with the same columns")
@@ -131,5 +131,5 @@ BENCHMARK = Benchmark(
     split="dev",
     max_new_tokens=8,
     slim={"slim": lambda items: first_groups(items, 150)},
-    cambrian=("MMB",),
+    table5=(Table5Column("MMB"),),
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.eval.files import LayoutError, columns, image_bytes, need, read_parquet
 from harness.eval.prompts import rendered_hash, short_answer_prompt
 from harness.eval.scoring import Judged, Metric, group_accuracy, mean_accuracy
-from harness.eval.spec import Benchmark, Grade, Item, first_groups
+from harness.eval.spec import Benchmark, Grade, Item, Table5Column, first_groups
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
               "landmark", "artwork", "OCR")
@@ -28,6 +28,8 @@ LAYOUT = ("MME_Benchmark_release_version layout: one folder per subtask (existen
 IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg")
 # Chance per subtask: acc 50 (yes/no) + acc+ 25 (both of a pair by luck).
 CHANCE_PER_SUBTASK = 75.0
+SUBTASK_POINTS = 200.0
+"""A subtask's score is acc + acc+, each out of 100."""
 
 
 def parse_yes_no(output: str) -> str:
@@ -112,14 +114,15 @@ def score(judged: list[Judged]) -> list[Metric]:
         acc_plus = group_accuracy(items, "accuracy_plus", f"subtask:{task}")
         subtotal = acc.value + acc_plus.value
         out += [acc, acc_plus, Metric(f"subtask:{task}", subtotal, len(items),
-                                      CHANCE_PER_SUBTASK, "score")]
+                                      CHANCE_PER_SUBTASK, "score", high=SUBTASK_POINTS)]
         kind = "perception" if task in PERCEPTION else "cognition"
         totals[kind][0] += subtotal
         totals[kind][1] += len(items)
         totals[kind][2] += 1
     for kind, (total, n, tasks) in totals.items():
         if tasks:
-            out.append(Metric("overall", total, n, CHANCE_PER_SUBTASK * tasks, kind))
+            out.append(Metric("overall", total, n, CHANCE_PER_SUBTASK * tasks, kind,
+                              high=SUBTASK_POINTS * tasks))
     out.append(mean_accuracy(judged))
     return out
 
@@ -150,5 +153,5 @@ BENCHMARK = Benchmark(
     slim={"slim": lambda items: [i for s in (*PERCEPTION, *COGNITION)
                                  for i in first_groups([j for j in items if j.category == s],
                                                        10)]},
-    cambrian=("MME-P",),
+    table5=(Table5Column("MME-P"),),
 )

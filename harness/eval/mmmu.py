@@ -13,7 +13,7 @@ from harness.eval.answers import grade_mixed
 from harness.eval.files import LayoutError, columns, image_bytes, need, read_parquet
 from harness.eval.prompts import LETTERS, SHORT_ANSWER_SUFFIX, options_prompt, rendered_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Item, first_per
+from harness.eval.spec import Benchmark, Item, Table5Column, first_per
 
 LAYOUT = ("<Subject>/validation-*.parquet per subject (id, question, options, answer, image_1, "
           "question_type), as released")
@@ -90,5 +90,5 @@ BENCHMARK = Benchmark(
     split="validation",
     max_new_tokens=16,
     slim={"slim": lambda items: first_per(items, 5, lambda i: i.category)},
-    cambrian=("MMMU-V",),
+    table5=(Table5Column("MMMU-V"),),
 )

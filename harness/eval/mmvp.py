@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.eval.files import LayoutError, check_images, read_table
 from harness.eval.prompts import options_prompt, rendered_hash, template_hash
 from harness.eval.scoring import Judged, Metric, group_accuracy, mean_accuracy
-from harness.eval.spec import Benchmark, Item, first_groups
+from harness.eval.spec import Benchmark, Item, Table5Column, first_groups
 
 LAYOUT = ("Questions.csv (Index, Question, Options \"(a) .. (b) ..\", Correct Answer \"(a)\")"
           " and 'MMVP Images/<Index>.jpg'")
@@ -107,7 +107,7 @@ def _benchmark(name: str, patched: bool) -> Benchmark:
         split="test",
         max_new_tokens=8,
         slim={"slim": lambda items: first_groups(items, 25)},
-        cambrian=("MMVP",) if patched else (),
+        table5=(Table5Column("MMVP"),) if patched else (),
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.eval.files import LayoutError, check_images, columns, read_json
 from harness.eval.prompts import rendered_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Grade, Item, first_per
+from harness.eval.spec import Benchmark, Grade, Item, Table5Column, first_per
 
 LAYOUT = ("OCRBench.json ([{dataset_name, id, image_path, question, answers, type}]) and the "
           "images it names under OCRBench_Images/")
@@ -75,5 +75,5 @@ BENCHMARK = Benchmark(
     split="test",
     max_new_tokens=32,
     slim={"slim": lambda items: first_per(items, 20, lambda i: i.task)},
-    cambrian=("OCRBench",),
+    table5=(Table5Column("OCRBench"),),
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.eval.files import check_images, columns, image_bytes, read_json, read_parquet
 from harness.eval.prompts import rendered_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Grade, Item, grade_letter
+from harness.eval.spec import Benchmark, Grade, Item, Table5Column, grade_letter
 from harness.eval.vqa import exact_match
 
 LAYOUT = ("data/test-*.parquet (image, question, answer) as released, or annotations.json "
@@ -89,5 +89,5 @@ BENCHMARK = Benchmark(
     split="test",
     max_new_tokens=8,
     slim={"slim": lambda items: items[:150]},
-    cambrian=("RealWorldQA",),
+    table5=(Table5Column("RealWorldQA"),),
 )

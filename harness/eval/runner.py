@@ -307,7 +307,7 @@ def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str
         Score(benchmark=benchmark.name, metric=m.name + variant, subset=m.subset, value=m.value,
               n=m.n, category=benchmark.category, benchmark_version=benchmark.version,
               prompt_hash=benchmark.prompt_hash, label_patch=benchmark.label_patch,
-              dataset_hash=dataset_hash, chance=m.chance)
+              dataset_hash=dataset_hash, chance=m.chance, range_min=0.0, range_max=m.high)
         for m in benchmark.score(judged)
     ]
     errors = sum(p.error is not None for p in predictions)
@@ -319,7 +319,8 @@ def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str
                             n=len(predictions), category=benchmark.category,
                             benchmark_version=benchmark.version,
                             prompt_hash=benchmark.prompt_hash,
-                            label_patch=benchmark.label_patch, dataset_hash=dataset_hash))
+                            label_patch=benchmark.label_patch, dataset_hash=dataset_hash,
+                            range_min=0.0, range_max=100.0))
     return scores
 
 
@@ -427,9 +428,12 @@ def vision_reliance(with_image: Iterable[Score], blind: Iterable[Score]) -> list
         b = blind_by.get((s.benchmark, s.metric, s.subset))
         if b is None or s.metric.startswith("unreadable"):
             continue
+        # A difference of two numbers in [0, high] lies in [-high, high].
+        high = None if s.range_max is None else s.range_max - (s.range_min or 0.0)
         out.append(Score(benchmark=s.benchmark, metric=f"{s.metric}_vision_reliance",
                          subset=s.subset, value=s.value - b.value, n=min(s.n, b.n),
                          category=s.category, benchmark_version=s.benchmark_version,
                          prompt_hash=s.prompt_hash, label_patch=s.label_patch,
-                         dataset_hash=s.dataset_hash))
+                         dataset_hash=s.dataset_hash,
+                         range_min=None if high is None else -high, range_max=high))
     return out

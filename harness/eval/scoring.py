@@ -59,10 +59,12 @@ class Judged:
 @dataclass(frozen=True)
 class Metric:
     subset: str
-    value: float  # 0-100 (MME's published scores excepted: see harness.eval.mme)
+    value: float
     n: int
     chance: float | None = None
     name: str = "accuracy"
+    high: float = 100.0
+    """The most ``value`` can be (its range starts at 0): 100, or MME's points."""
 
 
 def accuracy_slices(judged: Iterable[Judged], name: str = "accuracy") -> list[Metric]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.eval.files import LayoutError, check_images, columns, read_json
 from harness.eval.prompts import options_prompt, rendered_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Item, first_per
+from harness.eval.spec import Benchmark, Item, Table5Column, first_per
 
 LAYOUT = ("SEED-Bench.json ({\"questions\": [{question_id, question, choice_a..choice_d, "
           "answer, data_id, data_type, question_type_id}], \"question_type\": {name: id}}) "
@@ -61,5 +61,5 @@ BENCHMARK = Benchmark(
     split="test",
     max_new_tokens=8,
     slim={"slim": lambda items: first_per(items, 30, lambda i: i.category)},
-    cambrian=("SEED-I",),
+    table5=(Table5Column("SEED-I"),),
 )

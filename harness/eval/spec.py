@@ -67,6 +67,17 @@ def judged(item: Item, grade: Grade) -> Judged:
 
 
 @dataclass(frozen=True)
+class Table5Column:
+    """A column of Cambrian-1's Table 5 that a benchmark's numbers fill."""
+
+    name: str
+    """As the paper names it: ``MME-P``, ``CV-Bench-2D``."""
+    subset: str = "overall"
+    metric: str = ""
+    """Empty: the benchmark's headline metric."""
+
+
+@dataclass(frozen=True)
 class Benchmark:
     name: str
     version: str
@@ -83,7 +94,8 @@ class Benchmark:
     kind: Kind = "multiple_choice"
     grade: Callable[[Item, str], Grade] = grade_letter
     metric: str = "accuracy"
-    """The headline metric (subset ``overall``); others may be reported beside it."""
+    """The headline metric (subset ``overall``): what leaderboards rank this benchmark by;
+    others may be reported beside it."""
     scale: float = 100.0
     """Full scale of the headline metric: 100, or MME's published 2,000 points."""
     annotations: tuple[str, ...] = ()
@@ -96,8 +108,9 @@ class Benchmark:
     max_new_tokens: int = 16
     slim: dict[str, Callable[[list[Item]], list[Item]]] = field(default_factory=dict)
     """Named small subsets for fast iteration, e.g. ``slim``."""
-    cambrian: tuple[str, ...] = ()
-    """The Cambrian-1 Table 5 column(s) this benchmark's numbers fill."""
+    table5: tuple[Table5Column, ...] = ()
+    """The Cambrian-1 Table 5 column(s) this benchmark's numbers fill; a category average
+    is made of these columns only."""
 
     def fingerprint(self) -> dict[str, str]:
         """What decides this benchmark's numbers: part of every run key."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.eval.files import LayoutError, check_images, columns, read_json
 from harness.eval.prompts import LETTERS, options_block, rendered_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Item, first_per
+from harness.eval.spec import Benchmark, Item, Table5Column, first_per
 
 LAYOUT = ("problems.json ({pid: {question, choices, answer (index), hint, image, split, "
           "subject, grade}}), pid_splits.json and images/test/<pid>/<image>")
@@ -69,5 +69,5 @@ BENCHMARK = Benchmark(
     split="test",
     max_new_tokens=8,
     slim={"slim": lambda items: first_per(items, 70, lambda i: i.task)},
-    cambrian=("SQA-I",),
+    table5=(Table5Column("SQA-I"),),
 )

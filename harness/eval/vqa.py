@@ -15,7 +15,7 @@ from statistics import mean
 from harness.eval.files import LayoutError, check_images, columns, read_json
 from harness.eval.prompts import SHORT_ANSWER_SUFFIX, rendered_hash, short_answer_prompt
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
-from harness.eval.spec import Benchmark, Grade, Item, first_per
+from harness.eval.spec import Benchmark, Grade, Item, Table5Column, first_per
 
 _NUMBERS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4",
             "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
@@ -141,7 +141,7 @@ GQA = Benchmark(
     layout=GQA_LAYOUT,
     split="testdev_balanced",
     slim={"slim": lambda items: first_per(items, 50, lambda i: i.type)},
-    cambrian=("GQA",),
+    table5=(Table5Column("GQA"),),
 )
 
 
@@ -193,7 +193,7 @@ def _textvqa(name: str, prompt, template: str, note: str) -> Benchmark:
         layout=TEXTVQA_LAYOUT,
         split="val",
         slim={"slim": lambda items: items[:200]},
-        cambrian=("TextVQA",),
+        table5=(Table5Column("TextVQA"),),
     )
 
 

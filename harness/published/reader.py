@@ -14,9 +14,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.eval.categories import categories, category_of
 from harness.published.names import encoder_id_for, ensemble_id_for
 from harness.record import GROUPS
-from harness.store.averages import CATEGORIES, CATEGORY_OF
 
 BUILTIN: dict[str, tuple[str, str]] = {
     "cambrian-1": ("cambrian1.csv", "Cambrian-1 (Tong et al., 2024)"),
@@ -65,11 +65,11 @@ def read_builtin(name: str) -> list[PublishedRow]:
 
 def classify(metric: str) -> tuple[str, str]:
     """(level, category) of a published metric name."""
-    if metric in CATEGORY_OF:
-        return "benchmark", CATEGORY_OF[metric]
+    if category_of(metric) is not None:
+        return "benchmark", category_of(metric)
     match = _CATEGORY_AVERAGE.match(metric)
     name = match.group("category") if match else metric
-    if name in CATEGORIES:
+    if name in categories():
         return "category", name
     if metric == OVERALL:
         return "average", ""

@@ -8,16 +8,16 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from statistics import fmean as mean
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harness.store.averages import mean
+from harness.eval.categories import columns
 from harness.store.models import EncoderRow, RunRow, ScoreRow
-from harness.store.summary import SETTING_FIELDS, Setting, build_settings
+from harness.store.summary import OVERALL, SETTING_FIELDS, Setting, build_settings
 
-OVERALL = "overall"
 FULL_READ_SHARE = 0.25
 """Above this share of changed runs one scan of every score beats many keyed lookups."""
 KEYS_PER_QUERY = 500
@@ -31,7 +31,8 @@ _IDENTITY_COLUMNS = (
 _IDENTITY_NAMES = ("record_hash", *SETTING_FIELDS, "recipe_encoder", "recipe_stages", "group",
                    "supervision", "architecture")
 _SCORE_COLUMNS = (
-    ScoreRow.run_key, ScoreRow.benchmark, ScoreRow.metric, ScoreRow.category, ScoreRow.value,
+    ScoreRow.run_key, ScoreRow.benchmark, ScoreRow.metric, ScoreRow.subset, ScoreRow.category,
+    ScoreRow.value,
     ScoreRow.chance, ScoreRow.n, ScoreRow.benchmark_version, ScoreRow.prompt_hash,
     ScoreRow.label_patch, ScoreRow.dataset_hash,
 )
@@ -42,7 +43,8 @@ VARIANT_FIELDS = ("benchmark", "category", "benchmark_version", "prompt_hash", "
 @dataclass(frozen=True)
 class RunScores:
     """One finished run as the rollup holds it: what it was ingested as, and its overall
-    scores as (benchmark, metric, category, value, chance, n, *variant hashes)."""
+    and Table 5 scores as (benchmark, metric, subset, category, value, chance, n, *variant
+    hashes)."""
 
     identity: dict[str, Any]
     scores: tuple[tuple[Any, ...], ...]
@@ -54,8 +56,9 @@ class RunScores:
     def variants(self) -> Iterable[tuple[Any, ...]]:
         """(benchmark, category, version, prompt, label patch, dataset, smoke) per score."""
         smoke = self.identity["smoke"]
-        for benchmark, _metric, category, _v, _c, _n, *hashes in self.scores:
-            yield (benchmark, category, *hashes, smoke)
+        for benchmark, _metric, subset, category, _v, _c, _n, *hashes in self.scores:
+            if subset == OVERALL:
+                yield (benchmark, category, *hashes, smoke)
 
 
 class SettingsRollup:
@@ -147,25 +150,26 @@ def _aggregate_rows(runs: list[RunScores]) -> list[dict[str, Any]]:
     """One setting's runs as ``build_settings`` rows: per benchmark and metric, the mean and
     mean square over the runs that have it (what the SQL aggregate used to return)."""
     identity = runs[0].identity
-    cells: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+    cells: dict[tuple[str, str, str], list[tuple[Any, ...]]] = defaultdict(list)
     for run in runs:
         for score in run.scores:
-            cells[(score[0], score[1])].append(score)
+            cells[(score[0], score[1], score[2])].append(score)
     rows = []
-    for (benchmark, metric), scores in cells.items():
-        values = [s[3] for s in scores]
-        categories = [s[2] for s in scores if s[2] is not None]
-        chances = [s[4] for s in scores if s[4] is not None]
+    for (benchmark, metric, subset), scores in cells.items():
+        values = [s[4] for s in scores]
+        categories = [s[3] for s in scores if s[3] is not None]
+        chances = [s[5] for s in scores if s[5] is not None]
         rows.append({
             **{f: identity[f] for f in (*SETTING_FIELDS, "recipe_encoder", "recipe_stages",
                                         "group", "supervision", "architecture")},
             "smoke": bool(identity["smoke"]), "benchmark": benchmark, "metric": metric,
+            "subset": subset,
             "category": max(categories) if categories else None,
             "mean": mean(values),
             "mean_sq": mean(v * v for v in values),
             "runs": len(values), "seeds": len(runs),
             "chance": max(chances) if chances else None,
-            "n": max(int(s[5] or 0) for s in scores),
+            "n": max(int(s[6] or 0) for s in scores),
         })
     return rows
 
@@ -179,22 +183,32 @@ def _finished_runs(session: Session) -> dict[str, dict[str, Any]]:
             for key, *rest in session.connection().execute(query).all()}
 
 
+def _table5_subsets() -> set[tuple[str, str]]:
+    """(benchmark, subset) of every Table 5 column read from a slice (CV-Bench's 2D, 3D)."""
+    return {(source.benchmark, source.subset) for column in columns().values()
+            for source in column.sources if source.subset != OVERALL}
+
+
 def _scores(session: Session, keys: list[str] | None) -> dict[str, list[tuple[Any, ...]]]:
-    """Overall scores of finished runs, by run key: all of them, or those of ``keys``."""
+    """Overall and Table 5 scores of finished runs, by run key: all of them, or those of
+    ``keys``."""
+    sliced = _table5_subsets()
     if keys is None:
-        queries = [select(*_SCORE_COLUMNS, ScoreRow.subset)
+        subsets = (OVERALL, *sorted({subset for _, subset in sliced}))
+        queries = [select(*_SCORE_COLUMNS)
                    .join(RunRow, ScoreRow.run_key == RunRow.key)
-                   .where(RunRow.status == "done", ScoreRow.subset == OVERALL)]
+                   .where(RunRow.status == "done", ScoreRow.subset.in_(subsets))]
     else:
         # The subset is filtered here, not in SQL: with "subset = 'overall'" in the query,
         # SQLite walks the ranked index over every overall score instead of the run-key one.
-        queries = [select(*_SCORE_COLUMNS, ScoreRow.subset)
+        queries = [select(*_SCORE_COLUMNS)
                    .where(ScoreRow.run_key.in_(keys[i:i + KEYS_PER_QUERY]))
                    for i in range(0, len(keys), KEYS_PER_QUERY)]
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     connection = session.connection()
     for query in queries:
-        for run_key, *score, subset in connection.execute(query).all():
-            if subset == OVERALL:
+        for run_key, *score in connection.execute(query).all():
+            benchmark, _metric, subset = score[:3]
+            if subset == OVERALL or (benchmark, subset) in sliced:
                 out[run_key].append(tuple(score))
     return out

@@ -2,7 +2,9 @@
 benchmark, recipe and group, and the frozen/unfrozen and one-/two-stage comparisons.
 
 A *setting* is one encoder under one recipe, LLM, connector and preset; its numbers are the
-mean over its seeds of each benchmark's headline metric on the ``overall`` subset.
+mean over its seeds of each benchmark's declared headline metric on the ``overall`` subset,
+and of each Cambrian Table 5 column; its category averages are made of those columns alone,
+by the rule ``harness eval`` and the published numbers use (``harness.eval.categories``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from statistics import fmean as mean
 from typing import Any, Literal
 
-from harness.store.averages import BENCHMARKS_PER_CATEGORY, mean
+from harness.eval.benchmarks import declared_headline
+from harness.eval.categories import categories, columns_from_values, to_percent
 
-HEADLINE_METRIC = "accuracy"
+OVERALL = "overall"
 BLIND_SUFFIXES = ("_blind", ":blind")
 """A metric named ``<metric>_blind`` (or ``<metric>:blind``) is ``<metric>`` measured with no
 image: the difference is the benchmark's vision reliance (Cambrian's blind test)."""
@@ -36,13 +40,15 @@ def blind_base(metric: str) -> str | None:
     return None
 
 
-def headline_metric(metrics: Iterable[str]) -> str | None:
-    """The metric a benchmark is ranked by: ``accuracy`` if it has one, else the first by name
-    (blind variants never count)."""
+def headline_metric(benchmark: str, metrics: Iterable[str]) -> str | None:
+    """The metric a benchmark is ranked by: the one its declaration names. A benchmark this
+    installation does not know (a plugin installed elsewhere) is ranked by its only metric,
+    and not at all when it has several: there is nothing to tell which one leads."""
     candidates = sorted(m for m in metrics if blind_base(m) is None)
-    if HEADLINE_METRIC in candidates:
-        return HEADLINE_METRIC
-    return candidates[0] if candidates else None
+    declared = declared_headline(benchmark)
+    if declared is not None:
+        return declared if declared in candidates else None
+    return candidates[0] if len(candidates) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,13 @@ class Cell:
 class CategoryCell:
     value: float
     benchmarks: int
-    """How many of the category's benchmarks were measured (the paper uses four)."""
+    """How many of the category's Table 5 columns were measured."""
+    size: int
+    """How many columns the category has (the paper's four)."""
 
     @property
     def complete(self) -> bool:
-        return self.benchmarks >= BENCHMARKS_PER_CATEGORY
+        return self.benchmarks >= self.size
 
 
 @dataclass
@@ -92,6 +100,8 @@ class Setting:
     recipe_stages: int
     seeds: int
     benchmarks: dict[str, Cell] = field(default_factory=dict)
+    table5: dict[str, float] = field(default_factory=dict)
+    """Cambrian Table 5 columns on their published scales (MME-P in points), mean over seeds."""
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -99,12 +109,14 @@ class Setting:
 
     @cached_property
     def categories(self) -> dict[str, CategoryCell]:
-        """Paper rule: the plain mean of the category's benchmarks (each already 0-100)."""
-        by_category: dict[str, list[float]] = defaultdict(list)
-        for cell in self.benchmarks.values():
-            if cell.category:
-                by_category[cell.category].append(cell.value)
-        return {c: CategoryCell(mean(v), len(v)) for c, v in sorted(by_category.items())}
+        """Paper rule: the plain mean of the category's Table 5 columns on 0-100; a category
+        with columns missing averages those present and says how many (``complete``)."""
+        out = {}
+        for category, names in categories().items():
+            present = [to_percent(n, self.table5[n]) for n in names if n in self.table5]
+            if present:
+                out[category] = CategoryCell(mean(present), len(present), len(names))
+        return dict(sorted(out.items()))
 
     @cached_property
     def values(self) -> dict[str, float]:
@@ -126,9 +138,10 @@ class Setting:
 
 def build_settings(rows: Iterable[dict[str, Any]]) -> list[Setting]:
     """Settings from aggregated score rows (``rollup.SettingsRollup``): one row per setting,
-    benchmark and metric with ``mean``, ``mean_sq``, ``runs`` and ``category``."""
+    benchmark, metric and subset with ``mean``, ``mean_sq``, ``runs`` and ``category``."""
     settings: dict[tuple[Any, ...], Setting] = {}
     metrics: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = defaultdict(dict)
+    table5_values: dict[tuple[Any, ...], dict[tuple[str, str, str], float]] = defaultdict(dict)
     for row in rows:
         key = tuple(row[f] for f in SETTING_FIELDS)
         setting = settings.get(key)
@@ -139,9 +152,13 @@ def build_settings(rows: Iterable[dict[str, Any]]) -> list[Setting]:
                 architecture=row["architecture"], recipe_encoder=row["recipe_encoder"],
                 recipe_stages=row["recipe_stages"], seeds=row["seeds"],
             )
-        metrics[(*key, row["benchmark"])][row["metric"]] = row
+        if row["subset"] == OVERALL:
+            metrics[(*key, row["benchmark"])][row["metric"]] = row
+        table5_values[key][(row["benchmark"], row["metric"], row["subset"])] = row["mean"]
+    for key, values in table5_values.items():
+        settings[key].table5 = columns_from_values(values)
     for (*key, benchmark), by_metric in metrics.items():
-        headline = headline_metric(by_metric)
+        headline = headline_metric(benchmark, by_metric)
         if headline is None:
             continue
         row = by_metric[headline]

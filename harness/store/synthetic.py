@@ -11,17 +11,33 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from harness.eval.benchmarks import BENCHMARKS as REGISTERED
 from harness.record import GROUPS, EncoderInfo, ResultRecord, Score
-from harness.store.averages import CATEGORIES
 
 PRESET = "synthetic"
 SUPERVISION = {"clip": "language", "ssl": "self", "convnext": "language", "other": "other"}
-BENCHMARKS: tuple[tuple[str, str], ...] = (
-    *((b.lower(), c) for c, bs in CATEGORIES.items() for b in bs),
-    ("probe", "Vision-Centric"),
-    ("extra-1", ""), ("extra-2", ""), ("extra-3", ""),
+
+
+@dataclass(frozen=True)
+class SyntheticBenchmark:
+    name: str
+    category: str
+    metric: str = "accuracy"
+    scale: float = 100.0
+    slices: tuple[str, ...] = ()
+    """Subsets that fill a Table 5 column of their own (CV-Bench's 2D and 3D)."""
+
+
+BENCHMARKS: tuple[SyntheticBenchmark, ...] = (
+    *(SyntheticBenchmark(b.name, b.category, b.metric, b.scale,
+                         tuple(c.subset for c in b.table5 if c.subset != "overall"))
+      for b in REGISTERED.in_order() if b.table5),
+    SyntheticBenchmark("probe", "Vision-Centric"),
+    SyntheticBenchmark("extra-1", ""), SyntheticBenchmark("extra-2", ""),
+    SyntheticBenchmark("extra-3", ""),
 )
-"""(name, category): Cambrian's sixteen, the probe, and a few uncategorised ones."""
+"""The benchmarks that fill Cambrian's Table 5, as declared (headline metric and scale), the
+probe, and a few uncategorised ones."""
 
 
 @dataclass(frozen=True)
@@ -64,19 +80,18 @@ def synthetic_records(encoders: int = 12, recipes: int = 2, benchmarks: int = 6,
         for shape in RECIPES[:recipes]:
             for seed in range(seeds):
                 scores = []
-                for name, category in BENCHMARKS[:benchmarks]:
-                    vision = 12.0 if category == "Vision-Centric" else 4.0
-                    value = _clip(skill + shape.effect + rng.gauss(0, 1.5)
-                                  + (8.0 if group == "ssl" and category == "Vision-Centric"
-                                     else 0.0))
-                    scores.append(Score(name, "accuracy", "overall", value, 500,
-                                        category=category, benchmark_version="1",
-                                        prompt_hash="p0", dataset_hash="d0"))
-                    if category == "Vision-Centric":
-                        scores.append(Score(name, "accuracy_blind", "overall",
-                                            _clip(value - vision), 500, category=category,
-                                            benchmark_version="1", prompt_hash="p0",
-                                            dataset_hash="d0"))
+                for bench in BENCHMARKS[:benchmarks]:
+                    vision_centric = bench.category == "Vision-Centric"
+                    percent = _clip(skill + shape.effect + rng.gauss(0, 1.5)
+                                    + (8.0 if group == "ssl" and vision_centric else 0.0))
+                    values = {bench.metric: percent}
+                    if vision_centric:
+                        values[bench.metric + "_blind"] = _clip(percent - 12.0)
+                    for metric, value in values.items():
+                        scores.append(_score(bench, metric, "overall", value))
+                    for i, subset in enumerate(bench.slices):
+                        scores.append(_score(bench, bench.metric, subset,
+                                             _clip(percent + (-1.0) ** i)))
                 key = f"syn{e:04d}{RECIPES.index(shape)}{seed:02d}"
                 yield ResultRecord(
                     run_key=key, status="done", smoke=smoke, encoder=encoder,
@@ -89,6 +104,13 @@ def synthetic_records(encoders: int = 12, recipes: int = 2, benchmarks: int = 6,
                     finished_at=f"2025-01-01T{e % 24:02d}:{seed:02d}:00+00:00",
                     wall_seconds=60.0, host="synthetic", code_version="synthetic",
                 )
+
+
+def _score(bench: SyntheticBenchmark, metric: str, subset: str, percent: float) -> Score:
+    scale = bench.scale / 100.0
+    return Score(bench.name, metric, subset, round(percent * scale, 2), 500,
+                 category=bench.category, benchmark_version="1", prompt_hash="p0",
+                 dataset_hash="d0", range_min=0.0, range_max=bench.scale)
 
 
 def _clip(value: float) -> float:

@@ -37,21 +37,24 @@ def test_runs_filter_page_and_detail(api: TestClient) -> None:
     detail = api.get(f"/api/v1/runs/{key}").json()
     assert detail["config"]["synthetic"] is True and detail["encoder"]["id"] == detail[
         "encoder_id"]
-    assert {s["subset"] for s in detail["scores"]} == {"overall"} and len(detail["scores"]) > 20
+    # CV-Bench's 2D and 3D are slices of their own: each fills a Table 5 column.
+    assert {s["subset"] for s in detail["scores"]} == {"overall", "cvbench:2D", "cvbench:3D"}
+    assert len(detail["scores"]) > 20
     assert api.get("/api/v1/runs/no-such-run").status_code == 404
 
 
 def test_scores_filters(api: TestClient) -> None:
-    body = api.get("/api/v1/scores", params={"benchmark": "mmvp", "metric": "accuracy",
+    body = api.get("/api/v1/scores", params={"benchmark": "mmvp", "metric": "pair_accuracy",
                                              "include_smoke": False, "limit": 5}).json()
     assert body["total"] == 6 * 4 * 2
     assert {(s["benchmark"], s["metric"], s["smoke"]) for s in body["items"]} == {
-        ("mmvp", "accuracy", False)}
+        ("mmvp", "pair_accuracy", False)}
     assert body["items"][0]["prompt_hash"] == "p0"
     vc = api.get("/api/v1/scores", params={"category": "Vision-Centric", "limit": 1}).json()
     general = api.get("/api/v1/scores", params={"category": "General", "limit": 1}).json()
-    # Vision-centric benchmarks also carry their blind score: five benchmarks, two metrics.
-    assert vc["total"] == RUNS * 5 * 2 and general["total"] == RUNS * 4
+    # Vision-centric benchmarks (MMVP, RealWorldQA, CV-Bench, the probe) also carry their
+    # blind score, and CV-Bench its 2D and 3D slices.
+    assert vc["total"] == RUNS * (4 * 2 + 2) and general["total"] == RUNS * 4
 
 
 def test_raw_leaderboard_keeps_its_shape_and_gains_filters(api: TestClient) -> None:
@@ -67,14 +70,17 @@ def test_leaderboard_by_category_follows_the_paper_rule(api: TestClient) -> None
     assert body["columns"] == ["General", "Knowledge", "OCR & Chart", "Vision-Centric"]
     assert body["total"] == 6 * 4 and body["smoke_rows"] == 0
     row = body["rows"][0]
+    # The four Table 5 columns of each category; the probe is in none of them.
     assert row["counts"] == {"General": 4, "Knowledge": 4, "OCR & Chart": 4,
-                             "Vision-Centric": 5}
-    # Recompute General for this setting from its per-benchmark means.
+                             "Vision-Centric": 4}
+    # Recompute General for this setting from its per-benchmark means (MME in points).
     bench = api.get("/api/v1/leaderboard/benchmark", params={
         "encoder": row["encoder_id"], "recipe": row["recipe"], "category": "General"}).json()
-    assert bench["columns"] == ["gqa", "mmb", "mme-p", "seed-i"]
+    assert bench["columns"] == ["gqa", "mmbench", "mme", "seed-image"]
     [b] = bench["rows"]
-    assert row["values"]["General"] == pytest.approx(sum(b["values"].values()) / 4)
+    v = b["values"]
+    assert row["values"]["General"] == pytest.approx(
+        (v["gqa"] + v["mmbench"] + v["mme"] / 20 + v["seed-image"]) / 4)
 
 
 def test_leaderboard_sort_page_and_bad_sort(api: TestClient) -> None:

@@ -19,6 +19,7 @@ from dashboard.pages import (
 from harness.store.summary import Cell, Setting
 
 VC = "Vision-Centric"
+TABLE5_COLUMN = {"mmvp": "MMVP", "realworldqa": "RealWorldQA"}
 
 
 def setting(encoder: str, group: str, recipe: str = "frozen", smoke: bool = False,
@@ -30,6 +31,8 @@ def setting(encoder: str, group: str, recipe: str = "frozen", smoke: bool = Fals
     for name, value in benchmarks.items():
         s.benchmarks[name] = Cell(value=value, metric="accuracy", category=VC, seeds=2,
                                   std=1.0, blind=value - 10 if name == "mmvp" else None)
+        if name in TABLE5_COLUMN:
+            s.table5[TABLE5_COLUMN[name]] = value
     return s
 
 
@@ -42,10 +45,10 @@ def published(subject: str, metric: str, value: float, level: str = "category",
 
 
 SETTINGS = [
-    setting("clip-a", "clip", mmvp=40.0, probe=60.0),
-    setting("dino-b", "ssl", mmvp=50.0, probe=70.0),
-    setting("tiny-c", "clip", smoke=True, mmvp=20.0, probe=30.0),
-    setting("clip-a", "clip", recipe="unfrozen", mmvp=44.0, probe=63.0),
+    setting("clip-a", "clip", mmvp=40.0, realworldqa=60.0),
+    setting("dino-b", "ssl", mmvp=50.0, realworldqa=70.0),
+    setting("tiny-c", "clip", smoke=True, mmvp=20.0, realworldqa=30.0),
+    setting("clip-a", "clip", recipe="unfrozen", mmvp=44.0, realworldqa=63.0),
 ]
 PUBLISHED = [
     published("OpenAI CLIP", f"{VC} (category average)", 48.1, encoder_id="clip-a"),
@@ -82,7 +85,7 @@ def test_leaderboard_columns_categories_first_then_benchmarks() -> None:
         row["benchmark_categories"] = {b: c.category for b, c in s.benchmarks.items()}
     columns = leaderboard_columns(rows)
     assert [(c["name"], c["category"]) for c in columns] == [
-        ("General", "General"), (VC, VC), ("MME-P", "General"), ("mmvp", VC), ("probe", VC)]
+        ("General", "General"), (VC, VC), ("MME-P", "General"), ("mmvp", VC), ("realworldqa", VC)]
     assert columns[2]["title"] == "as published, out of 2000"
 
 
@@ -132,7 +135,7 @@ def test_benchmarks_page_heatmap_and_vision_gap() -> None:
                  "dataset_hashes": ["d"]}]
     page = render_benchmarks(SETTINGS, versions)
     heat = figure(page, "benchmark-heatmap")["data"][0]
-    assert heat["x"] == ["mmvp", "probe"] and len(heat["y"]) == 3  # smoke left out
+    assert heat["x"] == ["mmvp", "realworldqa"] and len(heat["y"]) == 3  # smoke left out
     gap = figure(page, "vision-reliance")["data"][0]
     assert gap["x"] == ["mmvp"] and gap["y"] == [10.0]
     assert "⚠ 2 variants" in page
@@ -172,8 +175,8 @@ def combination(encoder: str, connector: str, **benchmarks: float) -> Setting:
 
 
 def test_combinations_read_by_name_and_connector_and_keep_their_id() -> None:
-    combo = combination(f"{SIGLIP}+{DINO}", "sva(grid=12)", mmvp=55.0, probe=72.0)
-    unknown = combination("clip-a+dino-b", "concat", mmvp=45.0, probe=65.0)
+    combo = combination(f"{SIGLIP}+{DINO}", "sva(grid=12)", mmvp=55.0, realworldqa=72.0)
+    unknown = combination("clip-a+dino-b", "concat", mmvp=45.0, realworldqa=65.0)
     settings = [*SETTINGS, combo, unknown]
     labels = {r["encoder_id"]: r["label"] for r in measured_rows(settings)}
     assert labels[f"{SIGLIP}+{DINO}"] == ("SigLIP SO400M/14@384 + DINOv2 ViT-L/14@518"
@@ -201,7 +204,7 @@ def test_leaderboard_rows_kept_between_views_match_a_fresh_draw(monkeypatch) -> 
     render_leaderboard(SETTINGS, PUBLISHED)
     # An ingest replaced one setting (the rollup hands back a new object for it) and added a
     # benchmark column: every kept row must be drawn again for the new columns.
-    changed = [*SETTINGS[:1], setting("dino-b", "ssl", mmvp=55.0, probe=71.0, cvbench=30.0),
+    changed = [*SETTINGS[:1], setting("dino-b", "ssl", mmvp=55.0, realworldqa=71.0, cvbench=30.0),
                *SETTINGS[2:]]
     drawn = []
     real = pages.row_html

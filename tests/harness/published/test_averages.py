@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from harness.eval.categories import (
+    categories,
+    category_averages,
+    columns,
+    overall_average,
+    to_percent,
+)
 from harness.published import read_builtin
 from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store import Store, ingest_record
-from harness.store.averages import CATEGORIES, category_averages, overall_average, to_percent
 from harness.store.published import beside_measured, import_published
 
 ROWS = read_builtin("cambrian-1")
@@ -48,7 +54,7 @@ def test_table5_category_averages(key: tuple[str, str]) -> None:
     values = TABLE5[key]
     computed = category_averages(per_benchmark(values))
     published = {name: v for (level, name), v in values.items() if level == "category"}
-    assert set(published) == set(CATEGORIES) == set(computed)
+    assert set(published) == set(categories()) == set(computed)
     for category, value in published.items():
         assert computed[category] == pytest.approx(value, abs=0.1), category
 
@@ -69,12 +75,13 @@ def test_the_readme_example() -> None:
 
 
 def test_the_store_averages_measured_runs_by_the_same_rule(tmp_path: Path) -> None:
-    """Table 5's per-benchmark numbers stored as a measured run (on the 0-100 scale that
-    records use) give back the published category averages, beside the published ones."""
+    """Table 5's per-benchmark numbers stored as a measured run (each as the benchmark that
+    fills its column records it: its headline metric and subset, MME in points) give back the
+    published category averages, beside the published ones."""
     store = Store(f"sqlite:///{tmp_path / 'h.db'}")
     key = next(k for k in TABLE5 if k[1].startswith("Cambrian-1-8B"))
     bench = per_benchmark(TABLE5[key])
-    category_of = {b: c for c, bs in CATEGORIES.items() for b in bs}
+    category_of = {b: c for c, bs in categories().items() for b in bs}
     record = ResultRecord(
         run_key="cambrian8b00", status="done", smoke=False,
         encoder=EncoderInfo("clip-vit-l14-336.openai", "clip", "language", "vit", 336,
@@ -82,8 +89,10 @@ def test_the_store_averages_measured_runs_by_the_same_rule(tmp_path: Path) -> No
         recipe="frozen", llm="llama-3-8b", connector="sva", seed=0, preset="full",
         config={"recipe": {"encoder": "frozen", "stages": [{"name": "align"},
                                                            {"name": "finetune"}]}},
-        scores=tuple(Score(b, "accuracy", "overall", to_percent(b, v), 100,
-                           category=category_of[b]) for b, v in bench.items()),
+        scores=tuple(Score(source.benchmark, source.metric, source.subset, v, 100,
+                           category=category_of[name])
+                     for name, v in bench.items()
+                     for source in columns()[name].sources[:1]),
     )
     ingest_record(store, record)
     [setting] = store.settings()
@@ -96,7 +105,7 @@ def test_the_store_averages_measured_runs_by_the_same_rule(tmp_path: Path) -> No
     import_published(store, ROWS, "cambrian-1")
     beside = beside_measured(store.published(encoder="clip-vit-l14-336.openai"),
                              store.settings())
-    assert {b["category"] for b in beside} == set(CATEGORIES)
+    assert {b["category"] for b in beside} == set(categories())
     general = next(b for b in beside if b["category"] == "General")
     assert general["published"] == pytest.approx(66.0056)
     assert general["difference"] == pytest.approx(general["measured"] - 66.0056)
