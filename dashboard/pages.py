@@ -27,6 +27,7 @@ from dashboard.figures import (
     vision_reliance_figure,
 )
 from harness.eval import categories as table5
+from harness.eval.benchmarks import BENCHMARKS
 from harness.store.summary import Setting, comparisons
 
 PLOTLY_JS_URL = "/static/plotly.min.js"
@@ -186,13 +187,24 @@ def leaderboard_columns(rows: Sequence[Row]) -> list[Row]:
     columns = [{"name": c, "label": f"{c} (avg)", "category": c, "average": True,
                 "title": f"{c}: plain mean of its benchmarks"} for c in _category_order(categories)]
     for name in sorted(benchmarks, key=lambda b: (order.get(benchmarks[b], 99), b.lower())):
-        title = "as published, out of 2000" if name == "MME-P" else name
         columns.append({"name": name, "label": name, "category": benchmarks[name],
-                        "title": title})
+                        "title": _column_title(name)})
     if any("Average" in r["values"] for r in rows):
         columns.append({"name": "Average", "label": "Average", "category": "",
                         "title": "published: mean of all sixteen benchmarks"})
     return columns
+
+
+def _column_title(name: str) -> str:
+    """A column's tooltip: the scale of a number that is not out of 100 (MME's points)."""
+    column = table5.columns().get(name)
+    if column is not None:
+        scale, said = column.sources[0].scale, "as published, "
+    elif name in BENCHMARKS:
+        scale, said = BENCHMARKS.get(name).scale, ""
+    else:
+        return name
+    return name if scale == 100.0 else f"{said}out of {scale:g}"
 
 
 def figure_rows(settings: Sequence[Setting], benchmark: str | None) -> tuple[str | None,
