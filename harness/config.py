@@ -52,7 +52,13 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        hint = next(a for a in args if a is not type(None))
+        options = [a for a in args if a is not type(None)]
+        for option in options[:-1]:  # the first that takes the value, the last one's error
+            try:
+                return _coerce(option, value, where)
+            except HarnessError:
+                continue
+        hint = options[-1]
         origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
         return from_mapping(hint, value, where)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.config import from_mapping, read_toml
+from harness.errors import HarnessError
 from harness.registry import Registry
 
 
@@ -30,12 +31,20 @@ class Preset:
     name: str
     description: str
     llm: str
-    data: ProbeData
+    data: ProbeData | None = None
+    """The probe's size, for a preset that trains on the probe (``[data]``)."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Training data per stage, ``{align = "llava-558k", finetune = "llava-665k"}``: a
+    registered data source (``harness data sources``) or a source TOML file, each read from
+    the data root. Empty: the probe."""
     tiny_encoders: bool = False
     """Use each encoder's tiny random-weight twin: results are smoke results, never scores."""
     recipes: tuple[str, ...] = ("frozen", "unfrozen")
     seeds: tuple[int, ...] = (0,)
     benchmarks: tuple[str, ...] = ("probe",)
+    """Benchmarks or suites (``table5``: Cambrian's sixteen columns, ``vision-centric``,
+    ``probe``), each read from ``DIR/<name>/`` under the data root (the probe from the run's
+    own generated folder)."""
     micro_batch: int = 16
     eval_batch: int = 32
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -64,6 +73,16 @@ class Preset:
     """What a finished run keeps in ``<run>/model/``: ``trainable`` the parts its recipe
     trained (connector, LLM, an unfrozen encoder; a frozen encoder is rebuilt from its
     registered weights), ``all`` every part too (small models), ``none`` nothing."""
+
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (not self.sources):
+            raise HarnessError(f"preset {self.name!r}: give either [data] (the probe's size) "
+                               "or [sources] (training data per stage), not both or neither")
+        unknown = sorted(set(self.sources) - {"align", "finetune"})
+        if unknown:
+            raise HarnessError(f"preset {self.name!r}: [sources] has stage {unknown[0]!r}; "
+                               "valid: align, finetune")
 
 
 def load_preset_file(path: str | Path) -> Preset:

@@ -28,9 +28,10 @@ class Stage:
     global_batch: int
     """Samples per optimizer step, kept on any hardware by gradient accumulation."""
     epochs: float = 1.0
-    samples: int | None = None
-    """Samples per epoch drawn from the stage's data (Cambrian's 0.5M vs 1.2M adapter data);
-    None uses all of it."""
+    samples: int | Literal["all"] | None = None
+    """Samples drawn from the stage's data source (Cambrian's 0.5M vs 1.2M adapter data): a
+    seeded subsample, refused at plan time when the source has fewer; ``"all"`` (or unset)
+    takes everything. The probe is generated at the preset's size, which this caps."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (the smoke preset's way to shrink a recipe)."""
     warmup_ratio: float = 0.03

@@ -165,7 +165,8 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
     set_trainable(model, stage, recipe)
     world = accelerator.num_processes
     micro, accumulation = plan_batches(stage.global_batch, micro_batch, world)
-    per_epoch = len(dataset) if stage.samples is None else min(stage.samples, len(dataset))
+    per_epoch = (len(dataset) if stage.samples in (None, "all")
+                 else min(stage.samples, len(dataset)))
     steps = max(1, int(per_epoch * stage.epochs) // stage.global_batch)
     if stage.max_steps is not None:
         steps = min(steps, stage.max_steps)

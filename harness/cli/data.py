@@ -1,4 +1,5 @@
-"""``harness data mix``: balance a training mixture per source and show what it did."""
+"""``harness data``: the registered training sources, a full check of a data root's sources and
+benchmarks, and ``mix`` to balance a training mixture per source."""
 
 from __future__ import annotations
 
@@ -8,10 +9,71 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.common import console
+from harness.cli.common import check_format, console, print_json, run_root, split_names
 from harness.data.mixture import balance, read_sources, with_short_answer_prompt, write_mixture
+from harness.data.sources import DATA_SOURCES
+from harness.errors import HarnessError
+from harness.eval.benchmarks import BENCHMARKS
 
-app = typer.Typer(help="Training data: mixtures and balancing.", no_args_is_help=True)
+app = typer.Typer(help="Training data: sources, data-root checks, mixtures and balancing.",
+                  no_args_is_help=True)
+
+
+@app.command("sources")
+def list_sources(
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """The registered training sources: the files each expects under DIR/<name>/, where the
+    release comes from, and what is uncertain about it."""
+    check_format(format)
+    rows = [{"name": s.name, "description": s.description,
+             "layout": "generated per run" if s.procedural else s.layout(),
+             "release": s.release, "uncertain": s.uncertain,
+             "distribution": DATA_SOURCES.provenance(s.name).distribution}
+            for s in DATA_SOURCES]
+    if format == "json":
+        print_json(rows)
+        return
+    table = Table("source", "layout under DIR/<name>/", "release", title="Data sources")
+    for r in rows:
+        note = f"\nuncertain: {r['uncertain']}" if r["uncertain"] else ""
+        table.add_row(r["name"], r["layout"], r["release"] + note)
+    console.print(table)
+
+
+@app.command("check")
+def check(
+    names: Annotated[str, typer.Argument(
+        help="Comma-separated training sources (or source .toml files), benchmarks and suites "
+             "(table5, vision-centric).")],
+    data_root: Annotated[Path | None, typer.Option(
+        help="The data root (default $HARNESS_DATA).")] = None,
+    root: Annotated[Path | None, typer.Option(help="Run root, for its hash cache (default "
+                                              "$HARNESS_ROOT, else ./harness-runs).")] = None,
+) -> None:
+    """Check sources and benchmarks as a sweep's plan does, but open every image."""
+    from harness.cli.sweep import resolve_data_root
+    from harness.sweep.data_check import DataChecks, resolve_source
+    from harness.sweep.plan import benchmark_names
+
+    checks = DataChecks(resolve_data_root(data_root, None), run_root(root) / "cache",
+                        image_sample=None)
+    wanted = split_names(names)
+    sources = [n for n in wanted if n in DATA_SOURCES or n.endswith(".toml")]
+    for name in sources:
+        source = resolve_source(name)
+        if source.procedural:
+            raise HarnessError(f"data source {name!r} is generated per run; nothing to check")
+        facts = checks.source(source)
+        console.print(f"{facts.name}: {facts.entries:,} entries, annotations "
+                      f"{facts.annotation_hash}, every image opens")
+    for name in benchmark_names([n for n in wanted if n not in sources]):
+        if name == "probe":
+            continue
+        facts = checks.benchmark(BENCHMARKS.get(name))
+        console.print(f"{facts.name}: {facts.items:,} items, dataset {facts.dataset_hash}, "
+                      "every image opens")
+    checks.save()
 
 
 @app.command("mix")

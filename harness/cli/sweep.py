@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -95,6 +96,19 @@ def resolve_accelerate_config(flag: Path | None, cluster: str | None) -> str | N
     return path
 
 
+DATA_ENV = "HARNESS_DATA"
+
+
+def resolve_data_root(flag: Path | None, cluster: str | None) -> Path | None:
+    """``--data-root``, else ``$HARNESS_DATA``, else the cluster profile's ``data_root``."""
+    if flag is not None:
+        return flag.expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    profile_root = load_cluster(cluster).data_root if cluster else None
+    return None if profile_root is None else Path(profile_root).expanduser()
+
+
 def sweep(
     encoders: Annotated[str, typer.Option(
         help="'all' or comma-separated encoder ids; join ids with '+' for one run on several"
@@ -152,6 +166,9 @@ def sweep(
         help="Watch the jobs to the end (--no-wait: submit and return; slurm only).")] = True,
     root: Annotated[Path | None, typer.Option(help="Run root (default $HARNESS_ROOT, else "
                                               "./harness-runs).")] = None,
+    data_root: Annotated[Path | None, typer.Option(
+        help="Where training sources and benchmarks lie, each in DIR/<name>/ (default "
+             f"${DATA_ENV}, else the cluster profile's data_root).")] = None,
     db: Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, else "
                                            "SQLite under harness-runs/).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Show the plan; run nothing.")] = False,
@@ -178,7 +195,8 @@ def sweep(
     encoder_ids = resolve_encoders(encoders, strict)
     runs = plan_sweep(encoder_ids, resolve_recipes(recipes, chosen.recipes), chosen,
                       resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector,
-                      connector_args=connector_args)
+                      connector_args=connector_args,
+                      data_root=resolve_data_root(data_root, cluster))
     in_flight: list[tuple[Run, Ticket]] = []
     if not dry_run:
         in_flight, died = find_in_flight(runs)

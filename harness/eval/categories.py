@@ -71,6 +71,17 @@ def categories() -> dict[str, tuple[str, ...]]:
     return {c: tuple(names) for c, names in out.items()}
 
 
+@cache
+def suites() -> dict[str, tuple[str, ...]]:
+    """Named sets of benchmarks a preset can ask for: ``table5`` (the benchmarks that fill
+    Table 5's sixteen columns, each column's preferred one), ``vision-centric`` (those of
+    that category) and ``probe``."""
+    table5 = tuple(dict.fromkeys(c.sources[0].benchmark for c in columns().values()))
+    vision = tuple(dict.fromkeys(c.sources[0].benchmark for c in columns().values()
+                                 if c.category == "Vision-Centric"))
+    return {"table5": table5, "vision-centric": vision, "probe": ("probe",)}
+
+
 def category_of(column: str) -> str | None:
     col = columns().get(column)
     return None if col is None else col.category

@@ -119,6 +119,9 @@ class ClusterProfile:
     """An accelerate config file (``accelerate config`` writes one) whose settings every job
     builds its Accelerator under, as ``accelerate launch --config_file`` would give them; a
     relative path is read from the profile's folder. Processes come from the job's tasks."""
+    data_root: str | None = None
+    """Where training sources and benchmarks lie on this cluster (``DIR/<name>/``), as the
+    jobs see it; ``--data-root`` and ``$HARNESS_DATA`` come first."""
 
 
 def search_path() -> list[Path]:

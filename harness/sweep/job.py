@@ -280,8 +280,7 @@ def execute(run: Run, status: StatusWriter
     encoder's parameter count (one per member for a combination). Given a ``RunContext``,
     resume what an earlier attempt saved."""
     from harness.data import feature_cache
-    from harness.data.conversations import ConversationDataset, load_conversations
-    from harness.data.probe import write_probe
+    from harness.data.conversations import ConversationDataset
     from harness.eval.benchmarks import BENCHMARKS
     from harness.eval.runner import EvalOptions, evaluate
     from harness.sweep.model import (
@@ -295,13 +294,10 @@ def execute(run: Run, status: StatusWriter
 
     ctx = status if isinstance(status, RunContext) else None
     config = run.config
-    data = config.data
-    files = write_probe(Path(run.data_dir), seed=data.seed, n_align=data.n_align,
-                        n_train=data.n_train, n_test=data.n_test, image_size=data.image_size)
-    align_rows = load_conversations(files.align)
-    train_rows = load_conversations(files.train)
+    stage_data, stage_images, probe_root = training_data(run)
 
-    corpus = [t["value"] for r in align_rows + train_rows for t in r["conversations"]]
+    corpus = [t["value"] for rows in stage_data.values() for r in rows
+              for t in r["conversations"]]
     model, tokenizer = build_model(run, corpus)
     encoder = model.encoder
     image_tokens = model.num_image_tokens
@@ -313,13 +309,19 @@ def execute(run: Run, status: StatusWriter
         # A resumed run must see the very vocabulary its checkpoint was trained with.
         ctx.tokenizer_hash = tokenizer_hash(tokenizer)
     transform = encoder.transform()
-    stage_data = {"align": align_rows, "finetune": train_rows}
     train: dict = {}
     if run.gradient_checkpointing:
         enable_gradient_checkpointing(model.llm)
         train["gradient_checkpointing"] = {"used": True}
-    features, train["feature_cache"] = feature_cache.for_run(
-        run, model.encoders, files.root, align_rows + train_rows, accelerator)
+    if probe_root is not None:
+        features, train["feature_cache"] = feature_cache.for_run(
+            run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
+            accelerator)
+    else:
+        features, train["feature_cache"] = None, {
+            "used": False, "hit": False,
+            "reason": "the feature cache covers the probe only; data-root sources train "
+                      "without it"}
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:
@@ -328,7 +330,7 @@ def execute(run: Run, status: StatusWriter
         if ctx is not None:
             ctx.safe_point(f"before {stage.name}")
         dataset = ConversationDataset(
-            stage_data[stage.name], files.root, tokenizer, transform,
+            stage_data[stage.name], stage_images[stage.name], tokenizer, transform,
             num_image_tokens=image_tokens, max_length=config.recipe.max_length,
             system=config.llm.system_prompt)
         if features is not None:
@@ -369,7 +371,8 @@ def execute(run: Run, status: StatusWriter
 
         status(stage, 0, 1, force=True)
         with accelerator.autocast():
-            found = evaluate(model, tokenizer, benchmark, files.root, transform,
+            found = evaluate(model, tokenizer, benchmark,
+                             benchmark_folder(run, benchmark.name, probe_root), transform,
                              batch_size=run.eval_batch, blind=blind,
                              predictions_file=predictions / f"{name}.jsonl",
                              system=config.llm.system_prompt, on_progress=progress,
@@ -383,6 +386,47 @@ def execute(run: Run, status: StatusWriter
     # The trained model stays with its scores (``harness eval`` rebuilds it from there).
     save_model(run, model, tokenizer, run.save_model)
     return tuple(scores), train, parameter_counts(encoder)
+
+
+def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Path | None]:
+    """Per stage, the conversations it trains on and the folder their images are relative
+    to; and the run's generated probe folder (None for a run on data-root sources). A source
+    whose annotations changed since the plan fails the run: its key promised other data."""
+    from harness.data.conversations import load_conversations
+    from harness.data.probe import write_probe
+    from harness.data.sources import subsample
+    from harness.sweep.data_check import annotation_hash, resolve_source
+
+    config = run.config
+    if config.data is not None:
+        data = config.data
+        files = write_probe(Path(run.data_dir), seed=data.seed, n_align=data.n_align,
+                            n_train=data.n_train, n_test=data.n_test, image_size=data.image_size)
+        rows = {"align": load_conversations(files.align),
+                "finetune": load_conversations(files.train)}
+        return rows, dict.fromkeys(rows, files.root), files.root
+    data_root = Path(run.data_root) if run.data_root else None
+    rows, images = {}, {}
+    for stage in config.recipe.stages:
+        source = resolve_source(run.sources[stage.name])
+        planned = config.sources[stage.name]
+        found = annotation_hash(source.annotation_file(data_root))
+        if found != planned["annotation_hash"]:
+            raise HarnessError(f"data source {source.name!r} changed since the plan "
+                               f"(annotations {found}, planned {planned['annotation_hash']}); "
+                               "plan the sweep again")
+        samples = None if planned["samples"] == "all" else int(planned["samples"])
+        rows[stage.name] = subsample(source.load(data_root), samples, source.name, stage.name)
+        images[stage.name] = source.images(data_root)
+    return rows, images, None
+
+
+def benchmark_folder(run: Run, name: str, probe_root: Path | None) -> Path:
+    """Where a run reads a benchmark: the probe from its generated folder, every other one
+    from ``DIR/<name>/`` under the data root."""
+    if name == "probe" and probe_root is not None:
+        return probe_root
+    return Path(run.data_root) / name
 
 
 def parameter_counts(encoder) -> tuple[int, ...]:

@@ -10,22 +10,25 @@ and so of the run key; at their defaults the name, and the key, are what they al
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.combination import COMBINE, combined_id, member_ids, spelled_out
 from harness.config import from_mapping, stable_hash, to_plain
+from harness.data.sources import PROBE, SUBSAMPLE_SEED
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
+from harness.eval.categories import suites
 from harness.model.connector_options import merge_args, parse_args, split_name
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec, resolve_llm
 from harness.preset import Preset, ProbeData
 from harness.recipe import Recipe
 from harness.record import RECORD_FILE
+from harness.sweep.data_check import DataChecks, resolve_source
 
 RunState = Literal["new", "done", "failed"]
 SINGLE_CONNECTOR = "mlp2x_gelu"
@@ -88,6 +91,11 @@ def resolve_connector(connector: str | None, args: Mapping[str, str], entry: str
         raise
 
 
+KEPT_OUT_WHEN_EMPTY = "harness.key.kept-out-when-empty"
+"""A config field added after runs were keyed: left out of the key while empty, so the keys
+of every run planned before it existed stay what they were."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that decides a run's numbers, and nothing that does not."""
@@ -96,13 +104,21 @@ class RunConfig:
     recipe: Recipe
     llm: LLMSpec
     connector: str
-    data: ProbeData
+    data: ProbeData | None
+    """The probe's size, for a run trained on the probe."""
     seed: int
     benchmarks: tuple[dict[str, str], ...]
+    sources: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata={KEPT_OUT_WHEN_EMPTY: True})
+    """Per stage, the training source's fingerprint: name, annotation hash, subsample."""
 
     @property
     def key(self) -> str:
-        return stable_hash(self)
+        plain = to_plain(self)
+        for f in fields(self):
+            if f.metadata.get(KEPT_OUT_WHEN_EMPTY) and not plain[f.name]:
+                del plain[f.name]
+        return stable_hash(plain)
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,12 @@ class Run:
     """Recompute LLM activations in backward (the preset's switch; same numbers, less memory)."""
     blind_eval: bool = False
     """Score each benchmark a second time with no image (the preset's switch)."""
+    data_root: str = ""
+    """Where the training sources and benchmarks lie (``DIR/<name>/``); empty for the probe."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Per stage, the source as the preset names it (a registered name or a TOML file)."""
+    dataset_hashes: dict[str, str] = field(default_factory=dict)
+    """Each benchmark's dataset revision as the plan found it (shown by ``--dry-run``)."""
 
     @property
     def encoder_ids(self) -> list[str]:
@@ -145,11 +167,58 @@ class Run:
         return {"key": self.key, "encoder": self.encoder_id, "encoders": self.encoder_ids,
                 "connector": self.config.connector, "tiny": self.tiny,
                 "recipe": self.config.recipe.name, "seed": self.config.seed,
-                "preset": self.preset, "state": self.state, "run_dir": self.run_dir}
+                "preset": self.preset, "state": self.state, "run_dir": self.run_dir,
+                "sources": self.config.sources or {"all stages": {"name": PROBE}},
+                "benchmarks": [{**b, "dataset_hash": self.dataset_hashes.get(b["name"], "")}
+                               for b in self.config.benchmarks]}
 
 
-def data_dir_for(root: Path, data: ProbeData) -> Path:
-    return root / "data" / f"probe-{stable_hash(data)}"
+def data_dir_for(root: Path, data: ProbeData | None) -> Path | None:
+    """The folder the run's probe is generated in (None for a run on other data)."""
+    return None if data is None else root / "data" / f"probe-{stable_hash(data)}"
+
+
+def benchmark_names(names: Sequence[str]) -> list[str]:
+    """Benchmark names with suites (``table5``, ``vision-centric``, ``probe``) expanded, in
+    order, each once; an unknown name is a one-line error naming the valid ones."""
+    named = suites()
+    out: list[str] = []
+    for name in names:
+        if name in named:
+            out += named[name]
+        elif name in BENCHMARKS:
+            out.append(name)
+        else:
+            raise HarnessError(f"unknown benchmark or suite {name!r}; valid: "
+                               f"{', '.join([*named, *BENCHMARKS.names()])}")
+    return list(dict.fromkeys(out))
+
+
+def source_fingerprints(preset: Preset, recipe: Recipe, checks: DataChecks
+                        ) -> dict[str, dict[str, Any]]:
+    """Per stage of ``recipe``, the fingerprint of the preset's source for it: empty for the
+    probe. A stage asking for more samples than its source has is refused here."""
+    out: dict[str, dict[str, Any]] = {}
+    for stage in recipe.stages:
+        named = preset.sources.get(stage.name)
+        if named is None:
+            if preset.sources:
+                raise HarnessError(f"preset {preset.name!r} names no source for stage "
+                                   f"{stage.name!r} of recipe {recipe.name!r}; add it to "
+                                   "[sources]")
+            continue
+        source = resolve_source(named)
+        facts = checks.source(source)
+        samples = None if stage.samples in (None, "all") else int(stage.samples)
+        if samples is not None and samples > facts.entries:
+            raise HarnessError(
+                f"recipe {recipe.name!r} stage {stage.name!r} asks for {samples:,} samples "
+                f"but data source {source.name!r} has {facts.entries:,}; lower the recipe's "
+                "samples or use samples = \"all\"")
+        out[stage.name] = {"name": source.name, "annotation_hash": facts.annotation_hash,
+                           "samples": "all" if samples is None else samples,
+                           "subsample_seed": SUBSAMPLE_SEED}
+    return out
 
 
 def run_state(run_dir: Path) -> RunState:
@@ -174,7 +243,8 @@ def encoder_fingerprint(parts: list[str], tiny: bool) -> dict[str, Any]:
 
 def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                seeds: list[int], root: Path, *, connector: str | None = None,
-               connector_args: str | Mapping[str, object] | None = None) -> list[Run]:
+               connector_args: str | Mapping[str, object] | None = None,
+               data_root: Path | None = None) -> list[Run]:
     """One run per encoder entry x recipe x seed. An entry ``a+b`` is one run on both
     encoders; ``connector`` (default: ``mlp2x_gelu`` for one encoder, ``sva`` for several)
     must take as many encoders as each entry has. ``connector_args`` (``grid=12,layers=3``
@@ -198,30 +268,44 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
     entries = [(entry, split_combination(entry)) for entry in encoder_ids]
     chosen = {entry: resolve_connector(connector, args, entry, len(parts))
               for entry, parts in entries}
-    benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in preset.benchmarks)
+    names = benchmark_names(preset.benchmarks)
+    if PROBE in names and preset.data is None:
+        raise HarnessError(f"preset {preset.name!r} scores the probe but trains on "
+                           "[sources]: the probe's test set exists only with [data]")
+    benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in names)
+    # Each source and benchmark is checked once here, before anything is trained.
+    checks = DataChecks(data_root, root / "cache")
+    hashes = {b: checks.benchmark(BENCHMARKS.get(b)).dataset_hash
+              for b in names if b != PROBE}
     data_dir = data_dir_for(root, preset.data)
+    shrunk_recipes = [recipe.shrunk(preset.stages, preset.recipe) for recipe in recipes]
+    fingerprints = {r.name: source_fingerprints(preset, r, checks) for r in shrunk_recipes}
+    checks.save()
     runs = []
     for entry, parts in entries:
         encoder_id = combined_id(parts)
         fingerprint = encoder_fingerprint(parts, preset.tiny_encoders)
-        for recipe in recipes:
-            shrunk = recipe.shrunk(preset.stages, preset.recipe)
+        for shrunk in shrunk_recipes:
             for seed in seeds:
                 config = RunConfig(
                     encoder=fingerprint, recipe=shrunk, llm=llm, connector=chosen[entry],
                     data=preset.data, seed=seed, benchmarks=benchmarks,
+                    sources=fingerprints[shrunk.name],
                 )
                 run_dir = root / "runs" / config.key
                 runs.append(Run(
                     key=config.key, config=config, encoder_id=encoder_id,
                     tiny=preset.tiny_encoders, preset=preset.name,
                     micro_batch=preset.micro_batch, eval_batch=preset.eval_batch,
-                    data_dir=str(data_dir), run_dir=str(run_dir), state=run_state(run_dir),
+                    data_dir="" if data_dir is None else str(data_dir), run_dir=str(run_dir),
+                    state=run_state(run_dir),
                     feature_cache=str(root / "cache" / "features") if preset.feature_cache
                     else "",
                     save_model=preset.save_model,
                     gradient_checkpointing=preset.gradient_checkpointing,
                     blind_eval=preset.blind_eval,
+                    data_root="" if data_root is None else str(data_root),
+                    sources=dict(preset.sources), dataset_hashes=hashes,
                 ))
     return runs
 

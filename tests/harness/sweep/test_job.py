@@ -12,7 +12,7 @@ from harness.model.ensemble import combine
 from harness.record import combine_infos
 from harness.sweep.job import parameter_counts, with_params
 
-from .test_record import DINO, SIGLIP, record
+from ..test_record import DINO, SIGLIP, record
 
 
 def test_a_combination_records_each_members_count_and_the_sum() -> None:

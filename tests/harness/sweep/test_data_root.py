@@ -1,0 +1,187 @@
+"""Sweeps on real data: training sources and benchmarks read from one data root in their
+release layouts, checked once at plan time (one-line errors, nothing run), fingerprinted into
+run keys, and trained and scored through the same evaluation step as ``harness eval``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from harness.errors import HarnessError
+from harness.preset import load_preset_file
+from harness.recipe import RECIPES
+from harness.record import read_record
+from harness.sweep import data_check
+from harness.sweep.job import RunJob
+from harness.sweep.plan import plan_sweep
+
+from .conftest import MINI_PRESET
+
+
+def _layouts():
+    """The official-layout writers the benchmark tests use (tests/fixtures/benchmarks/)."""
+    path = Path(__file__).parents[2] / "fixtures" / "benchmarks" / "layouts.py"
+    spec = importlib.util.spec_from_file_location("benchmark_layouts", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+layouts = _layouts()
+
+# The mini preset trained on LLaVA-1.5's two sources and scored on two benchmarks.
+REAL_PRESET = MINI_PRESET.replace("""[data]
+seed = 1
+n_align = 8
+n_train = 12
+n_test = 9
+image_size = 64
+""", """benchmarks = ["mmvp", "cv-bench"]
+[sources]
+align = "llava-558k"
+finetune = "llava-665k"
+""")
+
+
+def conversation(i: int, image: str, answer: str) -> dict:
+    return {"id": str(i), "image": image, "conversations": [
+        {"from": "human", "value": "<image>\nWhat colour is the square?"},
+        {"from": "gpt", "value": answer}]}
+
+
+def data_root(root: Path, entries: int = 12) -> Path:
+    """LLaVA-Pretrain and the 665K mixture in their release layouts, and two benchmarks."""
+    colours = ["red", "green", "blue"]
+    pretrain = root / "llava-558k"
+    rows = []
+    for i in range(entries):
+        layouts.image(pretrain / "images" / "00000" / f"{i:09d}.jpg", colours[i % 3])
+        rows.append(conversation(i, f"00000/{i:09d}.jpg", colours[i % 3]))
+    (pretrain / "blip_laion_cc_sbu_558k.json").write_text(json.dumps(rows))
+    mix = root / "llava-665k"
+    rows = []
+    for i in range(entries):
+        layouts.image(mix / "coco" / "train2017" / f"{i:012d}.jpg", colours[i % 3])
+        rows.append(conversation(i, f"coco/train2017/{i:012d}.jpg", colours[i % 3]))
+    for folder in ("gqa/images", "ocr_vqa/images", "textvqa/train_images", "vg/VG_100K",
+                   "vg/VG_100K_2"):
+        (mix / folder).mkdir(parents=True, exist_ok=True)
+    (mix / "llava_v1_5_mix665k.json").write_text(json.dumps(rows))
+    layouts.mmvp(root / "mmvp")
+    layouts.cvbench(root / "cv-bench")
+    return root
+
+
+@pytest.fixture
+def real_preset(tmp_path: Path) -> Path:
+    path = tmp_path / "real.toml"
+    path.write_text(REAL_PRESET)
+    return path
+
+
+def plan(root: Path, preset: Path, data: Path | None, recipes=("frozen",)):
+    return plan_sweep(["clip-vit-l14-336.openai"], [RECIPES.get(r) for r in recipes],
+                      load_preset_file(preset), [0], root, data_root=data)
+
+
+def test_plan_fingerprints_sources_and_lists_benchmark_hashes(tmp_path: Path,
+                                                              real_preset: Path) -> None:
+    data = data_root(tmp_path / "data")
+    [run] = plan(tmp_path / "runs", real_preset, data)
+    assert run.config.sources["align"]["name"] == "llava-558k"
+    assert run.config.sources["finetune"]["samples"] == "all"
+    summary = run.summary()
+    assert [b["name"] for b in summary["benchmarks"]] == ["mmvp", "cv-bench"]
+    assert all(len(b["dataset_hash"]) == 12 for b in summary["benchmarks"])
+    # New annotations, new key; the same data planned again, the same key.
+    assert plan(tmp_path / "runs", real_preset, data)[0].key == run.key
+    (data / "llava-665k" / "llava_v1_5_mix665k.json").write_text(
+        json.dumps([conversation(0, "coco/train2017/000000000000.jpg", "red")] * 12))
+    assert plan(tmp_path / "runs", real_preset, data)[0].key != run.key
+
+
+def test_plan_time_refusals_are_one_line(tmp_path: Path, real_preset: Path) -> None:
+    with pytest.raises(HarnessError, match="set the data root with --data-root DIR"):
+        plan(tmp_path / "runs", real_preset, None)
+    data = data_root(tmp_path / "data", entries=6)
+    cambrian = RECIPES.get("cambrian-2stage-frozen-1.2m")
+    with pytest.raises(HarnessError, match=r"stage 'align' asks for 1,200,000 samples but data "
+                                           r"source 'llava-558k' has 6"):
+        plan_sweep(["clip-vit-l14-336.openai"], [cambrian], load_preset_file(real_preset),
+                   [0], tmp_path / "runs", data_root=data)
+    (data / "mmvp" / "MMVP Images" / "1.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(HarnessError, match=r"benchmark 'mmvp': image .*1.jpg does not decode"):
+        plan(tmp_path / "runs2", real_preset, data)
+    for path in (data / "mmvp").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    with pytest.raises(HarnessError) as exc:
+        plan(tmp_path / "runs3", real_preset, data)
+    assert "\n" not in str(exc.value) and "mmvp" in str(exc.value)
+
+
+def test_a_warm_plan_hashes_nothing_again(tmp_path: Path, real_preset: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    data = data_root(tmp_path / "data")
+    plan(tmp_path / "runs", real_preset, data)
+    hashed: list[Path] = []
+    real_hash = data_check.annotation_hash
+    monkeypatch.setattr(data_check, "annotation_hash", lambda p: hashed.append(p) or
+                        real_hash(p))
+    plan(tmp_path / "runs", real_preset, data, recipes=("frozen", "unfrozen"))
+    assert hashed == []
+    Image.new("RGB", (8, 8)).save(data / "llava-558k" / "images" / "00000" / "x.jpg")
+    (data / "llava-558k" / "blip_laion_cc_sbu_558k.json").write_text(json.dumps(
+        [conversation(0, "00000/x.jpg", "black")] * 12))
+    plan(tmp_path / "runs", real_preset, data)
+    assert [p.name for p in hashed] == ["blip_laion_cc_sbu_558k.json"]
+
+
+def test_a_run_trains_on_the_sources_and_scores_the_data_root_benchmarks(
+        tmp_path: Path, real_preset: Path) -> None:
+    data = data_root(tmp_path / "data")
+    [run] = plan(tmp_path / "runs", real_preset, data)
+    assert RunJob(checkpoint_every_s=0).run_one(run) == "done"
+    record = read_record(Path(run.run_dir))
+    assert record.status == "done", record.error
+    overall = {(s.benchmark, s.metric) for s in record.scores if s.subset == "overall"}
+    assert {("mmvp", "pair_accuracy"), ("cv-bench", "accuracy")} <= overall
+    assert {s.dataset_hash for s in record.scores if s.benchmark == "mmvp"} == {
+        run.dataset_hashes["mmvp"]}
+    assert record.train["feature_cache"]["used"] is False
+    assert record.config["sources"]["align"]["name"] == "llava-558k"
+
+
+def harness(*args: str) -> subprocess.CompletedProcess:
+    """The console script as a user runs it (errors: one line, exit 2)."""
+    return subprocess.run([sys.executable, "-c", "from harness.cli.app import main; main()",
+                           *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_dry_run_lists_sources_and_hashes_and_refuses_in_one_line(
+        tmp_path: Path, real_preset: Path) -> None:
+    data = data_root(tmp_path / "data")
+    args = ["sweep", "--encoders", "clip-vit-l14-336.openai", "--preset", str(real_preset),
+            "--recipes", "frozen", "--root", str(tmp_path / "runs"), "--dry-run",
+            "--format", "json"]
+    done = harness(*args, "--data-root", str(data))
+    assert done.returncode == 0, done.stderr
+    [run] = json.loads(done.stdout)["runs"]
+    assert run["sources"]["align"]["annotation_hash"] and run["benchmarks"][0]["dataset_hash"]
+    missing = harness(*args, "--data-root", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "no such folder" in missing.stderr and not (tmp_path / "runs" / "runs").exists()
+    check = ["data", "check", "llava-665k,vision-centric", "--data-root", str(data), "--root",
+             str(tmp_path / "runs")]
+    checked = harness(*check)
+    assert checked.returncode == 2 and "benchmark 'realworldqa': no folder" in checked.stderr
+    layouts.realworldqa(data / "realworldqa")
+    checked = harness(*check)
+    assert checked.returncode == 0, checked.stderr
+    assert "llava-665k: 12 entries" in checked.stdout and "mmvp: 6 items" in checked.stdout
