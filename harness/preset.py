@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.config import from_mapping, read_toml
+from harness.data.aspect import DEFAULT_ASPECT, ImageAspect
 from harness.errors import HarnessError
 from harness.registry import Registry
 
@@ -37,6 +38,9 @@ class Preset:
     """Training data per stage, ``{align = "llava-558k", finetune = "llava-665k"}``: a
     registered data source (``harness data sources``) or a source TOML file, each read from
     the data root. Empty: the probe."""
+    image_aspect: ImageAspect = DEFAULT_ASPECT
+    """How a non-square image is made square: ``resize`` (squash), ``pad`` (to a square with
+    the encoder's mean colour, as LLaVA-1.5 and Cambrian-1 do) or ``crop`` (centre)."""
     tiny_encoders: bool = False
     """Use each encoder's tiny random-weight twin: results are smoke results, never scores."""
     recipes: tuple[str, ...] = ("frozen", "unfrozen")

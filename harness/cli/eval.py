@@ -32,6 +32,7 @@ from harness.record import (
     read_record,
     write_record,
 )
+from harness.sweep.job import run_transform
 from harness.sweep.model import MODEL_DIR, load_model, make_accelerator, read_info
 from harness.sweep.plan import Run, load_run
 
@@ -125,7 +126,7 @@ def evaluate_run(checkpoint: Path, benchmarks: list[str], data_dirs: list[str], 
 
         with accelerator.autocast():
             found = evaluate(model, tokenizer, benchmark, folders[benchmark.name],
-                             model.encoder.transform(),
+                             run_transform(model.encoder, run.config.image_aspect),
                              batch_size=batch_size or run.eval_batch,
                              predictions_file=predictions, system=run.config.llm.system_prompt,
                              mode=mode, blind=blind, limit=limit, subset=subset,  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ import submitit
 
 import harness
 from harness.config import to_plain
+from harness.data.aspect import DEFAULT_ASPECT
 from harness.errors import HarnessError
 from harness.record import (
     PREDICTIONS_DIR,
@@ -308,20 +309,19 @@ def execute(run: Run, status: StatusWriter
         ctx.accelerator = accelerator
         # A resumed run must see the very vocabulary its checkpoint was trained with.
         ctx.tokenizer_hash = tokenizer_hash(tokenizer)
-    transform = encoder.transform()
+    transform = run_transform(encoder, config.image_aspect)
     train: dict = {}
     if run.gradient_checkpointing:
         enable_gradient_checkpointing(model.llm)
         train["gradient_checkpointing"] = {"used": True}
-    if probe_root is not None:
+    if probe_root is not None and config.image_aspect == DEFAULT_ASPECT:
         features, train["feature_cache"] = feature_cache.for_run(
             run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
             accelerator)
     else:
         features, train["feature_cache"] = None, {
             "used": False, "hit": False,
-            "reason": "the feature cache covers the probe only; data-root sources train "
-                      "without it"}
+            "reason": "the feature cache covers the probe at image_aspect = 'resize' only"}
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:
@@ -386,6 +386,15 @@ def execute(run: Run, status: StatusWriter
     # The trained model stays with its scores (``harness eval`` rebuilds it from there).
     save_model(run, model, tokenizer, run.save_model)
     return tuple(scores), train, parameter_counts(encoder)
+
+
+def run_transform(encoder, aspect: str):
+    """The encoder's transform (a combination's: each member's), after squaring the image
+    as the run's ``image_aspect`` says; ``pad`` fills with the (first) encoder's mean."""
+    from harness.data.aspect import mean_colour, with_aspect
+    from harness.model.ensemble import members
+
+    return with_aspect(encoder.transform(), aspect, mean_colour(members(encoder)[0].mean))
 
 
 def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Path | None]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.combination import COMBINE, combined_id, member_ids, spelled_out
 from harness.config import from_mapping, stable_hash, to_plain
+from harness.data.aspect import DEFAULT_ASPECT, ImageAspect
 from harness.data.sources import PROBE, SUBSAMPLE_SEED
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
@@ -91,9 +92,9 @@ def resolve_connector(connector: str | None, args: Mapping[str, str], entry: str
         raise
 
 
-KEPT_OUT_WHEN_EMPTY = "harness.key.kept-out-when-empty"
-"""A config field added after runs were keyed: left out of the key while empty, so the keys
-of every run planned before it existed stay what they were."""
+KEPT_OUT_AT_DEFAULT = "harness.key.kept-out-at-default"
+"""A config field added after runs were keyed: left out of the key while it holds its default,
+so the keys of every run planned before it existed stay what they were."""
 
 
 @dataclass(frozen=True)
@@ -109,14 +110,18 @@ class RunConfig:
     seed: int
     benchmarks: tuple[dict[str, str], ...]
     sources: dict[str, dict[str, Any]] = field(
-        default_factory=dict, metadata={KEPT_OUT_WHEN_EMPTY: True})
+        default_factory=dict, metadata={KEPT_OUT_AT_DEFAULT: True})
     """Per stage, the training source's fingerprint: name, annotation hash, subsample."""
+    image_aspect: ImageAspect = field(default=DEFAULT_ASPECT,
+                                      metadata={KEPT_OUT_AT_DEFAULT: True})
+    """How non-square images become square (``harness.data.aspect``)."""
 
     @property
     def key(self) -> str:
         plain = to_plain(self)
         for f in fields(self):
-            if f.metadata.get(KEPT_OUT_WHEN_EMPTY) and not plain[f.name]:
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            if f.metadata.get(KEPT_OUT_AT_DEFAULT) and plain[f.name] == to_plain(default):
                 del plain[f.name]
         return stable_hash(plain)
 
@@ -290,7 +295,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                 config = RunConfig(
                     encoder=fingerprint, recipe=shrunk, llm=llm, connector=chosen[entry],
                     data=preset.data, seed=seed, benchmarks=benchmarks,
-                    sources=fingerprints[shrunk.name],
+                    sources=fingerprints[shrunk.name], image_aspect=preset.image_aspect,
                 )
                 run_dir = root / "runs" / config.key
                 runs.append(Run(

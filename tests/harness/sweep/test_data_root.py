@@ -185,3 +185,29 @@ def test_cli_dry_run_lists_sources_and_hashes_and_refuses_in_one_line(
     checked = harness(*check)
     assert checked.returncode == 0, checked.stderr
     assert "llava-665k: 12 entries" in checked.stdout and "mmvp: 6 items" in checked.stdout
+
+
+def test_image_aspect_joins_the_key_only_when_not_the_old_resize(tmp_path: Path,
+                                                                 real_preset: Path) -> None:
+    data = data_root(tmp_path / "data")
+    [resized] = plan(tmp_path / "runs", real_preset, data)
+    padded_preset = tmp_path / "padded.toml"
+    padded_preset.write_text(REAL_PRESET.replace('llm = "tiny-llama"\n',
+                                                 'llm = "tiny-llama"\nimage_aspect = "pad"\n'))
+    [padded] = plan(tmp_path / "runs", padded_preset, data)
+    assert padded.config.image_aspect == "pad" and padded.key != resized.key
+    assert resized.config.image_aspect == "resize"
+    assert RunJob(checkpoint_every_s=0).run_one(padded) == "done"
+    assert read_record(Path(padded.run_dir)).config["image_aspect"] == "pad"
+
+
+def test_smoke_keys_are_those_planned_before_sources_and_aspects_existed(
+        tmp_path: Path) -> None:
+    from harness.preset import PRESETS
+
+    smoke = PRESETS.get("smoke")
+    runs = plan_sweep(["clip-vit-l14-336.openai", "dinov2-vit-l14-518.lvd142m"],
+                      [RECIPES.get("frozen"), RECIPES.get("unfrozen")], smoke, [0], tmp_path)
+    # The keys `harness sweep --encoders all --preset smoke --dry-run` gave at 66b36c4.
+    assert [r.key for r in runs] == ["543e5a94a86e", "46954695d720", "d0d642b1bbb4",
+                                     "4f408fdc1582"]
