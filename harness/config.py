@@ -97,6 +97,32 @@ def to_plain(obj: Any) -> Any:
     return obj
 
 
+KEPT_OUT_AT_DEFAULT = "harness.key.kept-out-at-default"
+"""Field metadata for a config field added after runs were keyed: ``identity`` leaves it out
+while it holds its default, so the keys of runs planned before it existed stay the same."""
+
+
+def identity(obj: Any) -> Any:
+    """``to_plain``, less every field marked ``KEPT_OUT_AT_DEFAULT`` that holds its default:
+    what a run key hashes."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.metadata.get(KEPT_OUT_AT_DEFAULT):
+                default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                           else f.default)
+                if value == default:
+                    continue
+            out[f.name] = identity(value)
+        return out
+    if isinstance(obj, Mapping):
+        return {str(k): identity(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [identity(v) for v in obj]
+    return obj
+
+
 def stable_hash(data: Any, length: int = 12) -> str:
     """Hash of canonical JSON: equal configs give equal keys on every machine."""
     blob = json.dumps(to_plain(data), sort_keys=True, separators=(",", ":"))

@@ -107,6 +107,7 @@ def _benchmark(name: str, patched: bool) -> Benchmark:
         split="test",
         max_new_tokens=8,
         slim={"slim": lambda items: first_groups(items, 25)},
+        folder="mmvp",  # both read the one MMVP release
         table5=(Table5Column("MMVP"),) if patched else (),
     )
 

@@ -108,9 +108,16 @@ class Benchmark:
     max_new_tokens: int = 16
     slim: dict[str, Callable[[list[Item]], list[Item]]] = field(default_factory=dict)
     """Named small subsets for fast iteration, e.g. ``slim``."""
+    folder: str = ""
+    """The folder under a data root holding the release (``DIR/<folder>/``); empty: the
+    benchmark's name. Variants of one release share it (``textvqa-ocr`` reads ``textvqa``)."""
     table5: tuple[Table5Column, ...] = ()
     """The Cambrian-1 Table 5 column(s) this benchmark's numbers fill; a category average
     is made of these columns only."""
+
+    @property
+    def data_folder(self) -> str:
+        return self.folder or self.name
 
     def fingerprint(self) -> dict[str, str]:
         """What decides this benchmark's numbers: part of every run key."""

@@ -177,6 +177,7 @@ def textvqa_ocr_prompt(item: Item) -> str:
 
 
 def _textvqa(name: str, prompt, template: str, note: str) -> Benchmark:
+    # Both variants read the one TextVQA release, in DIR/textvqa/.
     return Benchmark(
         name=name,
         version="1",
@@ -193,6 +194,7 @@ def _textvqa(name: str, prompt, template: str, note: str) -> Benchmark:
         layout=TEXTVQA_LAYOUT,
         split="val",
         slim={"slim": lambda items: items[:200]},
+        folder="textvqa",
         table5=(Table5Column("TextVQA"),),
     )
 

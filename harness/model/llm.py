@@ -4,11 +4,12 @@ built from a config with random weights and a tokenizer trained locally (smoke r
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from harness.config import KEPT_OUT_AT_DEFAULT
 from harness.registry import Registry
 
 IMAGE_TOKEN = "<image>"
@@ -23,6 +24,8 @@ class LLMSpec:
     description: str
     source: str | None = None
     """Hub id or local folder for ``AutoModelForCausalLM.from_pretrained``."""
+    revision: str | None = field(default=None, metadata={KEPT_OUT_AT_DEFAULT: True})
+    """The hub revision (a commit) the weights are pinned to: ``hf:<id>@<revision>``."""
     hidden_size: int = 128
     intermediate_size: int = 344
     num_layers: int = 2
@@ -44,7 +47,9 @@ HF_PREFIX = "hf:"
 def resolve_llm(name: str) -> LLMSpec:
     """A registered LLM, or ``hf:<hub id or folder>`` for any Hugging Face causal LM."""
     if name.startswith(HF_PREFIX) and len(name) > len(HF_PREFIX):
-        return LLMSpec(id=name, description="Hugging Face causal LM", source=name[3:])
+        source, _, revision = name[len(HF_PREFIX):].partition("@")
+        return LLMSpec(id=name, description="Hugging Face causal LM", source=source,
+                       revision=revision or None)
     if name not in LLMS:
         LLMS.get(name)  # raises, listing the registered names
     return LLMS.get(name)
@@ -54,15 +59,17 @@ def image_token_id(tokenizer) -> int:
     return tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
 
 
-def load_pretrained_llm(source: str):
-    """A hub or local causal LM and its tokenizer, with the image token added if missing."""
+def load_pretrained_llm(source: str, revision: str | None = None):
+    """A hub or local causal LM (at ``revision`` when pinned) and its tokenizer, with the
+    image token added if missing."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from harness.errors import HarnessError
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
+        model = AutoModelForCausalLM.from_pretrained(source, revision=revision,
+                                                     dtype=torch.float32)
     except OSError as exc:
         raise HarnessError(
             f"cannot load LLM {source!r} (a hub id, or a local folder when offline): "
@@ -103,7 +110,7 @@ def build_llm(spec: LLMSpec, corpus: Iterable[str],
     """The LLM and its tokenizer: loaded from ``spec.source``, or the tiny random one with a
     tokenizer trained on ``corpus`` (or the given ``tokenizer``, one a run saved)."""
     if spec.source:
-        return load_pretrained_llm(spec.source)
+        return load_pretrained_llm(spec.source, spec.revision)
     if tokenizer is None:
         tokenizer = train_tokenizer(corpus, spec.vocab_size)
     config = LlamaConfig(

@@ -20,6 +20,7 @@ from harness.record import GROUPS
 
 BUILTIN: dict[str, tuple[str, str]] = {
     "cambrian-1": ("cambrian1.csv", "Cambrian-1 (Tong et al., 2024)"),
+    "llava-1.5": ("llava15.csv", "LLaVA-1.5 (Liu et al., 2024)"),
 }
 """Tables that ship with the package: name -> (file, paper)."""
 

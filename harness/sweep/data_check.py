@@ -105,10 +105,11 @@ class DataChecks:
 
     def _check_benchmark(self, benchmark: Benchmark) -> BenchmarkFacts:
         if self.data_root is None:
-            raise HarnessError(f"benchmark {benchmark.name!r} is read from DIR/{benchmark.name}/; "
+            raise HarnessError(f"benchmark {benchmark.name!r} is read from "
+                               f"DIR/{benchmark.data_folder}/; "
                                "set the data root with --data-root DIR, $HARNESS_DATA or "
                                "data_root in the cluster profile")
-        folder = self.data_root / benchmark.name
+        folder = self.data_root / benchmark.data_folder
         if not folder.is_dir():
             raise HarnessError(f"benchmark {benchmark.name!r}: no folder {folder}; expected "
                                f"{benchmark.layout}")

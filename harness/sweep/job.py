@@ -26,7 +26,7 @@ from typing import Any
 import submitit
 
 import harness
-from harness.config import to_plain
+from harness.config import identity, to_plain
 from harness.data.aspect import DEFAULT_ASPECT
 from harness.errors import HarnessError
 from harness.record import (
@@ -260,7 +260,7 @@ def build_record(run: Run, info: EncoderInfo, *, scores: tuple[Score, ...] = (),
         run_key=run.key, status="failed" if error else "done", smoke=run.tiny,
         encoder=info, recipe=run.config.recipe.name, llm=run.config.llm.id,
         connector=run.config.connector, seed=run.config.seed, preset=run.preset,
-        config=to_plain(run.config), scores=scores, train=train or {},
+        config=identity(run.config), scores=scores, train=train or {},
         started_at=(started or now).isoformat(), finished_at=now.isoformat(),
         wall_seconds=round(seconds, 2), host=socket.gethostname(),
         job_id=_job_id() if job_id is None else job_id,
@@ -432,10 +432,12 @@ def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Pat
 
 def benchmark_folder(run: Run, name: str, probe_root: Path | None) -> Path:
     """Where a run reads a benchmark: the probe from its generated folder, every other one
-    from ``DIR/<name>/`` under the data root."""
+    from its release's folder under the data root (``DIR/<name>/``)."""
+    from harness.eval.benchmarks import BENCHMARKS
+
     if name == "probe" and probe_root is not None:
         return probe_root
-    return Path(run.data_root) / name
+    return Path(run.data_root) / BENCHMARKS.get(name).data_folder
 
 
 def parameter_counts(encoder) -> tuple[int, ...]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.combination import COMBINE, combined_id, member_ids, spelled_out
-from harness.config import from_mapping, stable_hash, to_plain
+from harness.config import KEPT_OUT_AT_DEFAULT, from_mapping, identity, stable_hash, to_plain
 from harness.data.aspect import DEFAULT_ASPECT, ImageAspect
 from harness.data.sources import PROBE, SUBSAMPLE_SEED
 from harness.encoder import ENCODERS
@@ -92,11 +92,6 @@ def resolve_connector(connector: str | None, args: Mapping[str, str], entry: str
         raise
 
 
-KEPT_OUT_AT_DEFAULT = "harness.key.kept-out-at-default"
-"""A config field added after runs were keyed: left out of the key while it holds its default,
-so the keys of every run planned before it existed stay what they were."""
-
-
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that decides a run's numbers, and nothing that does not."""
@@ -118,12 +113,7 @@ class RunConfig:
 
     @property
     def key(self) -> str:
-        plain = to_plain(self)
-        for f in fields(self):
-            default = f.default_factory() if f.default_factory is not MISSING else f.default
-            if f.metadata.get(KEPT_OUT_AT_DEFAULT) and plain[f.name] == to_plain(default):
-                del plain[f.name]
-        return stable_hash(plain)
+        return stable_hash(identity(self))
 
 
 @dataclass(frozen=True)
@@ -323,7 +313,7 @@ def write_config(run: Run) -> None:
     process (``harness status``, ``harness cancel``, a new driver) can rebuild the run."""
     folder = Path(run.run_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"key": run.key, **to_plain(run.config)},
+    (folder / "config.json").write_text(json.dumps({"key": run.key, **identity(run.config)},
                                                    indent=2, sort_keys=True))
     how = {k: v for k, v in to_plain(run).items() if k not in ("config", "state")}
     (folder / RUN_FILE).write_text(json.dumps(how, indent=2, sort_keys=True))

@@ -63,4 +63,4 @@ def test_import_published_user_file_and_a_malformed_one(tmp_path: Path) -> None:
     assert result.stderr.strip() == (f"error: {bad}:2: field 'value': 'thirty' is not a number")
     unknown = runner.invoke(app, ["import-published", "cambrian-2", "--db", url])
     assert isinstance(unknown.exception, HarnessError)
-    assert "built in (cambrian-1)" in str(unknown.exception)
+    assert "built in (cambrian-1, llava-1.5)" in str(unknown.exception)

@@ -211,3 +211,29 @@ def test_smoke_keys_are_those_planned_before_sources_and_aspects_existed(
     # The keys `harness sweep --encoders all --preset smoke --dry-run` gave at 66b36c4.
     assert [r.key for r in runs] == ["543e5a94a86e", "46954695d720", "d0d642b1bbb4",
                                      "4f408fdc1582"]
+
+
+def test_the_paper_presets_plan_against_release_layouts(tmp_path: Path) -> None:
+    from harness.preset import PRESETS
+
+    data = data_root(tmp_path / "data")
+    for writer, folder in ((layouts.gqa, "gqa"), (layouts.scienceqa, "scienceqa-img"),
+                           (layouts.textvqa, "textvqa"), (layouts.mme, "mme"),
+                           (layouts.mmbench, "mmbench"), (layouts.seed, "seed-image")):
+        (data / folder).mkdir()
+        writer(data / folder)
+    llava = PRESETS.get("llava-1.5")
+    [run] = plan_sweep(["clip-vit-l14-336.openai"], [RECIPES.get("frozen")], llava, [0],
+                       tmp_path / "runs", data_root=data)
+    assert run.config.llm.source == "lmsys/vicuna-7b-v1.5" and not run.tiny
+    assert run.config.image_aspect == "pad" and run.feature_cache == ""
+    assert {b["name"] for b in run.summary()["benchmarks"]} == {
+        "gqa", "scienceqa-img", "textvqa-ocr", "mme", "mmbench", "seed-image"}
+    assert run.dataset_hashes["textvqa-ocr"]  # read from DIR/textvqa/, TextVQA's release
+    study = PRESETS.get("cambrian-study")
+    recipes = [RECIPES.get(r) for r in study.recipes]
+    with pytest.raises(HarnessError, match="--data-root DIR"):
+        plan_sweep(["clip-vit-l14-336.openai"], recipes, study, [0], tmp_path / "runs")
+    with pytest.raises(HarnessError, match="benchmark 'mmmu': no folder"):
+        plan_sweep(["clip-vit-l14-336.openai"], recipes, study, [0], tmp_path / "runs",
+                   data_root=data)
