@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.config import from_mapping, read_toml
 from harness.data.conversations import load_conversations
+from harness.data.mixture import balance, with_short_answer_prompt
 from harness.errors import HarnessError
 from harness.registry import Registry
 
@@ -44,6 +45,15 @@ class DataSource:
     """What is not known for sure about this source's match to the paper (shown in lists)."""
     folder: str = ""
     """An absolute folder for a user's source; empty: ``DIR/<name>/`` under the data root."""
+    mix: tuple[str, ...] = ()
+    """A Cambrian-style mixture of these sources (registered names or source TOML files)
+    instead of files of its own, balanced by ``threshold``."""
+    threshold: int | None = None
+    """A mixture keeps at most this many entries per member source, a seeded subset
+    (Cambrian-7M: 250k-350k); None keeps all."""
+    short_answer_prompt: bool = False
+    """A mixture adds "Answer the question using a single word or phrase." to its
+    short-answer entries (Cambrian's fix for the answer-machine problem)."""
 
     @property
     def procedural(self) -> bool:
@@ -66,6 +76,10 @@ class DataSource:
         return self.root(data_root) / self.image_root
 
     def load(self, data_root: Path | None) -> list[dict[str, Any]]:
+        """The source's entries; a mixture's with each image path made absolute (its members
+        keep their images in different folders)."""
+        if self.mix:
+            return self._load_mixture(data_root)
         path = self.annotation_file(data_root)
         try:
             rows = load_conversations(path)
@@ -80,7 +94,23 @@ class DataSource:
                                "with 'conversations' (LLaVA format)")
         return rows
 
+    def members(self) -> list[DataSource]:
+        return [resolve(name) for name in self.mix]
+
+    def _load_mixture(self, data_root: Path | None) -> list[dict[str, Any]]:
+        pairs = []
+        for member in self.members():
+            images = member.images(data_root)
+            pairs += [(member.name, {**row, "image": str(images / row["image"])}
+                       if row.get("image") else row) for row in member.load(data_root)]
+        rows, _ = balance(pairs, self.threshold, SUBSAMPLE_SEED)
+        if self.short_answer_prompt:
+            rows = [with_short_answer_prompt(r) for r in rows]
+        return rows
+
     def layout(self) -> str:
+        if self.mix:
+            return f"a mixture of {', '.join(self.mix)}"
         folders = ", ".join(f"{self.image_root.rstrip('/')}/{f}/".removeprefix("./")
                             for f in self.image_folders)
         return f"{self.annotations}" + (f" + {folders}" if folders else "")
@@ -100,16 +130,31 @@ def subsample(rows: list[dict[str, Any]], samples: int | None, source: str, stag
     return [rows[i] for i in chosen]
 
 
+def resolve(name_or_file: str) -> DataSource:
+    """A registered source by name, or a user's source TOML file."""
+    if name_or_file.endswith(".toml"):
+        return load_source_file(name_or_file)
+    return DATA_SOURCES.get(name_or_file)
+
+
 def load_source_file(path: str | Path) -> DataSource:
     """A user's source from TOML: ``name``, ``description``, ``annotations`` and
-    ``image_root``, both relative to the TOML file's folder unless absolute."""
+    ``image_root``, both relative to the TOML file's folder unless absolute; or a mixture:
+    ``mix`` (source names or TOML files), ``threshold``, ``short_answer_prompt``."""
     path = Path(path)
     data = read_toml(path)
     source = from_mapping(DataSource, {"description": f"user source from {path}", **data},
                           where=str(path))
     if source.folder:
         raise HarnessError(f"{path}: 'folder' is implied by where the file lies; drop it")
-    return DataSource(**{**source.__dict__, "folder": str(path.resolve().parent)})
+    if bool(source.mix) == bool(source.annotations):
+        raise HarnessError(f"{path}: give either 'annotations' (a file of its own) or 'mix' "
+                           "(a mixture of sources)")
+    mix = tuple(str((path.parent / m).resolve()) if m.endswith(".toml") else m
+                for m in source.mix)
+    for member in mix:
+        resolve(member)  # an unknown member is refused now, naming the valid ones
+    return DataSource(**{**source.__dict__, "folder": str(path.resolve().parent), "mix": mix})
 
 
 DATA_SOURCES: Registry[DataSource] = Registry(

@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from harness.data.sources import DATA_SOURCES, DataSource, load_source_file
+from harness.data.sources import DataSource, resolve
 from harness.errors import HarnessError
 from harness.eval.spec import Benchmark
 from harness.record import atomic_write_text
@@ -49,9 +49,20 @@ class BenchmarkFacts:
 
 def resolve_source(name_or_file: str) -> DataSource:
     """A registered source by name, or a user's source TOML file."""
-    if name_or_file.endswith(".toml"):
-        return load_source_file(name_or_file)
-    return DATA_SOURCES.get(name_or_file)
+    return resolve(name_or_file)
+
+
+def combined_hash(parts: Iterable[Any]) -> str:
+    """The annotation hash of a mixture: its members' hashes and its balancing settings."""
+    return hashlib.sha256(json.dumps(list(parts)).encode()).hexdigest()[:12]
+
+
+def current_hash(source: DataSource, data_root: Path | None) -> str:
+    """The source's annotation hash as its files are now (a run checks it against its plan)."""
+    if source.mix:
+        return combined_hash([*(current_hash(m, data_root) for m in source.members()),
+                              source.threshold, source.short_answer_prompt])
+    return annotation_hash(source.annotation_file(data_root))
 
 
 class DataChecks:
@@ -78,6 +89,14 @@ class DataChecks:
         return self._sources[source.name]
 
     def _check_source(self, source: DataSource) -> SourceFacts:
+        if source.mix:
+            members = [self.source(m) for m in source.members()]
+            limit = source.threshold or max(f.entries for f in members)
+            return SourceFacts(
+                source.name, " + ".join(f.annotations for f in members),
+                combined_hash([*(f.annotation_hash for f in members), source.threshold,
+                               source.short_answer_prompt]),
+                sum(min(f.entries, limit) for f in members))
         path = source.annotation_file(self.data_root)
         if not path.is_file():
             raise HarnessError(f"data source {source.name!r}: no {path}; expected "

@@ -404,7 +404,7 @@ def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Pat
     from harness.data.conversations import load_conversations
     from harness.data.probe import write_probe
     from harness.data.sources import subsample
-    from harness.sweep.data_check import annotation_hash, resolve_source
+    from harness.sweep.data_check import current_hash, resolve_source
 
     config = run.config
     if config.data is not None:
@@ -419,7 +419,7 @@ def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Pat
     for stage in config.recipe.stages:
         source = resolve_source(run.sources[stage.name])
         planned = config.sources[stage.name]
-        found = annotation_hash(source.annotation_file(data_root))
+        found = current_hash(source, data_root)
         if found != planned["annotation_hash"]:
             raise HarnessError(f"data source {source.name!r} changed since the plan "
                                f"(annotations {found}, planned {planned['annotation_hash']}); "

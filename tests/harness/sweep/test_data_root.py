@@ -237,3 +237,28 @@ def test_the_paper_presets_plan_against_release_layouts(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="benchmark 'mmmu': no folder"):
         plan_sweep(["clip-vit-l14-336.openai"], recipes, study, [0], tmp_path / "runs",
                    data_root=data)
+
+
+def test_a_cambrian_style_mixture_balances_its_sources(tmp_path: Path) -> None:
+    from harness.data.sources import load_source_file
+    from harness.eval.prompts import SHORT_ANSWER_SUFFIX
+
+    data = data_root(tmp_path / "data")
+    mix = tmp_path / "mix.toml"
+    mix.write_text('name = "my-mix"\nmix = ["llava-558k", "llava-665k"]\nthreshold = 5\n'
+                   "short_answer_prompt = true\n")
+    source = load_source_file(mix)
+    rows = source.load(data)
+    assert len(rows) == 10  # five of each source's twelve
+    assert all(Path(r["image"]).is_file() for r in rows)  # each member's own image folder
+    assert all(SHORT_ANSWER_SUFFIX in r["conversations"][0]["value"] for r in rows)
+    preset = tmp_path / "mixed.toml"
+    preset.write_text(REAL_PRESET.replace('finetune = "llava-665k"', f'finetune = "{mix}"'))
+    [run] = plan(tmp_path / "runs", preset, data)
+    assert run.config.sources["finetune"]["name"] == "my-mix"
+    assert RunJob(checkpoint_every_s=0).run_one(run) == "done"
+    mix.write_text(mix.read_text().replace("threshold = 5", "threshold = 6"))
+    assert plan(tmp_path / "runs", preset, data)[0].key != run.key
+    mix.write_text('name = "bad"\nmix = ["llava-558k", "nope"]\n')
+    with pytest.raises(HarnessError, match="unknown data source 'nope'; valid: .*llava-558k"):
+        load_source_file(mix)
