@@ -23,6 +23,7 @@ from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.categories import suites
+from harness.loaders.availability import encoder_weights_problem, llm_weights_problem
 from harness.model.connector_options import merge_args, parse_args, split_name
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec, resolve_llm
@@ -189,6 +190,18 @@ def benchmark_names(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def check_weights(encoder_ids: Sequence[str], tiny: bool, llm: LLMSpec) -> None:
+    """Every encoder's and the LLM's weights can be had where the jobs run (with
+    ``HF_HUB_OFFLINE=1``: they are in the cache), or a one-line error says which and how."""
+    for encoder_id in dict.fromkeys(encoder_ids):
+        problem = encoder_weights_problem(ENCODERS.get(encoder_id), tiny)
+        if problem is not None:
+            raise HarnessError(problem)
+    problem = llm_weights_problem(llm.source)
+    if problem is not None:
+        raise HarnessError(problem)
+
+
 def source_fingerprints(preset: Preset, recipe: Recipe, checks: DataChecks
                         ) -> dict[str, dict[str, Any]]:
     """Per stage of ``recipe``, the fingerprint of the preset's source for it: empty for the
@@ -261,6 +274,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                 f"connector {connector!r} cannot train with gradient_checkpointing = true "
                 f"(preset {preset.name!r}); use another connector or turn it off")
     entries = [(entry, split_combination(entry)) for entry in encoder_ids]
+    check_weights([p for _, parts in entries for p in parts], preset.tiny_encoders, llm)
     chosen = {entry: resolve_connector(connector, args, entry, len(parts))
               for entry, parts in entries}
     names = benchmark_names(preset.benchmarks)

@@ -213,17 +213,36 @@ def test_smoke_keys_are_those_planned_before_sources_and_aspects_existed(
                                      "4f408fdc1582"]
 
 
-def test_the_paper_presets_plan_against_release_layouts(tmp_path: Path) -> None:
+def test_the_paper_presets_plan_against_release_layouts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
     from harness.preset import PRESETS
 
     data = data_root(tmp_path / "data")
+    llava = PRESETS.get("llava-1.5")
+    clip = ["clip-vit-l14-336.openai"]
+    # Offline with nothing cached: the plan says which weights are missing and how to get them.
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(HarnessError, match=r"encoder 'clip-vit-l14-336.openai': weights not in"
+                                           r" the Hugging Face cache \(timm/vit_large_patch14_"
+                                           r"clip_336.openai\) and HF_HUB_OFFLINE=1"):
+        plan_sweep(clip, [RECIPES.get("frozen")], llava, [0], tmp_path / "runs",
+                   data_root=data)
+    for repo in ("timm/vit_large_patch14_clip_336.openai", "lmsys/vicuna-7b-v1.5"):
+        if repo.startswith("lmsys"):
+            with pytest.raises(HarnessError, match="LLM 'lmsys/vicuna-7b-v1.5': not in the "
+                                                   "Hugging Face cache"):
+                plan_sweep(clip, [RECIPES.get("frozen")], llava, [0], tmp_path / "runs",
+                           data_root=data)
+        (tmp_path / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / "0a1b").mkdir(
+            parents=True)
     for writer, folder in ((layouts.gqa, "gqa"), (layouts.scienceqa, "scienceqa-img"),
                            (layouts.textvqa, "textvqa"), (layouts.mme, "mme"),
                            (layouts.mmbench, "mmbench"), (layouts.seed, "seed-image")):
         (data / folder).mkdir()
         writer(data / folder)
-    llava = PRESETS.get("llava-1.5")
-    [run] = plan_sweep(["clip-vit-l14-336.openai"], [RECIPES.get("frozen")], llava, [0],
+    [run] = plan_sweep(clip, [RECIPES.get("frozen")], llava, [0],
                        tmp_path / "runs", data_root=data)
     assert run.config.llm.source == "lmsys/vicuna-7b-v1.5" and not run.tiny
     assert run.config.image_aspect == "pad" and run.feature_cache == ""
