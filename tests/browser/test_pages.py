@@ -44,7 +44,7 @@ def test_charts_show_the_expected_traces(live_server, watched) -> None:
     heat = page.eval_on_selector("#benchmark-heatmap", "el => el.data[0].x.length")
     assert heat == 20
     gaps = page.eval_on_selector("#vision-reliance", "el => el.data[0].x")
-    assert sorted(gaps) == ["cv-bench-2d", "cv-bench-3d", "mmvp", "probe", "realworldqa"]
+    assert sorted(gaps) == ["cv-bench", "mmvp", "probe", "realworldqa"]
     watched.check()
 
 
