@@ -28,6 +28,28 @@ class ProbeData:
 
 
 @dataclass(frozen=True)
+class DataLoading:
+    """How training batches are read (how a run goes, not what it measures: outside the key).
+    Workers decode images in processes of their own, so a GPU does not wait for JPEGs."""
+
+    workers: int = 0
+    """DataLoader worker processes; 0 reads in the training process."""
+    pin_memory: bool = False
+    """Page-locked batches, for faster copies to a GPU."""
+    persistent_workers: bool = False
+    """Keep the workers alive between epochs of a stage."""
+    prefetch_factor: int | None = None
+    """Batches each worker reads ahead (PyTorch's default, 2, when unset)."""
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise HarnessError(f"data_loading.workers = {self.workers}; it must be >= 0")
+        if self.workers == 0 and (self.persistent_workers or self.prefetch_factor):
+            raise HarnessError("data_loading: persistent_workers and prefetch_factor need "
+                               "workers > 0")
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     description: str
@@ -73,6 +95,9 @@ class Preset:
     Benchmarks page then shows how much each one needs vision. Outside the run key (the model
     and its with-image scores are the same); runs finished without it get blind scores from
     ``harness eval --blind --db``."""
+    data_loading: DataLoading = field(default_factory=DataLoading)
+    """DataLoader workers and pinned memory (``[data_loading]``); a cluster profile's
+    ``[data_loading]`` replaces it for the runs it submits."""
     save_model: Literal["all", "trainable", "none"] = "trainable"
     """What a finished run keeps in ``<run>/model/``: ``trainable`` the parts its recipe
     trained (connector, LLM, an unfrozen encoder; a frozen encoder is rebuilt from its

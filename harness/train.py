@@ -17,8 +17,10 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device
 
+from harness.data.conversations import UNREADABLE
 from harness.errors import HarnessError
 from harness.model.mllm import MLLM
+from harness.preset import DataLoading
 from harness.recipe import Recipe, Stage
 
 # (stage name, optimizer step, total steps, loss) -> None; called after every optimizer step.
@@ -154,7 +156,8 @@ class BatchOrder:
 def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_batch: int,
                 accelerator: Accelerator, seed: int,
                 on_step: ProgressFn | None = None,
-                hooks: StageHooks | None = None) -> StageResult:
+                hooks: StageHooks | None = None,
+                loading: DataLoading | None = None) -> StageResult:
     """Train one stage; with ``hooks``, resume from and save checkpoints inside it.
 
     ``model`` is the plain module. accelerate prepares it for this stage only (DDP with
@@ -187,26 +190,38 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
     # A generator of its own: the loader would otherwise draw its base seed from the global
     # RNG, which a resumed stage has just restored, and every dropout mask after it would
     # differ from the uninterrupted run's.
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=order,
-                                         collate_fn=dataset.collate,
-                                         generator=torch.Generator().manual_seed(seed))
+    loading = loading or DataLoading()
+    # The batch order is the sampler's, read in this process, and the data position advances
+    # only as batches are used: workers reading ahead leave a resumed stage exact.
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=order, collate_fn=dataset.collate,
+        generator=torch.Generator().manual_seed(seed), num_workers=loading.workers,
+        pin_memory=loading.pin_memory, persistent_workers=loading.persistent_workers,
+        prefetch_factor=loading.prefetch_factor if loading.workers else None)
     trained = accelerator.prepare_model(model)
     trained.train()
     if not model.encoder.trainable:
         model.encoder.eval()
     resumed_at = state.step
     batches = iter(loader)
+
+    def next_batch() -> dict:
+        """The next micro-batch with a readable image, noting the unreadable ones."""
+        while True:
+            batch = next(batches)
+            order.advance(state)
+            unreadable = batch.pop(UNREADABLE, {})
+            if unreadable and hasattr(dataset, "bad_images"):
+                dataset.bad_images.update(unreadable)
+            if "input_ids" in batch:
+                return batch
+
     started = time.perf_counter()
     try:
         for step in range(state.step, steps):
             step_loss = 0.0
             for k in range(accumulation):
-                batch = next(batches)
-                order.advance(state)
-                while batch is None:  # every image of this micro-batch was unreadable
-                    batch = next(batches)
-                    order.advance(state)
-                batch = send_to_device(batch, accelerator.device)
+                batch = send_to_device(next_batch(), accelerator.device)
                 # Reduce gradients across processes only on the last micro-batch of a step.
                 last = k == accumulation - 1
                 with contextlib.nullcontext() if last else accelerator.no_sync(trained):

@@ -196,7 +196,8 @@ def sweep(
     runs = plan_sweep(encoder_ids, resolve_recipes(recipes, chosen.recipes), chosen,
                       resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector,
                       connector_args=connector_args,
-                      data_root=resolve_data_root(data_root, cluster))
+                      data_root=resolve_data_root(data_root, cluster),
+                      data_loading=load_cluster(cluster).data_loading if cluster else None)
     in_flight: list[tuple[Run, Ticket]] = []
     if not dry_run:
         in_flight, died = find_in_flight(runs)

@@ -127,12 +127,27 @@ def encode_with_image(text: str, tokenizer, num_image_tokens: int) -> list[int]:
     return ids
 
 
-class ConversationDataset(torch.utils.data.Dataset):
-    """Tokenized once up front (cheap); images are read and transformed per item.
+UNREADABLE = "unreadable"
+"""The key of an item whose image could not be read (``(path, reason)``), and of a batch's
+``path -> reason`` of those: they travel with the batch, so what a DataLoader worker process
+found reaches the training loop."""
 
-    An image that is missing or cannot be decoded is skipped, not fatal: the item comes back
-    as None, ``collate`` drops it, and ``bad_images`` lists it so the trainer can report the
-    count and fail the run only when the share passes the recipe's bound.
+
+def collate_items(items: list[dict[str, Any]], pad) -> dict[str, Any]:
+    """``pad`` over the readable items (nothing when none is), plus ``unreadable``."""
+    kept = [i for i in items if UNREADABLE not in i]
+    return {**(pad(kept) if kept else {}),
+            UNREADABLE: dict(i[UNREADABLE] for i in items if UNREADABLE in i)}
+
+
+class ConversationDataset(torch.utils.data.Dataset):
+    """Tokenized once up front (cheap); images are read and transformed per item, in the
+    DataLoader's worker processes when it has any.
+
+    An image that is missing or cannot be decoded is skipped, not fatal: its item says so
+    (``unreadable``), ``collate`` drops it and passes the finding on with the batch, and the
+    trainer lists it in ``bad_images`` and fails the run only when the share passes the
+    recipe's bound.
     """
 
     def __init__(self, records: list[dict[str, Any]], image_root: Path, tokenizer, transform,
@@ -148,25 +163,24 @@ class ConversationDataset(torch.utils.data.Dataset):
         ]
         self.pad_id = tokenizer.pad_token_id
         self.bad_images: dict[str, str] = {}
+        """Filled by the training loop from the batches' ``unreadable``."""
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor] | None:
+    def __getitem__(self, i: int) -> dict[str, Any]:
         path = self.image_root / self.records[i]["image"]
         try:
             with Image.open(path) as img:
                 pixels = self.transform(img.convert("RGB"))
         except (OSError, ValueError) as exc:  # missing, truncated or not an image at all
-            self.bad_images[str(path)] = f"{type(exc).__name__}: {exc}"
-            return None
+            return {UNREADABLE: (str(path), f"{type(exc).__name__}: {exc}")}
         t = self.tokenized[i]
         return {"input_ids": torch.tensor(t.input_ids), "labels": torch.tensor(t.labels),
                 "pixels": pixels}
 
-    def collate(self, batch: list[dict[str, torch.Tensor] | None]) -> dict | None:
-        kept = [b for b in batch if b is not None]
-        return pad_batch(kept, self.pad_id, side="right") if kept else None
+    def collate(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
+        return collate_items(batch, lambda kept: pad_batch(kept, self.pad_id, side="right"))
 
 
 def pad_batch(batch: list[dict[str, Any]], pad_id: int, side: str) -> dict:

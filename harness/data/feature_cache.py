@@ -266,24 +266,27 @@ class FeatureDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
-    def __getitem__(self, i: int) -> dict[str, Any] | None:
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        from harness.data.conversations import UNREADABLE
+
         ref = self.base.records[i]["image"]
         for store in self.stores:
             if ref in store.unreadable:  # skipped and counted, as the pixel path does
-                self.bad_images[str(self.base.image_root / ref)] = store.unreadable[ref]
-                return None
+                return {UNREADABLE: (str(self.base.image_root / ref), store.unreadable[ref])}
             if ref not in store:
                 raise HarnessError(f"image {ref!r} is not in feature cache {store.folder}")
         t = self.base.tokenized[i]
         return {"input_ids": torch.tensor(t.input_ids), "labels": torch.tensor(t.labels),
                 "image_features": [store.get(ref) for store in self.stores]}
 
-    def collate(self, batch: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    def collate(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
+        from harness.data.conversations import collate_items
+
+        return collate_items(batch, self._pad)
+
+    def _pad(self, kept: list[dict[str, Any]]) -> dict[str, Any]:
         from harness.data.conversations import pad_batch
 
-        kept = [b for b in batch if b is not None]
-        if not kept:
-            return None
         out = pad_batch([{"input_ids": b["input_ids"], "labels": b["labels"],
                           "pixels": torch.empty(0)} for b in kept], self.base.pad_id, "right")
         del out["pixels"]

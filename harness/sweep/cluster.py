@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from harness.config import from_mapping, read_toml
 from harness.errors import HarnessError
+from harness.preset import DataLoading
 
 # Control characters would end an ``#SBATCH`` line and start a shell command in the script.
 _SAFE = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -122,6 +123,9 @@ class ClusterProfile:
     data_root: str | None = None
     """Where training sources and benchmarks lie on this cluster (``DIR/<name>/``), as the
     jobs see it; ``--data-root`` and ``$HARNESS_DATA`` come first."""
+    data_loading: DataLoading | None = None
+    """DataLoader workers and pinned memory on this cluster's nodes (``[data_loading]``);
+    replaces the preset's."""
 
 
 def search_path() -> list[Path]:

@@ -337,7 +337,8 @@ def execute(run: Run, status: StatusWriter
             dataset = features.dataset(dataset)
         result = train_stage(model, stage, config.recipe, dataset,
                              micro_batch=run.micro_batch, accelerator=accelerator,
-                             seed=config.seed, on_step=status, hooks=ctx)
+                             seed=config.seed, on_step=status, hooks=ctx,
+                             loading=run.data_loading)
         train[stage.name] = to_plain(result)
         if ctx is not None:
             if rank() == 0:

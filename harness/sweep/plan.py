@@ -27,7 +27,7 @@ from harness.loaders.availability import encoder_weights_problem, llm_weights_pr
 from harness.model.connector_options import merge_args, parse_args, split_name
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec, resolve_llm
-from harness.preset import Preset, ProbeData
+from harness.preset import DataLoading, Preset, ProbeData
 from harness.recipe import Recipe
 from harness.record import RECORD_FILE
 from harness.sweep.data_check import DataChecks, resolve_source
@@ -146,6 +146,8 @@ class Run:
     """Per stage, the source as the preset names it (a registered name or a TOML file)."""
     dataset_hashes: dict[str, str] = field(default_factory=dict)
     """Each benchmark's dataset revision as the plan found it (shown by ``--dry-run``)."""
+    data_loading: DataLoading = field(default_factory=DataLoading)
+    """DataLoader workers and pinned memory (the preset's, or the cluster profile's)."""
 
     @property
     def encoder_ids(self) -> list[str]:
@@ -252,7 +254,8 @@ def encoder_fingerprint(parts: list[str], tiny: bool) -> dict[str, Any]:
 def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                seeds: list[int], root: Path, *, connector: str | None = None,
                connector_args: str | Mapping[str, object] | None = None,
-               data_root: Path | None = None) -> list[Run]:
+               data_root: Path | None = None,
+               data_loading: DataLoading | None = None) -> list[Run]:
     """One run per encoder entry x recipe x seed. An entry ``a+b`` is one run on both
     encoders; ``connector`` (default: ``mlp2x_gelu`` for one encoder, ``sva`` for several)
     must take as many encoders as each entry has. ``connector_args`` (``grid=12,layers=3``
@@ -315,6 +318,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     blind_eval=preset.blind_eval,
                     data_root="" if data_root is None else str(data_root),
                     sources=dict(preset.sources), dataset_hashes=hashes,
+                    data_loading=data_loading or preset.data_loading,
                 ))
     return runs
 
@@ -343,4 +347,7 @@ def load_run(run_dir: Path) -> Run:
         raise HarnessError(f"{folder} is not a planned run folder: {exc}") from None
     config.pop("key", None)
     run_config = from_mapping(RunConfig, config, where=str(folder / "config.json"))
+    if "data_loading" in how:
+        how["data_loading"] = from_mapping(DataLoading, how["data_loading"],
+                                           where=f"{folder / RUN_FILE}: data_loading")
     return Run(config=run_config, state=run_state(folder), **how)

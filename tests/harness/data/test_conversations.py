@@ -91,8 +91,11 @@ def test_unreadable_images_are_skipped_and_listed(tmp_path, tokenizer) -> None:
     ds = ConversationDataset(records, tmp_path, tokenizer, lambda img: torch.zeros(3, 2, 2),
                              num_image_tokens=2, max_length=128)
     items = [ds[i] for i in range(3)]
-    assert items[0] is not None and items[1] is None and items[2] is None
-    assert set(ds.bad_images) == {str(tmp_path / "torn.png"), str(tmp_path / "missing.png")}
+    assert "pixels" in items[0] and "unreadable" in items[1] and "unreadable" in items[2]
+    # The findings travel with the batch (a DataLoader worker's dataset is a copy).
     batch = ds.collate(items)
     assert batch["input_ids"].shape[0] == 1
-    assert ds.collate([None, None]) is None
+    assert set(batch["unreadable"]) == {str(tmp_path / "torn.png"),
+                                        str(tmp_path / "missing.png")}
+    assert batch["unreadable"][str(tmp_path / "missing.png")].startswith("FileNotFoundError")
+    assert ds.collate(items[1:]).keys() == {"unreadable"}
