@@ -32,7 +32,9 @@ from harness.recipe import RECIPES, Recipe, load_recipe_file
 from harness.record import ResultRecord
 from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
+from harness.sweep.cost import Cost, gpu_named
 from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
+from harness.sweep.estimate import Hardware, estimate
 from harness.sweep.job import RunJob
 from harness.sweep.plan import Run, plan_sweep, split_combination
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
@@ -211,13 +213,18 @@ def sweep(
     where = _describe_executor(kind, slurm, per_job, parallel_local, run_root(root))
 
     if dry_run:
+        hardware = resolve_hardware(cluster, slurm)
+        costs = estimate(runs, hardware, run_root(root) / "cache")
         if format == "json":
             print_json({"executor": kind, "executor_settings": to_plain(slurm) if slurm
                         else {"parallel": parallel_local}, "runs_per_job": per_job,
                         "preset": chosen.name,
-                        "runs": [r.summary() | {"scheduled": r in todo} for r in runs]})
+                        "runs": [r.summary() | {"scheduled": r in todo, "cost": c.as_dict()}
+                                 for r, c in zip(runs, costs, strict=True)],
+                        "total": total_cost([c for r, c in zip(runs, costs, strict=True)
+                                             if r in todo])})
         else:
-            _print_plan(runs, todo, where)
+            _print_plan(runs, todo, where, costs, hardware)
         return
 
     store = Store(resolve_db_url(db))
@@ -335,7 +342,29 @@ def _outcome_line(run: Run, record: ResultRecord | None) -> str:
     return f"[green]ok[/] {run.label}: {', '.join(parts)} in {record.wall_seconds:.0f} s"
 
 
-def _print_plan(runs: list[Run], todo: list[Run], executor: str) -> None:
+def resolve_hardware(cluster: str | None, slurm: SlurmSettings | None) -> Hardware:
+    """The profile's GPU, the GPUs one run gets (its nodes x GPUs per node) and the MFU."""
+    if not cluster:
+        return Hardware()
+    profile = load_cluster(cluster)
+    nodes = slurm.nodes if slurm is not None else 1
+    return Hardware(gpu=gpu_named(profile.gpu) if profile.gpu else None,
+                    gpus=nodes * profile.gpus_per_node, mfu=profile.mfu)
+
+
+def total_cost(costs: list[Cost]) -> dict[str, Any]:
+    """What the scheduled runs cost together (GPU-hours only with a GPU named)."""
+    hours = [c.gpu_hours for c in costs]
+    return {"runs": len(costs), "flops": sum(c.flops for c in costs),
+            "gpu_hours": None if None in hours else round(sum(hours), 1),
+            "disk_gb": round(sum(c.disk_gb for c in costs), 1),
+            "max_memory_gb_per_gpu": round(max((c.memory_gb_per_gpu for c in costs),
+                                               default=0.0), 1),
+            "runs_that_do_not_fit": sum(c.fits is False for c in costs)}
+
+
+def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cost],
+                hardware: Hardware) -> None:
     table = Table(title=f"Plan (executor: {executor})")
     for name in ("key", "encoder", "connector", "recipe", "seed", "state", "scheduled"):
         # Keys and encoder ids are copied by users: folded when narrow, never cut.
@@ -347,6 +376,23 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str) -> None:
                       r.config.connector, r.config.recipe.name, str(r.config.seed), r.state,
                       "yes" if r in todo else "no")
     console.print(table)
+    scheduled = [(r, c) for r, c in zip(runs, costs, strict=True) if r in todo]
+    if scheduled and not all(r.tiny for r, _ in scheduled):
+        costs_table = Table("key", "GPU-hours", "memory per GPU", "disk",
+                            title=f"Cost per run ({costs[0].assumptions})")
+        for r, c in scheduled:
+            fits = "" if c.fits is not False else " (does not fit)"
+            costs_table.add_row(r.key, "-" if c.gpu_hours is None else f"{c.gpu_hours:,.1f}",
+                                f"{c.memory_gb_per_gpu:,.1f} GB{fits}", f"{c.disk_gb:,.1f} GB")
+        console.print(costs_table)
+    total = total_cost([c for _, c in scheduled])
+    hours = ("set gpu in the cluster profile for GPU-hours" if total["gpu_hours"] is None
+             else f"{total['gpu_hours']:,.1f} GPU-hours")
+    console.print(f"Scheduled: {total['runs']} runs, {total['flops']:.3g} FLOPs, {hours}; "
+                  f"up to {total['max_memory_gb_per_gpu']} GB per GPU; "
+                  f"{total['disk_gb']:,.1f} GB of disk"
+                  + (f"; {total['runs_that_do_not_fit']} do not fit the GPU's memory"
+                     if total["runs_that_do_not_fit"] else ""), highlight=False)
 
 
 def _print_leaderboard(store: Store, keys: set[str]) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from harness.config import from_mapping, read_toml
 from harness.errors import HarnessError
 from harness.preset import DataLoading
+from harness.sweep.cost import DEFAULT_MFU, gpu_named
 
 # Control characters would end an ``#SBATCH`` line and start a shell command in the script.
 _SAFE = re.compile(r"^[^\x00-\x1f\x7f]*$")
@@ -123,6 +124,12 @@ class ClusterProfile:
     data_root: str | None = None
     """Where training sources and benchmarks lie on this cluster (``DIR/<name>/``), as the
     jobs see it; ``--data-root`` and ``$HARNESS_DATA`` come first."""
+    gpu: str | None = None
+    """The GPU every task gets (``h100-sxm``, ``a100-80gb``, ...: ``harness.sweep.cost.GPUS``),
+    so ``--dry-run`` can say GPU-hours and whether a run fits its memory."""
+    gpus_per_node: int = 1
+    mfu: float = DEFAULT_MFU
+    """Model FLOPs utilisation assumed for GPU-hours."""
     data_loading: DataLoading | None = None
     """DataLoader workers and pinned memory on this cluster's nodes (``[data_loading]``);
     replaces the preset's."""
@@ -151,6 +158,10 @@ def load_cluster(name_or_path: str) -> ClusterProfile:
     data = read_toml(path)
     data.setdefault("name", path.stem)
     profile = from_mapping(ClusterProfile, data, where=str(path))
+    if profile.gpu is not None:
+        gpu_named(profile.gpu)  # an unknown GPU is refused here, naming the known ones
+    if not 0 < profile.mfu <= 1:
+        raise HarnessError(f"{path}: mfu = {profile.mfu}; it must be in (0, 1]")
     if profile.accelerate_config is not None:
         config = (path.parent / Path(profile.accelerate_config).expanduser()).resolve()
         profile = dataclasses.replace(profile, accelerate_config=str(config))

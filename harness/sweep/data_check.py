@@ -37,6 +37,8 @@ class SourceFacts:
     """The annotation file's path."""
     annotation_hash: str
     entries: int
+    text_chars: float = 0.0
+    """Mean characters of conversation text per entry (for cost estimates)."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,13 @@ class DataChecks:
         if source.mix:
             members = [self.source(m) for m in source.members()]
             limit = source.threshold or max(f.entries for f in members)
+            kept = [min(f.entries, limit) for f in members]
             return SourceFacts(
                 source.name, " + ".join(f.annotations for f in members),
                 combined_hash([*(f.annotation_hash for f in members), source.threshold,
                                source.short_answer_prompt]),
-                sum(min(f.entries, limit) for f in members))
+                sum(kept), sum(f.text_chars * n for f, n in zip(members, kept, strict=True))
+                / max(1, sum(kept)))
         path = source.annotation_file(self.data_root)
         if not path.is_file():
             raise HarnessError(f"data source {source.name!r}: no {path}; expected "
@@ -107,13 +111,17 @@ class DataChecks:
                 raise HarnessError(f"data source {source.name!r}: no image folder "
                                    f"{images / folder} (layout: {source.layout()})")
         cached = self._cached(path) if self.image_sample is not None else None
-        if cached is not None:
-            return SourceFacts(source.name, str(path), cached["hash"], cached["entries"])
+        if cached is not None and "text_chars" in cached:
+            return SourceFacts(source.name, str(path), cached["hash"], cached["entries"],
+                               cached["text_chars"])
         rows = source.load(self.data_root)
         refs = [r["image"] for r in rows if r.get("image")]
         self._open_images(f"data source {source.name!r}", images, refs)
-        facts = SourceFacts(source.name, str(path), annotation_hash(path), len(rows))
-        self._remember(path, {"hash": facts.annotation_hash, "entries": facts.entries})
+        chars = sum(len(t.get("value", "")) for r in rows for t in r["conversations"])
+        facts = SourceFacts(source.name, str(path), annotation_hash(path), len(rows),
+                            chars / max(1, len(rows)))
+        self._remember(path, {"hash": facts.annotation_hash, "entries": facts.entries,
+                              "text_chars": facts.text_chars})
         return facts
 
     # -- benchmarks ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -281,3 +282,42 @@ def test_a_cambrian_style_mixture_balances_its_sources(tmp_path: Path) -> None:
     mix.write_text('name = "bad"\nmix = ["llava-558k", "nope"]\n')
     with pytest.raises(HarnessError, match="unknown data source 'nope'; valid: .*llava-558k"):
         load_source_file(mix)
+
+
+def test_dry_run_states_the_cost_on_the_profiles_gpu(tmp_path: Path) -> None:
+    data = data_root(tmp_path / "data")
+    for writer, folder in ((layouts.gqa, "gqa"), (layouts.scienceqa, "scienceqa-img"),
+                           (layouts.textvqa, "textvqa"), (layouts.mme, "mme"),
+                           (layouts.mmbench, "mmbench"), (layouts.seed, "seed-image")):
+        (data / folder).mkdir()
+        writer(data / folder)
+    hub = tmp_path / "hub"
+    vicuna = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+              "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000}
+    for repo, files in (("timm/vit_large_patch14_clip_336.openai", {}),
+                        ("lmsys/vicuna-7b-v1.5", {"config.json": json.dumps(vicuna)})):
+        folder = hub / f"models--{repo.replace('/', '--')}"
+        (folder / "snapshots" / "0a1b").mkdir(parents=True)
+        (folder / "refs").mkdir()
+        (folder / "refs" / "main").write_text("0a1b")
+        for name, text in files.items():
+            (folder / "snapshots" / "0a1b" / name).write_text(text)
+    profile = tmp_path / "lab.toml"
+    profile.write_text('executor = "local"\ngpu = "a100-80gb"\ngpus_per_node = 8\n')
+    done = subprocess.run(
+        [sys.executable, "-c", "from harness.cli.app import main; main()", "sweep",
+         "--encoders", "clip-vit-l14-336.openai", "--preset", "llava-1.5", "--cluster",
+         str(profile), "--data-root", str(data), "--root", str(tmp_path / "runs"),
+         "--dry-run", "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    [run] = plan["runs"]
+    cost = run["cost"]
+    assert cost["gpu_hours"] > 0 and cost["wall_hours"] == pytest.approx(
+        cost["gpu_hours"] / 8, rel=1e-2)
+    assert cost["fits"] is False and cost["memory_gb_per_gpu"] > 80  # 7B unsharded
+    assert "MFU 0.35 on a100-80gb x8" in cost["assumptions"]
+    assert plan["total"]["runs_that_do_not_fit"] == 1

@@ -1,0 +1,62 @@
+"""The sizes a cost estimate needs, measured without weights: every encoder, the connector and
+the LLM are built on PyTorch's meta device (shapes, no memory) and their parameters counted.
+A hub LLM's config must be readable (cached, when offline), as it must for the run itself."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import torch
+
+from harness.encoder import ENCODERS, build_encoder
+from harness.errors import HarnessError
+from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.llm import LLMSpec
+from harness.sweep.cost import Sizes
+
+
+@cache
+def encoder_shape(encoder_id: str, tiny: bool) -> tuple[int, int, int, tuple[int, int]]:
+    """(parameters, tokens, embedding dim, grid) of one encoder."""
+    with torch.device("meta"):
+        encoder = build_encoder(ENCODERS.get(encoder_id), tiny=tiny, pretrained=False)
+    return encoder.num_parameters(), encoder.num_tokens, encoder.embed_dim, tuple(encoder.grid)
+
+
+@cache
+def llm_shape(spec: LLMSpec) -> tuple[int, int, int, int]:
+    """(parameters, layers, hidden size, attention heads) of the LLM."""
+    from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
+
+    from harness.loaders.weights import hub_offline
+
+    if spec.source is None:
+        config = LlamaConfig(vocab_size=spec.vocab_size, hidden_size=spec.hidden_size,
+                             intermediate_size=spec.intermediate_size,
+                             num_hidden_layers=spec.num_layers,
+                             num_attention_heads=spec.num_heads,
+                             num_key_value_heads=spec.num_heads, tie_word_embeddings=True)
+    else:
+        try:
+            config = AutoConfig.from_pretrained(spec.source, revision=spec.revision,
+                                                local_files_only=hub_offline())
+        except OSError as exc:
+            raise HarnessError(f"LLM {spec.source!r}: no config to size it "
+                               f"({str(exc).splitlines()[0]})") from None
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    params = sum(p.numel() for p in model.parameters())
+    return params, config.num_hidden_layers, config.hidden_size, config.num_attention_heads
+
+
+def run_sizes(encoder_ids: list[str], tiny: bool, connector: str, llm: LLMSpec) -> Sizes:
+    shapes = [encoder_shape(e, tiny) for e in encoder_ids]
+    llm_params, layers, hidden, heads = llm_shape(llm)
+    with torch.device("meta"):
+        built = CONNECTORS.get(connector).create(
+            [FeatureShape(dim, grid) for _, _, dim, grid in shapes], hidden)
+    return Sizes(encoder_params=sum(s[0] for s in shapes),
+                 encoder_param_tokens=sum(s[0] * s[1] for s in shapes),
+                 image_tokens=built.num_tokens,
+                 cached_values=sum(s[1] * s[2] for s in shapes), llm_params=llm_params,
+                 llm_layers=layers, llm_hidden=hidden, llm_heads=heads)

@@ -1,0 +1,71 @@
+"""The cost a dry run states: the FLOP, memory and disk arithmetic written in
+``harness.sweep.cost``, checked by hand on round numbers, and the plan's sizes measured on the
+meta device."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.model.llm import LLMS
+from harness.sweep.cost import GPUS, Sizes, StageWork, gpu_named, run_cost
+from harness.sweep.sizes import run_sizes
+
+ROUND = Sizes(encoder_params=100, encoder_param_tokens=100 * 10, image_tokens=10,
+              cached_values=10 * 8, llm_params=1000, llm_layers=2, llm_hidden=8, llm_heads=2)
+
+
+def cost(**kw):
+    options = dict(encoder="frozen", eval_items=0, eval_new_tokens=0, micro_batch=1,
+                   gradient_checkpointing=True, feature_cache=False, keep="none", gpu=None,
+                   gpus=1, mfu=0.5)
+    return run_cost(ROUND, [StageWork("align", 4, 6.0), StageWork("finetune", 2, 6.0)],
+                    **{**options, **kw})
+
+
+def test_flops_follow_the_stated_rule() -> None:
+    # align: 4 samples x (4 x 1000 x 16 tokens + 2 x 1000 encoder); finetune: 6 x, frozen.
+    frozen = 4 * (4 * 1000 * 16 + 2 * 1000) + 2 * (6 * 1000 * 16 + 2 * 1000)
+    assert cost().flops == frozen
+    unfrozen = 4 * (4 * 1000 * 16 + 2 * 1000) + 2 * (6 * 1000 * 16 + 6 * 1000)
+    assert cost(encoder="unfrozen").flops == unfrozen
+    # The cache computes each image's features once, in the first stage.
+    assert cost(feature_cache=True).flops == frozen - 2 * 2 * 1000
+    # Evaluation: one forward over image, 64 prompt and the new tokens, per item.
+    assert cost(eval_items=3, eval_new_tokens=6).flops == frozen + 3 * (
+        2 * 1000 * (10 + 64 + 6) + 2 * 1000)
+
+
+def test_gpu_hours_memory_and_disk() -> None:
+    h100 = gpu_named("h100-sxm")
+    c = cost(gpu=h100, gpus=8, keep="trainable", feature_cache=True)
+    assert c.gpu_hours == pytest.approx(c.flops / (989e12 * 0.5) / 3600)
+    assert c.wall_hours == pytest.approx(c.gpu_hours / 8)
+    weights, states, acts = 4 * 1100, 12 * 1000, 2 * 16 * 1 * 8 * 2
+    assert c.memory_gb_per_gpu == pytest.approx((weights + states + acts) / 1e9)
+    assert c.fits is True
+    assert c.disk_gb == pytest.approx((4 * 1000 + 12 * 1000 + 6 * 80 * 2) / 1e9)
+    with pytest.raises(HarnessError, match="unknown gpu 'h100'; valid: h100-sxm"):
+        gpu_named("h100")
+    assert set(GPUS) >= {"h100-sxm", "a100-80gb", "h200"}
+
+
+def test_a_7b_full_finetune_does_not_fit_an_80gb_card_unsharded() -> None:
+    # Vicuna-7B's shape (no hub needed: the config's numbers) under CLIP-L/336.
+    vicuna = Sizes(encoder_params=303_507_456, encoder_param_tokens=303_507_456 * 577,
+                   image_tokens=576, cached_values=576 * 1024, llm_params=6_738_415_616,
+                   llm_layers=32, llm_hidden=4096, llm_heads=32)
+    c = run_cost(vicuna, [StageWork("finetune", 1000, 100.0)], encoder="frozen",
+                 eval_items=0, eval_new_tokens=0, micro_batch=16, gradient_checkpointing=True,
+                 feature_cache=False, keep="trainable", gpu=gpu_named("h100-sxm"), gpus=8,
+                 mfu=0.35)
+    assert c.memory_gb_per_gpu > 100 and c.fits is False  # fp32 weights + Adam: FSDP's job
+
+
+def test_sizes_are_measured_on_the_meta_device() -> None:
+    sizes = run_sizes(["clip-vit-l14-336.openai"], False, "mlp2x_gelu", LLMS.get("tiny-llama"))
+    assert sizes.encoder_params == 303_507_456 and sizes.image_tokens == 576
+    combo = run_sizes(["clip-vit-l14-336.openai", "dinov2-vit-l14-518.lvd142m"], False,
+                      "sva", LLMS.get("tiny-llama"))
+    assert combo.image_tokens == 576  # SVA's query grid: the coarsest encoder's, 24x24
+    assert combo.encoder_param_tokens == 303_507_456 * 576 + 304_367_616 * 1369
