@@ -17,9 +17,14 @@ from harness.sweep.cost import Sizes
 
 @cache
 def encoder_shape(encoder_id: str, tiny: bool) -> tuple[int, int, int, tuple[int, int]]:
-    """(parameters, tokens, embedding dim, grid) of one encoder."""
-    with torch.device("meta"):
-        encoder = build_encoder(ENCODERS.get(encoder_id), tiny=tiny, pretrained=False)
+    """(parameters, tokens, embedding dim, grid) of one encoder. A tiny twin is built for
+    real (it is small, and some loaders move their twins between devices)."""
+    spec = ENCODERS.get(encoder_id)
+    if tiny:
+        encoder = build_encoder(spec, tiny=True, pretrained=False)
+    else:
+        with torch.device("meta"):
+            encoder = build_encoder(spec, tiny=False, pretrained=False)
     return encoder.num_parameters(), encoder.num_tokens, encoder.embed_dim, tuple(encoder.grid)
 
 
