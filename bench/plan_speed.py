@@ -12,7 +12,6 @@ timed in this process, alternating, so their ratio compares; seconds depend on t
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -24,6 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from PIL import Image  # noqa: E402
 
+from harness.data import layouts  # noqa: E402
 from harness.encoder import ENCODERS  # noqa: E402
 from harness.preset import load_preset_file  # noqa: E402
 from harness.recipe import RECIPES  # noqa: E402
@@ -47,15 +47,6 @@ samples = "all"
 """
 
 
-def layouts():
-    """The official-layout writers the tests use (tests/fixtures/benchmarks/layouts.py)."""
-    path = Path(__file__).parents[1] / "tests" / "fixtures" / "benchmarks" / "layouts.py"
-    spec = importlib.util.spec_from_file_location("benchmark_layouts", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def write_data_root(root: Path, entries: int) -> Path:
     """Both LLaVA sources with ``entries`` conversations each (one small image per entry) and
     MMVP's 300 questions."""
@@ -77,7 +68,7 @@ def write_data_root(root: Path, entries: int) -> Path:
     for extra in ("gqa/images", "ocr_vqa/images", "textvqa/train_images", "vg/VG_100K",
                   "vg/VG_100K_2"):
         (root / "llava-665k" / extra).mkdir(parents=True)
-    layouts().mmvp_full(root / "mmvp")
+    layouts.mmvp_full(root / "mmvp")
     return root
 
 

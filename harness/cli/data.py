@@ -41,6 +41,22 @@ def list_sources(
     console.print(table)
 
 
+@app.command("sample")
+def sample(
+    folder: Annotated[Path, typer.Argument(help="A new (or empty) folder for the data root.")],
+) -> None:
+    """Write a miniature data root: LLaVA-1.5's two training sources and every Table 5
+    benchmark in its release's layout, from real photographs (smoke scale: a handful of items
+    each). Then: harness sweep --encoders ID --preset sample --data-root FOLDER."""
+    from harness.data.sample import write_sample
+
+    wrote = write_sample(folder)
+    console.print(f"wrote a data root at {folder}: sources {', '.join(wrote['sources'])}; "
+                  f"benchmarks {', '.join(wrote['benchmarks'])}", highlight=False)
+    console.print(f"next: harness sweep --encoders clip-vit-l14-336.openai --preset sample "
+                  f"--data-root {folder}", highlight=False)
+
+
 @app.command("check")
 def check(
     names: Annotated[str, typer.Argument(

@@ -80,8 +80,10 @@ class Flight:
 
 
 def prepare_data(runs: list[Run]) -> None:
-    """Write each dataset once, before any job starts, so parallel jobs never race on it."""
-    for data_dir, data in {r.data_dir: r.config.data for r in runs}.items():
+    """Write each probe once, before any job starts, so parallel jobs never race on it (runs
+    on data-root sources read what is there)."""
+    probes = {r.data_dir: r.config.data for r in runs if r.config.data is not None}
+    for data_dir, data in probes.items():
         write_probe(Path(data_dir), seed=data.seed, n_align=data.n_align, n_train=data.n_train,
                     n_test=data.n_test, image_size=data.image_size)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,14 +10,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from harness.cli.app import app
+from harness.data import layouts
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 
 runner = CliRunner()
-_SPEC = importlib.util.spec_from_file_location(
-    "benchmark_layouts", Path(__file__).parents[2] / "fixtures" / "benchmarks" / "layouts.py")
-layouts = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(layouts)
 
 
 def test_list_json() -> None:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from harness.cli.app import app
 from harness.cli.eval import evaluate_run
+from harness.data import layouts
 from harness.errors import HarnessError
 from harness.preset import load_preset_file
 from harness.recipe import RECIPES
@@ -34,7 +35,6 @@ def _load(name: str, path: Path):
     return module
 
 
-layouts = _load("benchmark_layouts", _HERE / "fixtures" / "benchmarks" / "layouts.py")
 MINI_PRESET = _load("sweep_conftest", _HERE / "harness" / "sweep" / "conftest.py").MINI_PRESET
 
 

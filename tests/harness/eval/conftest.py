@@ -1,23 +1,10 @@
-"""Shared fixtures: the official-layout writers in tests/fixtures/benchmarks/layouts.py."""
+"""Shared fixtures: the official-layout writers (``harness.data.layouts``)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_PATH = Path(__file__).parents[2] / "fixtures" / "benchmarks" / "layouts.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("benchmark_layouts", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-LAYOUTS = _load()
+from harness.data import layouts as LAYOUTS  # noqa: N812 (a module, used like a constant)
 
 
 @pytest.fixture

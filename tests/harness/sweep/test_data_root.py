@@ -4,7 +4,6 @@ run keys, and trained and scored through the same evaluation step as ``harness e
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from harness.data import layouts
 from harness.errors import HarnessError
 from harness.preset import load_preset_file
 from harness.recipe import RECIPES
@@ -23,18 +23,6 @@ from harness.sweep.job import RunJob
 from harness.sweep.plan import plan_sweep
 
 from .conftest import MINI_PRESET
-
-
-def _layouts():
-    """The official-layout writers the benchmark tests use (tests/fixtures/benchmarks/)."""
-    path = Path(__file__).parents[2] / "fixtures" / "benchmarks" / "layouts.py"
-    spec = importlib.util.spec_from_file_location("benchmark_layouts", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-layouts = _layouts()
 
 # The mini preset trained on LLaVA-1.5's two sources and scored on two benchmarks.
 REAL_PRESET = MINI_PRESET.replace("""[data]
