@@ -21,9 +21,12 @@ def hub_cache() -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
-def in_hub_cache(repo: str) -> bool:
-    """True when the cache holds a snapshot of model repository ``repo``."""
+def in_hub_cache(repo: str, revision: str | None = None) -> bool:
+    """True when the cache holds a snapshot of model repository ``repo`` (of ``revision``,
+    a commit, when one is pinned)."""
     snapshots = hub_cache() / f"models--{repo.replace('/', '--')}" / "snapshots"
+    if revision is not None:
+        return (snapshots / revision).is_dir()
     return snapshots.is_dir() and any(snapshots.iterdir())
 
 
@@ -61,12 +64,15 @@ def encoder_weights_problem(spec: EncoderSpec, tiny: bool) -> str | None:
             f"$HARNESS_WEIGHTS_DIR/{spec.id}.safetensors")
 
 
-def llm_weights_problem(source: str | None) -> str | None:
+def llm_weights_problem(source: str | None, revision: str | None = None) -> str | None:
     """Why a Hugging Face LLM's weights cannot be had offline (one line), or None."""
     if source is None or Path(source).expanduser().is_dir() or not hub_offline():
         return None
-    if in_hub_cache(source):
+    if in_hub_cache(source, revision):
         return None
-    return (f"LLM {source!r}: not in the Hugging Face cache ({hub_cache()}) and "
+    at = f" at revision {revision}" if revision else ""
+    pin = f" --revision {revision}" if revision else ""
+    return (f"LLM {source!r}{at}: not in the Hugging Face cache ({hub_cache()}) and "
             f"HF_HUB_OFFLINE=1; download it where the jobs run "
-            f"(huggingface-cli download {source}) or name a local folder (hf:/path/to/model)")
+            f"(huggingface-cli download {source}{pin}) or name a local folder "
+            "(hf:/path/to/model)")

@@ -199,7 +199,7 @@ def check_weights(encoder_ids: Sequence[str], tiny: bool, llm: LLMSpec) -> None:
         problem = encoder_weights_problem(ENCODERS.get(encoder_id), tiny)
         if problem is not None:
             raise HarnessError(problem)
-    problem = llm_weights_problem(llm.source)
+    problem = llm_weights_problem(llm.source, llm.revision)
     if problem is not None:
         raise HarnessError(problem)
 

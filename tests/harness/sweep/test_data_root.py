@@ -38,6 +38,10 @@ finetune = "llava-665k"
 """)
 
 
+VICUNA_REVISION = "e47d451158f817a9cea20bb0f73b854c9832a85d"
+"""The commit the paper presets pin Vicuna-1.5-7B to."""
+
+
 def conversation(i: int, image: str, answer: str) -> dict:
     return {"id": str(i), "image": image, "conversations": [
         {"from": "human", "value": "<image>\nWhat colour is the square?"},
@@ -218,14 +222,16 @@ def test_the_paper_presets_plan_against_release_layouts(
                                            r"clip_336.openai\) and HF_HUB_OFFLINE=1"):
         plan_sweep(clip, [RECIPES.get("frozen")], llava, [0], tmp_path / "runs",
                    data_root=data)
-    for repo in ("timm/vit_large_patch14_clip_336.openai", "lmsys/vicuna-7b-v1.5"):
+    for repo, revision in (("timm/vit_large_patch14_clip_336.openai", "0a1b"),
+                           ("lmsys/vicuna-7b-v1.5", VICUNA_REVISION)):
         if repo.startswith("lmsys"):
-            with pytest.raises(HarnessError, match="LLM 'lmsys/vicuna-7b-v1.5': not in the "
-                                                   "Hugging Face cache"):
+            with pytest.raises(HarnessError, match="LLM 'lmsys/vicuna-7b-v1.5' at revision "
+                                                   f"{VICUNA_REVISION}: not in the Hugging "
+                                                   "Face cache"):
                 plan_sweep(clip, [RECIPES.get("frozen")], llava, [0], tmp_path / "runs",
                            data_root=data)
-        (tmp_path / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / "0a1b").mkdir(
-            parents=True)
+        (tmp_path / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / revision
+         ).mkdir(parents=True)
     for writer, folder in ((layouts.gqa, "gqa"), (layouts.scienceqa, "scienceqa-img"),
                            (layouts.textvqa, "textvqa"), (layouts.mme, "mme"),
                            (layouts.mmbench, "mmbench"), (layouts.seed, "seed-image")):
@@ -234,6 +240,7 @@ def test_the_paper_presets_plan_against_release_layouts(
     [run] = plan_sweep(clip, [RECIPES.get("frozen")], llava, [0],
                        tmp_path / "runs", data_root=data)
     assert run.config.llm.source == "lmsys/vicuna-7b-v1.5" and not run.tiny
+    assert run.config.llm.revision == VICUNA_REVISION
     assert run.config.image_aspect == "pad" and run.feature_cache == ""
     assert {b["name"] for b in run.summary()["benchmarks"]} == {
         "gqa", "scienceqa-img", "textvqa-ocr", "mme", "mmbench", "seed-image"}
@@ -283,14 +290,15 @@ def test_dry_run_states_the_cost_on_the_profiles_gpu(tmp_path: Path) -> None:
     vicuna = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
               "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
               "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000}
-    for repo, files in (("timm/vit_large_patch14_clip_336.openai", {}),
-                        ("lmsys/vicuna-7b-v1.5", {"config.json": json.dumps(vicuna)})):
+    for repo, revision, files in (
+            ("timm/vit_large_patch14_clip_336.openai", "0a1b", {}),
+            ("lmsys/vicuna-7b-v1.5", VICUNA_REVISION, {"config.json": json.dumps(vicuna)})):
         folder = hub / f"models--{repo.replace('/', '--')}"
-        (folder / "snapshots" / "0a1b").mkdir(parents=True)
+        (folder / "snapshots" / revision).mkdir(parents=True)
         (folder / "refs").mkdir()
-        (folder / "refs" / "main").write_text("0a1b")
+        (folder / "refs" / "main").write_text(revision)
         for name, text in files.items():
-            (folder / "snapshots" / "0a1b" / name).write_text(text)
+            (folder / "snapshots" / revision / name).write_text(text)
     profile = tmp_path / "lab.toml"
     profile.write_text('executor = "local"\ngpu = "a100-80gb"\ngpus_per_node = 8\n')
     done = subprocess.run(
