@@ -69,7 +69,8 @@ def check(
 ) -> None:
     """Check sources and benchmarks as a sweep's plan does, but open every image."""
     from harness.cli.sweep import resolve_data_root
-    from harness.sweep.data_check import DataChecks, resolve_source
+    from harness.data.sources import resolve_source
+    from harness.sweep.data_check import DataChecks
     from harness.sweep.plan import benchmark_names
 
     checks = DataChecks(resolve_data_root(data_root, None), run_root(root) / "cache",

@@ -95,7 +95,7 @@ class DataSource:
         return rows
 
     def members(self) -> list[DataSource]:
-        return [resolve(name) for name in self.mix]
+        return [resolve_source(name) for name in self.mix]
 
     def _load_mixture(self, data_root: Path | None) -> list[dict[str, Any]]:
         pairs = []
@@ -130,7 +130,7 @@ def subsample(rows: list[dict[str, Any]], samples: int | None, source: str, stag
     return [rows[i] for i in chosen]
 
 
-def resolve(name_or_file: str) -> DataSource:
+def resolve_source(name_or_file: str) -> DataSource:
     """A registered source by name, or a user's source TOML file."""
     if name_or_file.endswith(".toml"):
         return load_source_file(name_or_file)
@@ -153,7 +153,7 @@ def load_source_file(path: str | Path) -> DataSource:
     mix = tuple(str((path.parent / m).resolve()) if m.endswith(".toml") else m
                 for m in source.mix)
     for member in mix:
-        resolve(member)  # an unknown member is refused now, naming the valid ones
+        resolve_source(member)  # an unknown member is refused now, naming the valid ones
     return DataSource(**{**source.__dict__, "folder": str(path.resolve().parent), "mix": mix})
 
 

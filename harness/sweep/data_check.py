@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from harness.data.sources import DataSource, resolve
+from harness.data.sources import DataSource
 from harness.errors import HarnessError
 from harness.eval.spec import Benchmark
 from harness.record import atomic_write_text
@@ -47,11 +47,6 @@ class BenchmarkFacts:
     folder: str
     dataset_hash: str
     items: int
-
-
-def resolve_source(name_or_file: str) -> DataSource:
-    """A registered source by name, or a user's source TOML file."""
-    return resolve(name_or_file)
 
 
 def combined_hash(parts: Iterable[Any]) -> str:

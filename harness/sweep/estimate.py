@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data.aspect import DEFAULT_ASPECT
+from harness.data.sources import resolve_source
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.sweep.cost import (
@@ -19,7 +20,7 @@ from harness.sweep.cost import (
     StageWork,
     run_cost,
 )
-from harness.sweep.data_check import DataChecks, resolve_source
+from harness.sweep.data_check import DataChecks
 from harness.sweep.plan import Run
 from harness.sweep.sizes import run_sizes
 

@@ -404,8 +404,8 @@ def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Pat
     whose annotations changed since the plan fails the run: its key promised other data."""
     from harness.data.conversations import load_conversations
     from harness.data.probe import write_probe
-    from harness.data.sources import subsample
-    from harness.sweep.data_check import current_hash, resolve_source
+    from harness.data.sources import resolve_source, subsample
+    from harness.sweep.data_check import current_hash
 
     config = run.config
     if config.data is not None:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from harness.combination import COMBINE, combined_id, member_ids, spelled_out
 from harness.config import KEPT_OUT_AT_DEFAULT, from_mapping, identity, stable_hash, to_plain
 from harness.data.aspect import DEFAULT_ASPECT, ImageAspect
-from harness.data.sources import PROBE, SUBSAMPLE_SEED
+from harness.data.sources import PROBE, SUBSAMPLE_SEED, resolve_source
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
@@ -30,7 +30,7 @@ from harness.model.llm import LLMSpec, resolve_llm
 from harness.preset import DataLoading, Preset, ProbeData
 from harness.recipe import Recipe
 from harness.record import RECORD_FILE
-from harness.sweep.data_check import DataChecks, resolve_source
+from harness.sweep.data_check import DataChecks
 
 RunState = Literal["new", "done", "failed"]
 SINGLE_CONNECTOR = "mlp2x_gelu"
