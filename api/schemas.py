@@ -166,6 +166,8 @@ class Beside(Model):
     encoder_id: str
     subject: str
     source: str
+    column: str
+    """What is compared: a category average, or a Table 5 benchmark column (``GQA``)."""
     category: str
     published: float
     recipe: str
@@ -176,6 +178,7 @@ class Beside(Model):
     seeds: int
     measured: float
     benchmarks: int
+    """How many of the category's columns the measured average covers (1 for a column)."""
     complete: bool
     difference: float | None
     """measured minus published, once the measured category covers all four benchmarks."""

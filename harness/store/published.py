@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from harness.eval.categories import category_of
 from harness.published.reader import PublishedRow
 from harness.store.models import PublishedScoreRow
 from harness.store.store import Store
@@ -82,31 +83,40 @@ def source_stages(source: str) -> int | None:
 
 def beside_measured(published: Sequence[dict[str, Any]],
                     settings: Sequence[Setting]) -> list[dict[str, Any]]:
-    """Each linked published category average next to every measured setting of the same
-    encoder (with as many stages as the source states): the measured value, how many of the
-    category's benchmarks it covers, and measured minus published once the category is
-    complete (a partial average is not the paper's number)."""
+    """Each linked published number beside every measured setting of the same encoder (with
+    as many stages as the source states): a category average beside the setting's, with how
+    many of the category's columns it covers, or a Table 5 benchmark column (LLaVA-1.5's GQA,
+    MME-P, ...) beside the setting's number for it, on the published scale. The difference is
+    given once the measured number is the paper's kind (a partial average is not)."""
     by_encoder: dict[str, list[Setting]] = {}
     for s in settings:
         by_encoder.setdefault(s.encoder_id, []).append(s)
     out = []
     for p in published:
-        if p["level"] != "category" or not p["encoder_id"]:
+        column = p["category"] if p["level"] == "category" else p["metric"]
+        table5 = p["level"] == "benchmark" and category_of(p["metric"]) is not None
+        if not p["encoder_id"] or not (p["level"] == "category" or table5):
             continue
         stages = source_stages(p["source"])
         for s in by_encoder.get(p["encoder_id"], []):
             if stages is not None and s.recipe_stages not in (0, stages):
                 continue
-            cell = s.categories.get(p["category"])
-            if cell is None:
-                continue
+            if table5:
+                if column not in s.table5:
+                    continue
+                measured, covered, complete = s.table5[column], 1, True
+            else:
+                cell = s.categories.get(column)
+                if cell is None:
+                    continue
+                measured, covered, complete = cell.value, cell.benchmarks, cell.complete
             out.append({
                 "encoder_id": p["encoder_id"], "subject": p["subject"], "source": p["source"],
-                "category": p["category"], "published": p["value"],
+                "column": column, "category": p["category"], "published": p["value"],
                 "recipe": s.recipe, "llm": s.llm, "connector": s.connector, "preset": s.preset,
-                "smoke": s.smoke, "seeds": s.seeds, "measured": cell.value,
-                "benchmarks": cell.benchmarks, "complete": cell.complete,
-                "difference": cell.value - p["value"] if cell.complete else None,
+                "smoke": s.smoke, "seeds": s.seeds, "measured": measured,
+                "benchmarks": covered, "complete": complete,
+                "difference": measured - p["value"] if complete else None,
             })
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from sqlalchemy import func, select
 
 from harness.published import read_builtin
@@ -83,3 +84,23 @@ def test_beside_measured_matches_stages_and_shows_complete_differences(store: St
 def test_source_stages() -> None:
     assert source_stages("Figure 4 (2-stage: 1.2M adapter)") == 2
     assert source_stages("Table 5 (final models)") is None
+
+
+def test_llava_15s_benchmarks_sit_beside_a_run_of_its_encoder(store: Store) -> None:
+    rows = read_builtin("llava-1.5")
+    report = import_published(store, rows, "llava-1.5")
+    assert report.added == 12 and report.unlinked == ()
+    run = ResultRecord(
+        run_key="llavagolden1", status="done", smoke=False,
+        encoder=EncoderInfo("clip-vit-l14-336.openai", "clip", "language", "vit", 336,
+                            tiny=False),
+        recipe="frozen", llm="hf:lmsys/vicuna-7b-v1.5", connector="mlp2x_gelu", seed=0,
+        preset="llava-1.5", config={"recipe": {"encoder": "frozen", "stages": [{}, {}]}},
+        scores=(Score("gqa", "accuracy", "overall", 60.5, 12578),
+                Score("mme", "perception", "overall", 1490.7, 2374)))
+    ingest_record(store, run)
+    beside = {b["column"]: b for b in beside_measured(store.published(), store.settings())}
+    assert set(beside) == {"GQA", "MME-P"}  # VQAv2, POPE, ...: not columns this harness fills
+    assert beside["GQA"]["difference"] == pytest.approx(60.5 - 62.0)
+    assert beside["MME-P"]["difference"] == pytest.approx(1490.7 - 1510.7)  # both in points
+    assert beside["GQA"]["category"] == "General" and beside["GQA"]["complete"]
