@@ -56,6 +56,9 @@ class Preset:
     llm: str
     data: ProbeData | None = None
     """The probe's size, for a preset that trains on the probe (``[data]``)."""
+    system_prompt: str | None = None
+    """Put before the first user turn, replacing the LLM's own (LLaVA's ``vicuna_v1``
+    conversation for Vicuna); unset keeps the LLM's. Part of the run key, with the LLM."""
     sources: dict[str, str] = field(default_factory=dict)
     """Training data per stage, ``{align = "llava-558k", finetune = "llava-665k"}``: a
     registered data source (``harness data sources``) or a source TOML file, each read from

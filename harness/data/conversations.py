@@ -65,7 +65,8 @@ def _plain_segments(turns, tokenizer, system: str) -> list[tuple[str, bool]]:
         else:
             pieces.append((text, False))
             pieces.append((f" {turn['value']}{tokenizer.eos_token}", True))
-            text = " "
+            # LLaVA's vicuna_v1 (SeparatorStyle.TWO) starts the next turn right after </s>.
+            text = ""
     if turns and turns[-1]["from"] == "human":
         pieces.append((text, False))
     return pieces

@@ -9,6 +9,7 @@ and so of the run key; at their defaults the name, and the key, are what they al
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -262,6 +263,8 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
     or a mapping) sets the connector's hyperparameters for every entry. Both default to the
     preset's own; a ``connector`` given here replaces the preset's with its options."""
     llm = resolve_llm(preset.llm)
+    if preset.system_prompt is not None:
+        llm = dataclasses.replace(llm, system_prompt=preset.system_prompt)
     args = parse_args(connector_args)
     if connector is None:
         connector = preset.connector

@@ -99,3 +99,19 @@ def test_unreadable_images_are_skipped_and_listed(tmp_path, tokenizer) -> None:
                                         str(tmp_path / "missing.png")}
     assert batch["unreadable"][str(tmp_path / "missing.png")].startswith("FileNotFoundError")
     assert ds.collate(items[1:]).keys() == {"unreadable"}
+
+
+def test_plain_format_is_llavas_vicuna_v1() -> None:
+    from types import SimpleNamespace
+
+    from harness.data.conversations import segments
+
+    tokenizer = SimpleNamespace(bos_token="<s>", eos_token="</s>", chat_template=None)
+    turns = [{"from": "human", "value": "<image>\nq1"}, {"from": "gpt", "value": "a1"},
+             {"from": "human", "value": "q2"}, {"from": "gpt", "value": "a2"}]
+    pieces = segments(turns, tokenizer, system="SYS")
+    # LLaVA's conv_vicuna_v1.get_prompt(): system, " ", then "ROLE: message" joined by " "
+    # after a user turn and "</s>" after an assistant turn.
+    assert "".join(t for t, _ in pieces) == (
+        "<s>SYS USER: <image>\nq1 ASSISTANT: a1</s>USER: q2 ASSISTANT: a2</s>")
+    assert [t for t, trained in pieces if trained] == [" a1</s>", " a2</s>"]
