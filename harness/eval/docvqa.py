@@ -1,6 +1,8 @@
-"""DocVQA val: ANLS (average normalised Levenshtein similarity, Biten et al.), the official
-metric: per question, the best 1 - distance / max(length) over the answers, on lower-cased,
-whitespace-collapsed text, and 0 when that similarity is below 0.5."""
+"""DocVQA val: ANLS (average normalised Levenshtein similarity, Biten et al.) as the official
+RRC evaluation script computes it: per question, the best 1 - distance / length over the
+answers, the distance between the lower-cased, whitespace-collapsed texts and the length that
+of the longer raw text, upper-cased (``max(len(gt.upper()), len(pred.upper()))``); 0 when the
+similarity is below 0.5."""
 
 from __future__ import annotations
 
@@ -40,7 +42,9 @@ def anls(prediction: str, answers: tuple[str, ...] | list[str],
     best = 0.0
     for answer in answers:
         gold = _norm(answer)
-        length = max(len(gold), len(pred))
+        # The official denominator: raw lengths, upper-cased ("ß" becomes "SS"), so repeated
+        # inner spaces and such letters count, though the distance ignores them.
+        length = max(len(answer.upper()), len(prediction.upper()))
         best = max(best, 1.0 if length == 0 else 1.0 - levenshtein(gold, pred) / length)
     return best if best >= threshold else 0.0
 

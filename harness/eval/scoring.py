@@ -11,28 +11,52 @@ from dataclasses import dataclass
 
 LETTERS = "ABCDEFGH"
 
-# Tried in order; the first that matches wins. Each pattern reflects a habit seen in MLLM
-# output: "(B)", "B.", "B)", "Answer: B", a bare "B", or "The answer is B".
-_PATTERNS = [
-    re.compile(r"^\s*\(?([A-H])\)?\s*(?:[.:)\]]|$|\s)"),
-    re.compile(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-H])\)?\b", re.IGNORECASE),
-    re.compile(r"\(([A-H])\)"),
-]
+# How models write a choice, each as a pattern over the answer (shared/reference/
+# answer-styles.tsv is the test): a letter after "answer is", "answer:" or "option"; a letter
+# that opens the answer, alone or before punctuation, a comma or an explanation; a bracketed
+# letter anywhere. Letters are read in either case, except a lowercase "a" that opens a phrase
+# ("a sofa"): that is an article.
+_AFTER_KEYWORD = re.compile(
+    r"(?:answer\s*(?:is\s*:?|:)|option)\s*[(\[]?([a-h])[)\]]?(?![a-z])", re.IGNORECASE)
+_OPENING = re.compile(r"^\s*([(\[])?([A-Ha-h])[)\]]?(?=$|[\s.,:;!?)\]])")
+_BRACKETED = re.compile(r"[(\[]([A-Ha-h])[)\]]")
+_STANDALONE = re.compile(r"(?<![A-Za-z])([A-H])(?![A-Za-z'])")
+_ARTICLES = ("a ", "an ", "the ")
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.strip().strip(".!").lower().split())
 
 
 def extract_letter(text: str, choices: Sequence[str] = ()) -> str | None:
-    """The option letter an answer names, or None if it names none of the choices."""
+    """The option letter an answer names, or None when it names none or more than one.
+
+    An answer that is one option's text (an article before it allowed) is that option; a
+    letter is read as the patterns above say; two different letters named ("A or B") are no
+    answer."""
     valid = LETTERS[: len(choices)] if choices else LETTERS
-    for pattern in _PATTERNS:
-        m = pattern.search(text)
-        if m and m.group(1).upper() in valid:
-            return m.group(1).upper()
-    # An answer that repeats exactly one option's text counts as that option.
-    said = text.strip().strip(".").lower()
-    hits = [i for i, c in enumerate(choices) if c.lower() == said]
-    if len(hits) == 1:
-        return valid[hits[0]]
-    return None
+    said = _normal(text)
+    if choices:
+        bare = next((said[len(a):] for a in _ARTICLES if said.startswith(a)), said)
+        hits = {i for i, c in enumerate(choices) if _normal(c) in (said, bare)}
+        if len(hits) == 1:
+            return valid[hits.pop()]
+    named = {m.group(1).upper() for pattern in (_BRACKETED, _STANDALONE)
+             for m in pattern.finditer(text)} & set(valid)
+    if len(named) > 1:
+        return None
+    keyword = _AFTER_KEYWORD.search(text)
+    opening = _OPENING.match(text)
+    if keyword:
+        letter = keyword.group(1).upper()
+    elif opening and not (opening.group(2) == "a" and opening.group(1) is None
+                          and text.lstrip()[1:2].isspace()):
+        letter = opening.group(2).upper()
+    elif named:
+        letter = next(iter(named))
+    else:
+        return None
+    return letter if letter in valid else None
 
 
 @dataclass(frozen=True)

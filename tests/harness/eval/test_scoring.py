@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 
 from harness.eval.scoring import Judged, accuracy_slices, cvbench_scores, extract_letter
@@ -9,8 +12,23 @@ from harness.eval.scoring import Judged, accuracy_slices, cvbench_scores, extrac
 CHOICES = ("left", "right", "above", "below")
 
 
+def answer_styles() -> list[tuple[str, tuple[str, ...], str | None]]:
+    """shared/reference/answer-styles.tsv and this project's own rows after it."""
+    path = Path(__file__).parent / "data" / "answer-styles.tsv"
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [(r["answer"], tuple(r["options"].split("|")),
+             None if r["reads"] == "-" else r["reads"]) for r in rows]
+
+
+@pytest.mark.parametrize(("text", "options", "letter"), answer_styles())
+def test_answers_are_read_as_the_reference_table_says(text: str, options: tuple[str, ...],
+                                                      letter: str | None) -> None:
+    assert extract_letter(text, options) == letter
+
+
 @pytest.mark.parametrize(("text", "letter"), [
-    ("B", "B"), ("(B)", "B"), ("B.", "B"), ("B) right", "B"), (" c", None), ("C", "C"),
+    ("B", "B"), ("(B)", "B"), ("B.", "B"), ("B) right", "B"), (" c", "C"), ("C", "C"),
     ("The answer is D.", "D"), ("Answer: (A)", "A"), ("I think (C) is right", "C"),
     ("right", "B"), ("Right.", "B"), ("", None), ("E", None), ("Because", None),
     ("A dog", "A"),
