@@ -24,7 +24,7 @@ from harness.data.conversations import prompt_ids, segments
 from harness.errors import HarnessError
 from harness.eval.files import UnreadableImage, open_image
 from harness.eval.prompts import LETTERS, template_hash
-from harness.eval.scoring import Judged
+from harness.eval.scoring import SCORER, Judged
 from harness.eval.spec import Benchmark, Grade, Item, as_item
 from harness.model.ensemble import stack_pixels
 from harness.model.llm import IMAGE_TOKEN
@@ -307,7 +307,8 @@ def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str
         Score(benchmark=benchmark.name, metric=m.name + variant, subset=m.subset, value=m.value,
               n=m.n, category=benchmark.category, benchmark_version=benchmark.version,
               prompt_hash=benchmark.prompt_hash, label_patch=benchmark.label_patch,
-              dataset_hash=dataset_hash, chance=m.chance, range_min=0.0, range_max=m.high)
+              dataset_hash=dataset_hash, chance=m.chance, scorer=SCORER, range_min=0.0,
+              range_max=m.high)
         for m in benchmark.score(judged)
     ]
     errors = sum(p.error is not None for p in predictions)
@@ -320,7 +321,7 @@ def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str
                             benchmark_version=benchmark.version,
                             prompt_hash=benchmark.prompt_hash,
                             label_patch=benchmark.label_patch, dataset_hash=dataset_hash,
-                            range_min=0.0, range_max=100.0))
+                            scorer=SCORER, range_min=0.0, range_max=100.0))
     return scores
 
 
@@ -434,6 +435,6 @@ def vision_reliance(with_image: Iterable[Score], blind: Iterable[Score]) -> list
                          subset=s.subset, value=s.value - b.value, n=min(s.n, b.n),
                          category=s.category, benchmark_version=s.benchmark_version,
                          prompt_hash=s.prompt_hash, label_patch=s.label_patch,
-                         dataset_hash=s.dataset_hash,
+                         dataset_hash=s.dataset_hash, scorer=s.scorer,
                          range_min=None if high is None else -high, range_max=high))
     return out

@@ -10,6 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 LETTERS = "ABCDEFGH"
+SCORING_VERSION = 2
+"""Raised whenever a rule that turns a model's output into credit changes (2: answers read
+as shared/reference/answer-styles.tsv says, DocVQA's official ANLS denominator). Every
+score records it, so numbers scored under different rules are told apart."""
+SCORER = f"harness scoring-v{SCORING_VERSION}"
 
 # How models write a choice, each as a pattern over the answer (shared/reference/
 # answer-styles.tsv is the test): a letter after "answer is", "answer:" or "option"; a letter
