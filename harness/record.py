@@ -119,6 +119,9 @@ class Score:
         None, doc="Lower end of the 95% confidence interval; empty where not yet measured.")
     ci_high: float | None = declared(
         None, doc="Upper end of the 95% confidence interval; empty where not yet measured.")
+    ci_resamples: int | None = declared(
+        None, doc="Bootstrap resamples the interval was drawn from.")
+    ci_seed: int | None = declared(None, doc="Seed of those resamples (the interval repeats).")
     range_min: float | None = declared(
         None, doc="The least value the metric can take (its declaration); empty if undeclared.")
     range_max: float | None = declared(

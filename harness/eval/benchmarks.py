@@ -59,6 +59,7 @@ BENCHMARKS.register(Benchmark(
     layout=cvbench.LAYOUT,
     split="test",
     max_new_tokens=6,
+    resample_within="source",
 ))
 
 # In Cambrian-1 Table 5's order, which is the order of its columns and categories

@@ -82,6 +82,7 @@ BENCHMARK = Benchmark(
     split="test",
     max_new_tokens=8,
     slim={"slim": lambda items: first_per(items, 25, lambda i: f"{i.source}/{i.task}")},
+    resample_within="source",
     table5=(Table5Column("CV-Bench-2D", subset="cvbench:2D"),
             Table5Column("CV-Bench-3D", subset="cvbench:3D")),
 )

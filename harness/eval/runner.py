@@ -22,6 +22,7 @@ import torch
 
 from harness.data.conversations import prompt_ids, segments
 from harness.errors import HarnessError
+from harness.eval.bootstrap import Bootstrap, intervals
 from harness.eval.files import UnreadableImage, open_image
 from harness.eval.prompts import LETTERS, template_hash
 from harness.eval.scoring import SCORER, Judged
@@ -32,6 +33,8 @@ from harness.model.mllm import MLLM
 from harness.record import Score, atomic_write_text
 
 log = logging.getLogger(__name__)
+BOOTSTRAP = Bootstrap()
+"""How every score's 95% interval is drawn (``harness.eval.bootstrap``)."""
 
 Mode = Literal["generate", "loglik"]
 FeatureLookup = Callable[[str | bytes], list[torch.Tensor]]
@@ -303,14 +306,19 @@ def _batches(model: MLLM, tokenizer, benchmark: Benchmark, items: list[Item], da
 def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str, *,
           variant: str = "") -> list[Score]:
     judged = [p.judged() for p in predictions]
-    scores = [
-        Score(benchmark=benchmark.name, metric=m.name + variant, subset=m.subset, value=m.value,
-              n=m.n, category=benchmark.category, benchmark_version=benchmark.version,
-              prompt_hash=benchmark.prompt_hash, label_patch=benchmark.label_patch,
-              dataset_hash=dataset_hash, chance=m.chance, scorer=SCORER, range_min=0.0,
-              range_max=m.high)
-        for m in benchmark.score(judged)
-    ]
+    drawn = intervals(benchmark.score, judged, BOOTSTRAP, within=benchmark.resample_within)
+    scores = []
+    for m in benchmark.score(judged):
+        interval = drawn.get((m.name, m.subset))
+        scores.append(Score(
+            benchmark=benchmark.name, metric=m.name + variant, subset=m.subset, value=m.value,
+            n=m.n, category=benchmark.category, benchmark_version=benchmark.version,
+            prompt_hash=benchmark.prompt_hash, label_patch=benchmark.label_patch,
+            dataset_hash=dataset_hash, chance=m.chance, scorer=SCORER,
+            range_min=0.0, range_max=m.high,
+            **({} if interval is None else {
+                "ci_low": interval.low, "ci_high": interval.high,
+                "ci_resamples": BOOTSTRAP.resamples, "ci_seed": BOOTSTRAP.seed})))
     errors = sum(p.error is not None for p in predictions)
     if errors:
         log.warning("%s: %d of %d items had unreadable images (counted as wrong)",

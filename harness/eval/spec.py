@@ -108,6 +108,9 @@ class Benchmark:
     max_new_tokens: int = 16
     slim: dict[str, Callable[[list[Item]], list[Item]]] = field(default_factory=dict)
     """Named small subsets for fast iteration, e.g. ``slim``."""
+    resample_within: str = ""
+    """A field of the graded items (``source``) the bootstrap resamples inside, for a
+    benchmark whose formula weighs those slices (CV-Bench); empty: all items together."""
     folder: str = ""
     """The folder under a data root holding the release (``DIR/<folder>/``); empty: the
     benchmark's name. Variants of one release share it (``textvqa-ocr`` reads ``textvqa``)."""

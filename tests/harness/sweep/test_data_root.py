@@ -145,6 +145,9 @@ def test_a_run_trains_on_the_sources_and_scores_the_data_root_benchmarks(
     assert record.status == "done", record.error
     overall = {(s.benchmark, s.metric) for s in record.scores if s.subset == "overall"}
     assert {("mmvp", "pair_accuracy"), ("cv-bench", "accuracy")} <= overall
+    pair = next(s for s in record.scores if (s.metric, s.subset) == ("pair_accuracy", "overall"))
+    assert pair.ci_low is not None and pair.ci_low <= pair.ci_high  # 3 pairs: an interval
+    assert (pair.ci_resamples, pair.ci_seed) == (2000, 0) and pair.scorer.startswith("harness")
     assert {s.dataset_hash for s in record.scores if s.benchmark == "mmvp"} == {
         run.dataset_hashes["mmvp"]}
     assert record.train["feature_cache"]["used"] is False
