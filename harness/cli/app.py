@@ -18,6 +18,7 @@ from harness.cli import (
     ingest,
     published,
     recipes,
+    rescore,
     status,
     sweep,
 )
@@ -36,6 +37,7 @@ app.command("ingest")(ingest.ingest)
 app.command("status")(status.status)
 app.command("cancel")(status.cancel)
 app.command("eval")(eval.eval_command)
+app.command("rescore")(rescore.rescore)
 app.add_typer(encoders.app, name="encoders")
 app.add_typer(recipes.app, name="recipes")
 app.add_typer(benchmarks.app, name="benchmarks")

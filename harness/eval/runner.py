@@ -9,6 +9,7 @@ a blind one (Cambrian's "does this benchmark need the image?").
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
@@ -301,6 +302,37 @@ def _batches(model: MLLM, tokenizer, benchmark: Benchmark, items: list[Item], da
                 done[r.item.idx] = _prediction(r.item, letter, grade, scoring="loglik",
                                                logliks=[round(v, 4) for v in logliks])
         yield [done[item.idx] for item in chunk]
+
+
+def regrade(benchmark: Benchmark, items: list[Item], predictions: dict[str, Prediction]
+            ) -> tuple[list[Prediction], list[str]]:
+    """The stored outputs graded again under today's rules, one per item in ``items``' order,
+    and the ids of items with no stored prediction: those count as wrong (``error`` says
+    why), never leave the denominator. Log-likelihood answers keep their letter; an item that
+    could not be asked stays wrong."""
+    out, missing = [], []
+    for item in items:
+        p = predictions.get(item.idx)
+        if p is None:
+            missing.append(item.idx)
+            out.append(_prediction(item, "", Grade(None, 0.0), error="no stored prediction"))
+        elif p.scoring == "loglik" or p.error is not None:
+            out.append(p)
+        else:
+            grade = benchmark.grade(item, p.output)
+            out.append(dataclasses.replace(p, extracted=grade.extracted,
+                                           correct=grade.credit >= 1.0, credit=grade.credit))
+    return out, missing
+
+
+def read_predictions(path: Path) -> dict[str, Prediction]:
+    """A predictions file's entries by item id (see ``evaluate``)."""
+    return _read_done(Path(path))
+
+
+def write_predictions(path: Path, predictions: list[Prediction]) -> None:
+    """Replace a predictions file whole (atomically), keeping its settings' meta file."""
+    atomic_write_text(Path(path), "".join(json.dumps(asdict(p)) + "\n" for p in predictions))
 
 
 def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str, *,
