@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,10 +181,6 @@ class DataChecks:
             atomic_write_text(self._cache_path, json.dumps(self._cache, indent=1,
                                                            sort_keys=True))
             self._dirty = False
-
-    def report(self) -> dict[str, Any]:
-        return {"sources": [asdict(f) for f in self._sources.values()],
-                "benchmarks": [asdict(f) for f in self._benchmarks.values()]}
 
 
 def _unreadable(root: Path, ref: str | bytes) -> str | None:
