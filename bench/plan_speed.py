@@ -21,9 +21,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from PIL import Image  # noqa: E402
 
 from harness.data import layouts  # noqa: E402
+from harness.data.sample import write_llava_sources  # noqa: E402
 from harness.encoder import ENCODERS  # noqa: E402
 from harness.preset import load_preset_file  # noqa: E402
 from harness.recipe import RECIPES  # noqa: E402
@@ -49,25 +49,8 @@ samples = "all"
 
 def write_data_root(root: Path, entries: int) -> Path:
     """Both LLaVA sources with ``entries`` conversations each (one small image per entry) and
-    MMVP's 300 questions."""
-    image = Image.new("RGB", (8, 8), "red")
-    # (source, annotation file, image folder, what entries' image paths are relative to)
-    for name, annotation_file, folder, relative_to in (
-            ("llava-558k", "blip_laion_cc_sbu_558k.json", "images/00000", "images"),
-            ("llava-665k", "llava_v1_5_mix665k.json", "coco/train2017", "")):
-        base = root / name
-        (base / folder).mkdir(parents=True)
-        rows = []
-        for i in range(entries):
-            image.save(base / folder / f"{i:09d}.jpg")
-            ref = str((base / folder / f"{i:09d}.jpg").relative_to(base / relative_to))
-            rows.append({"id": str(i), "image": ref, "conversations": [
-                {"from": "human", "value": "<image>\nDescribe the image briefly."},
-                {"from": "gpt", "value": "A small red square on its own."}]})
-        (base / annotation_file).write_text(json.dumps(rows))
-    for extra in ("gqa/images", "ocr_vqa/images", "textvqa/train_images", "vg/VG_100K",
-                  "vg/VG_100K_2"):
-        (root / "llava-665k" / extra).mkdir(parents=True)
+    MMVP's 300 questions, in their release layouts."""
+    write_llava_sources(root, entries)
     layouts.mmvp_full(root / "mmvp")
     return root
 

@@ -31,7 +31,13 @@ from harness.preset import PRESETS, load_preset_file
 from harness.recipe import RECIPES, Recipe, load_recipe_file
 from harness.record import ResultRecord
 from harness.store import Store, ingest_paths, resolve_db_url
-from harness.sweep.cluster import SlurmSettings, load_cluster, override, parse_sbatch_options
+from harness.sweep.cluster import (
+    ClusterProfile,
+    SlurmSettings,
+    load_cluster,
+    override,
+    parse_sbatch_options,
+)
 from harness.sweep.cost import Cost, gpu_named
 from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
 from harness.sweep.estimate import Hardware, estimate
@@ -70,10 +76,10 @@ def resolve_seeds(text: str | None, default: tuple[int, ...]) -> list[int]:
         raise HarnessError(f"bad --seeds {text!r}; expected integers like 0,1,2") from None
 
 
-def resolve_executor(executor: str | None, cluster: str | None, flags: dict[str, Any],
-                     parallel: int | None) -> tuple[str, SlurmSettings | None, int | None]:
+def resolve_executor(executor: str | None, profile: ClusterProfile | None,
+                     flags: dict[str, Any], parallel: int | None
+                     ) -> tuple[str, SlurmSettings | None, int | None]:
     """The executor and its SLURM settings: the profile's, with every flag given put in."""
-    profile = load_cluster(cluster) if cluster else None
     kind = check_executor(executor or (profile.executor if profile else "local"))
     if kind != "slurm":
         given = sorted(f"--{k.replace('_', '-')}" for k, v in flags.items() if v)
@@ -86,13 +92,13 @@ def resolve_executor(executor: str | None, cluster: str | None, flags: dict[str,
     return kind, settings, profile.runs_per_job if profile else None
 
 
-def resolve_accelerate_config(flag: Path | None, cluster: str | None) -> str | None:
+def resolve_accelerate_config(flag: Path | None, profile: ClusterProfile | None) -> str | None:
     """The accelerate config file the jobs use (the flag's, else the profile's), checked here
     so that a config the loop cannot train with fails before anything is submitted."""
     from harness.sweep.accelerate_config import launch_env
 
     path = str(flag.expanduser().resolve()) if flag else (
-        load_cluster(cluster).accelerate_config if cluster else None)
+        profile.accelerate_config if profile else None)
     if path is not None:
         launch_env(path)
     return path
@@ -101,13 +107,13 @@ def resolve_accelerate_config(flag: Path | None, cluster: str | None) -> str | N
 DATA_ENV = "HARNESS_DATA"
 
 
-def resolve_data_root(flag: Path | None, cluster: str | None) -> Path | None:
+def resolve_data_root(flag: Path | None, profile: ClusterProfile | None) -> Path | None:
     """``--data-root``, else ``$HARNESS_DATA``, else the cluster profile's ``data_root``."""
     if flag is not None:
         return flag.expanduser()
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
-    profile_root = load_cluster(cluster).data_root if cluster else None
+    profile_root = profile.data_root if profile else None
     return None if profile_root is None else Path(profile_root).expanduser()
 
 
@@ -187,8 +193,10 @@ def sweep(
                    "tasks_per_node": tasks_per_node, "gpus_per_task": gpus_per_task,
                    "cpus_per_task": cpus_per_task, "mem_gb": mem,
                    "sbatch": parse_sbatch_options(sbatch) if sbatch else None}
-    kind, slurm, profile_per_job = resolve_executor(executor, cluster, slurm_flags, parallel)
-    accelerate_file = resolve_accelerate_config(accelerate_config, cluster)
+    # Read once: the executor, accelerate config, data root, loading and GPU all come from it.
+    profile = load_cluster(cluster) if cluster else None
+    kind, slurm, profile_per_job = resolve_executor(executor, profile, slurm_flags, parallel)
+    accelerate_file = resolve_accelerate_config(accelerate_config, profile)
     if not wait and kind != "slurm":
         raise HarnessError(f"--no-wait needs --executor slurm (a {kind} job lives only as"
                            " long as this command)")
@@ -198,8 +206,8 @@ def sweep(
     runs = plan_sweep(encoder_ids, resolve_recipes(recipes, chosen.recipes), chosen,
                       resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector,
                       connector_args=connector_args,
-                      data_root=resolve_data_root(data_root, cluster),
-                      data_loading=load_cluster(cluster).data_loading if cluster else None)
+                      data_root=resolve_data_root(data_root, profile),
+                      data_loading=profile.data_loading if profile else None)
     in_flight: list[tuple[Run, Ticket]] = []
     if not dry_run:
         in_flight, died = find_in_flight(runs)
@@ -213,7 +221,7 @@ def sweep(
     where = _describe_executor(kind, slurm, per_job, parallel_local, run_root(root))
 
     if dry_run:
-        hardware = resolve_hardware(cluster, slurm)
+        hardware = resolve_hardware(profile, slurm)
         costs = estimate(runs, hardware, run_root(root) / "cache")
         if format == "json":
             print_json({"executor": kind, "executor_settings": to_plain(slurm) if slurm
@@ -342,11 +350,10 @@ def _outcome_line(run: Run, record: ResultRecord | None) -> str:
     return f"[green]ok[/] {run.label}: {', '.join(parts)} in {record.wall_seconds:.0f} s"
 
 
-def resolve_hardware(cluster: str | None, slurm: SlurmSettings | None) -> Hardware:
+def resolve_hardware(profile: ClusterProfile | None, slurm: SlurmSettings | None) -> Hardware:
     """The profile's GPU, the GPUs one run gets (its nodes x GPUs per node) and the MFU."""
-    if not cluster:
+    if profile is None:
         return Hardware()
-    profile = load_cluster(cluster)
     nodes = slurm.nodes if slurm is not None else 1
     return Hardware(gpu=gpu_named(profile.gpu) if profile.gpu else None,
                     gpus=nodes * profile.gpus_per_node, mfu=profile.mfu)

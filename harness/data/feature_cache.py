@@ -357,13 +357,19 @@ def image_refs(*row_lists: Iterable[dict[str, Any]]) -> list[str]:
     return sorted({r["image"] for rows in row_lists for r in rows if r.get("image")})
 
 
-def cache_off_reason(recipe_encoder: str, cache_dir: str) -> str | None:
-    """Why a run does not use the cache (None: it does). Only a recipe that keeps the encoder
-    frozen in every stage may: an unfrozen encoder's features change as it trains."""
-    if not cache_dir:
+def cache_off_reason(run) -> str | None:
+    """Why a planned run does not use the cache (None: it does). Only a recipe that keeps
+    the encoder frozen in every stage may: an unfrozen encoder's features change as it
+    trains. The cache holds the probe's images as the old ``resize`` feeds them, so runs on
+    data-root sources or another image aspect go without it."""
+    from harness.data.aspect import DEFAULT_ASPECT
+
+    if not run.feature_cache:
         return "switched off (feature_cache = false)"
-    if recipe_encoder != "frozen":
-        return f"encoder {recipe_encoder} in the recipe"
+    if run.config.recipe.encoder != "frozen":
+        return f"encoder {run.config.recipe.encoder} in the recipe"
+    if run.config.data is None or run.config.image_aspect != DEFAULT_ASPECT:
+        return "the feature cache covers the probe at image_aspect = 'resize' only"
     return None
 
 
@@ -372,7 +378,7 @@ def for_run(run, encoders: Sequence[Encoder], data_root: Path,
                                                                   dict[str, Any]]:
     """The cache a planned run (``harness.sweep.plan.Run``) uses, or None, and what its
     record says about it. Holds the run's training images and its benchmarks' images."""
-    reason = cache_off_reason(run.config.recipe.encoder, run.feature_cache)
+    reason = cache_off_reason(run)
     if reason is not None:
         return None, {"used": False, "hit": False, "reason": reason}
     from harness.eval.benchmarks import BENCHMARKS

@@ -18,13 +18,11 @@ from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.categories import suites
 
-PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
-          "camera.png", "coins.png", "page.png")
-"""Photographs in scikit-image's data folder, each with what it shows (below)."""
-SHOWS = {"astronaut.png": "an astronaut", "coffee.png": "a cup of coffee",
-         "chelsea.png": "a cat", "rocket.jpg": "a rocket on its launch pad",
-         "motorcycle_left.png": "a motorcycle", "camera.png": "a man with a camera",
-         "coins.png": "coins", "page.png": "a page of text"}
+PHOTOS = {"astronaut.png": "an astronaut", "coffee.png": "a cup of coffee",
+          "chelsea.png": "a cat", "rocket.jpg": "a rocket on its launch pad",
+          "motorcycle_left.png": "a motorcycle", "camera.png": "a man with a camera",
+          "coins.png": "coins", "page.png": "a page of text"}
+"""Photographs in scikit-image's data folder, and what each shows."""
 ENTRIES = 24
 """Conversations per training source."""
 INSTALL_HINT = "pip install 'encoder-harness[sample]' (scikit-image ships the photographs)"
@@ -50,9 +48,9 @@ def write_sample(root: Path) -> dict[str, list[str]]:
         raise HarnessError(f"{root} is not empty; harness data sample writes a new data root "
                            "and overwrites nothing")
     folder = photo_folder()
-    with layouts.drawn_with(layouts.Photographs([folder / name for name in PHOTOS])):
-        _llava_558k(root / "llava-558k")
-        _llava_665k(root / "llava-665k")
+    photos = layouts.Photographs([(folder / name, shows) for name, shows in PHOTOS.items()])
+    with layouts.drawn_with(photos):
+        write_llava_sources(root)
         benchmarks = []
         for name in suites()["table5"]:
             target = root / BENCHMARKS.get(name).data_folder
@@ -66,36 +64,40 @@ def _colour(i: int) -> str:
     return layouts.COLOURS[i % len(layouts.COLOURS)]
 
 
-def _shown(i: int) -> str:
-    return SHOWS[PHOTOS[i % len(layouts.COLOURS) % len(PHOTOS)]]
+def write_llava_sources(root: Path, entries: int = ENTRIES) -> None:
+    """LLaVA-1.5's two training sources under ``root``, ``entries`` conversations each, in
+    their release layouts (images as ``layouts.image`` draws them, captions saying what
+    they show)."""
+    _llava_558k(root / "llava-558k", entries)
+    _llava_665k(root / "llava-665k", entries)
 
 
-def _llava_558k(folder: Path) -> None:
+def _llava_558k(folder: Path, entries: int) -> None:
     """``blip_laion_cc_sbu_558k.json`` + ``images/00000/``: one caption per image."""
     source = DATA_SOURCES.get("llava-558k")
     rows = []
-    for i in range(ENTRIES):
+    for i in range(entries):
         name = f"00000/{i:09d}.jpg"
         layouts.image(folder / source.image_root / name, _colour(i), fmt="JPEG")
         rows.append({"id": f"{i:09d}", "image": name, "conversations": [
             {"from": "human", "value": "<image>\nWrite a terse but informative summary of "
                                        "the picture."},
-            {"from": "gpt", "value": f"a photograph of {_shown(i)}"}]})
+            {"from": "gpt", "value": f"a picture of {layouts.shown(_colour(i))}"}]})
     (folder / source.annotations).write_text(json.dumps(rows))
 
 
-def _llava_665k(folder: Path) -> None:
+def _llava_665k(folder: Path, entries: int) -> None:
     """``llava_v1_5_mix665k.json`` + the image folders of its five releases, each used."""
     source = DATA_SOURCES.get("llava-665k")
     rows = []
-    for i in range(ENTRIES):
+    for i in range(entries):
         where = source.image_folders[i % len(source.image_folders)]
         name = f"{where}/{i:012d}.jpg"
         layouts.image(folder / source.image_root / name, _colour(i), fmt="JPEG")
         rows.append({"id": f"{i:012d}", "image": name, "conversations": [
             {"from": "human", "value": "<image>\nWhat is shown in the image?\nAnswer the "
                                        "question using a single word or phrase."},
-            {"from": "gpt", "value": _shown(i)},
+            {"from": "gpt", "value": layouts.shown(_colour(i))},
             {"from": "human", "value": "Is it a photograph?"},
             {"from": "gpt", "value": "Yes"}]})
     (folder / source.annotations).write_text(json.dumps(rows))

@@ -116,16 +116,21 @@ class DataSource:
         return f"{self.annotations}" + (f" + {folders}" if folders else "")
 
 
+def check_samples(samples: int | None, available: int, source: str, asker: str) -> None:
+    """Refuse to draw more entries than a source has (never oversampling), in one line."""
+    if samples is not None and samples > available:
+        raise HarnessError(f"{asker} asks for {samples:,} samples but data source {source!r} "
+                           f"has {available:,}; lower the recipe's samples or use "
+                           "samples = \"all\"")
+
+
 def subsample(rows: list[dict[str, Any]], samples: int | None, source: str, stage: str
               ) -> list[dict[str, Any]]:
     """``samples`` entries drawn without replacement by a fixed seed (all of them for None),
     in the source's order; more than the source has is an error, never oversampling."""
+    check_samples(samples, len(rows), source, f"stage {stage!r}")
     if samples is None or samples == len(rows):
         return rows
-    if samples > len(rows):
-        raise HarnessError(f"stage {stage!r} asks for {samples:,} samples but data source "
-                           f"{source!r} has {len(rows):,}; lower the recipe's samples or "
-                           "use samples = \"all\"")
     chosen = sorted(random.Random(SUBSAMPLE_SEED).sample(range(len(rows)), samples))
     return [rows[i] for i in chosen]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.data.aspect import DEFAULT_ASPECT
+from harness.data.feature_cache import cache_off_reason
 from harness.data.sources import resolve_source
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
@@ -84,9 +84,7 @@ def estimate(runs: list[Run], hardware: Hardware, cache_dir: Path) -> list[Cost]
             sizes, stage_work(run, check), encoder=run.config.recipe.encoder,
             eval_items=items, eval_new_tokens=new_tokens, micro_batch=run.micro_batch,
             gradient_checkpointing=run.gradient_checkpointing,
-            # As the job decides: the cache covers the probe at the old resize only.
-            feature_cache=bool(run.feature_cache) and run.config.data is not None
-            and run.config.image_aspect == DEFAULT_ASPECT, keep=run.save_model, gpu=hardware.gpu,
+            feature_cache=cache_off_reason(run) is None, keep=run.save_model, gpu=hardware.gpu,
             gpus=hardware.gpus, mfu=hardware.mfu))
     for check in checks.values():
         check.save()

@@ -27,7 +27,6 @@ import submitit
 
 import harness
 from harness.config import identity, to_plain
-from harness.data.aspect import DEFAULT_ASPECT
 from harness.errors import HarnessError
 from harness.record import (
     PREDICTIONS_DIR,
@@ -314,14 +313,9 @@ def execute(run: Run, status: StatusWriter
     if run.gradient_checkpointing:
         enable_gradient_checkpointing(model.llm)
         train["gradient_checkpointing"] = {"used": True}
-    if probe_root is not None and config.image_aspect == DEFAULT_ASPECT:
-        features, train["feature_cache"] = feature_cache.for_run(
-            run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
-            accelerator)
-    else:
-        features, train["feature_cache"] = None, {
-            "used": False, "hit": False,
-            "reason": "the feature cache covers the probe at image_aspect = 'resize' only"}
+    features, train["feature_cache"] = feature_cache.for_run(
+        run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
+        accelerator)
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from harness.combination import COMBINE, combined_id, member_ids, spelled_out
 from harness.config import KEPT_OUT_AT_DEFAULT, from_mapping, identity, stable_hash, to_plain
 from harness.data.aspect import DEFAULT_ASPECT, ImageAspect
-from harness.data.sources import PROBE, SUBSAMPLE_SEED, resolve_source
+from harness.data.sources import PROBE, SUBSAMPLE_SEED, check_samples, resolve_source
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
@@ -221,11 +221,8 @@ def source_fingerprints(preset: Preset, recipe: Recipe, checks: DataChecks
         source = resolve_source(named)
         facts = checks.source(source)
         samples = None if stage.samples in (None, "all") else int(stage.samples)
-        if samples is not None and samples > facts.entries:
-            raise HarnessError(
-                f"recipe {recipe.name!r} stage {stage.name!r} asks for {samples:,} samples "
-                f"but data source {source.name!r} has {facts.entries:,}; lower the recipe's "
-                "samples or use samples = \"all\"")
+        check_samples(samples, facts.entries, source.name,
+                      f"recipe {recipe.name!r} stage {stage.name!r}")
         out[stage.name] = {"name": source.name, "annotation_hash": facts.annotation_hash,
                            "samples": "all" if samples is None else samples,
                            "subsample_seed": SUBSAMPLE_SEED}
