@@ -21,13 +21,13 @@ from typing import Any, Literal
 
 import torch
 
-from harness.data.conversations import prompt_ids, segments
 from harness.errors import HarnessError
 from harness.eval.bootstrap import Bootstrap, intervals
 from harness.eval.files import UnreadableImage, open_image
 from harness.eval.prompts import LETTERS, template_hash
 from harness.eval.scoring import SCORER, Judged
 from harness.eval.spec import Benchmark, Grade, Item, as_item
+from harness.model.chat import prompt_ids, segments
 from harness.model.ensemble import stack_pixels
 from harness.model.llm import IMAGE_TOKEN
 from harness.model.mllm import MLLM

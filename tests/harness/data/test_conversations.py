@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.data.conversations import (
-    encode_with_image,
-    pad_batch,
-    prompt_ids,
-    tokenize_conversation,
-)
+from harness.data.conversations import pad_batch
 from harness.errors import HarnessError
+from harness.model.chat import encode_with_image, prompt_ids, tokenize_conversation
 from harness.model.llm import image_token_id, train_tokenizer
 from harness.model.mllm import IGNORE_INDEX
 
@@ -104,7 +100,7 @@ def test_unreadable_images_are_skipped_and_listed(tmp_path, tokenizer) -> None:
 def test_plain_format_is_llavas_vicuna_v1() -> None:
     from types import SimpleNamespace
 
-    from harness.data.conversations import segments
+    from harness.model.chat import segments
 
     tokenizer = SimpleNamespace(bos_token="<s>", eos_token="</s>", chat_template=None)
     turns = [{"from": "human", "value": "<image>\nq1"}, {"from": "gpt", "value": "a1"},

@@ -186,7 +186,7 @@ def test_batched_option_logliks_equal_one_question_at_a_time(tiny, layouts,
 
 
 def test_option_tokens_are_the_trained_answer_tokens(tiny) -> None:
-    from harness.data.conversations import tokenize_conversation
+    from harness.model.chat import tokenize_conversation
 
     _, tok, _ = tiny
     for k, cont in enumerate(option_continuations(tok, 3)):

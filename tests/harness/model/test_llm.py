@@ -10,8 +10,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from harness.data.conversations import prompt_ids, segments, tokenize_conversation
 from harness.errors import HarnessError
+from harness.model.chat import prompt_ids, segments, tokenize_conversation
 from harness.model.llm import IMAGE_TOKEN, LLMS, build_llm, image_token_id, resolve_llm
 from harness.model.mllm import IGNORE_INDEX
 
