@@ -22,7 +22,13 @@ from typing import Any, Literal
 import torch
 
 from harness.errors import HarnessError
-from harness.eval.bootstrap import Bootstrap, intervals
+from harness.eval.bootstrap import (
+    Bootstrap,
+    Replicates,
+    replicates,
+    replicates_path,
+    to_bytes,
+)
 from harness.eval.files import UnreadableImage, open_image
 from harness.eval.prompts import LETTERS, template_hash
 from harness.eval.scoring import SCORER, Judged
@@ -31,7 +37,7 @@ from harness.model.chat import prompt_ids, segments
 from harness.model.ensemble import stack_pixels
 from harness.model.llm import IMAGE_TOKEN
 from harness.model.mllm import MLLM
-from harness.record import Score, atomic_write_text
+from harness.record import Score, atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 BOOTSTRAP = Bootstrap()
@@ -336,20 +342,26 @@ def write_predictions(path: Path, predictions: list[Prediction]) -> None:
 
 
 def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str, *,
-          variant: str = "") -> list[Score]:
+          variant: str = "", replicates_file: Path | None = None) -> list[Score]:
+    """The benchmark's metrics with their 95% intervals. With ``replicates_file``, the
+    bootstrap draws of the overall and Table 5 numbers are kept there too (``.npz``): the
+    store pools seeds and pairs encoders with them (``harness.eval.noise``)."""
     judged = [p.judged() for p in predictions]
-    drawn = intervals(benchmark.score, judged, BOOTSTRAP, within=benchmark.resample_within)
+    drawn = replicates(benchmark.score, judged, BOOTSTRAP, within=benchmark.resample_within)
+    interval = {} if drawn is None else drawn.intervals()
+    if replicates_file is not None:
+        _keep_replicates(benchmark, drawn, variant, replicates_file)
     scores = []
     for m in benchmark.score(judged):
-        interval = drawn.get((m.name, m.subset))
+        ci = interval.get((m.name, m.subset))
         scores.append(Score(
             benchmark=benchmark.name, metric=m.name + variant, subset=m.subset, value=m.value,
             n=m.n, category=benchmark.category, benchmark_version=benchmark.version,
             prompt_hash=benchmark.prompt_hash, label_patch=benchmark.label_patch,
             dataset_hash=dataset_hash, chance=m.chance, scorer=SCORER,
             range_min=0.0, range_max=m.high,
-            **({} if interval is None else {
-                "ci_low": interval.low, "ci_high": interval.high,
+            **({} if ci is None else {
+                "ci_low": ci.low, "ci_high": ci.high,
                 "ci_resamples": BOOTSTRAP.resamples, "ci_seed": BOOTSTRAP.seed})))
     errors = sum(p.error is not None for p in predictions)
     if errors:
@@ -363,6 +375,20 @@ def score(benchmark: Benchmark, predictions: list[Prediction], dataset_hash: str
                             label_patch=benchmark.label_patch, dataset_hash=dataset_hash,
                             scorer=SCORER, range_min=0.0, range_max=100.0))
     return scores
+
+
+def _keep_replicates(benchmark: Benchmark, drawn: Replicates | None, variant: str,
+                     path: Path) -> None:
+    """The draws of the numbers settings are made of (overall, and the Table 5 slices),
+    named as the scores are; no file when there are too few units to draw."""
+    if drawn is None:
+        Path(path).unlink(missing_ok=True)
+        return
+    kept = {"overall", *(column.subset for column in benchmark.table5)}
+    named = dataclasses.replace(drawn, benchmark=benchmark.name, values={
+        (metric + variant, subset): values for (metric, subset), values in drawn.values.items()
+        if subset in kept})
+    atomic_write_bytes(Path(path), to_bytes(named))
 
 
 # -- the predictions file: append per batch, resume on restart ---------------------------
@@ -456,7 +482,8 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
         if on_progress:
             on_progress(finished, len(items))
     predictions = [done[i.idx] for i in items]
-    return score(benchmark, predictions, dataset_hash, variant=opts.variant)
+    return score(benchmark, predictions, dataset_hash, variant=opts.variant,
+                 replicates_file=replicates_path(predictions_file))
 
 
 def vision_reliance(with_image: Iterable[Score], blind: Iterable[Score]) -> list[Score]:

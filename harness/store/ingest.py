@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from harness.config import stable_hash
 from harness.errors import HarnessError
+from harness.eval.bootstrap import from_bytes
 from harness.record import (
     EVAL_DIR,
     PREDICTIONS_DIR,
@@ -34,11 +36,13 @@ from harness.store.models import (
     RUN_COLUMN_NAMES,
     EncoderRow,
     PredictionFileRow,
+    ReplicatesRow,
     RunRow,
     ScoreRow,
 )
 from harness.store.store import Store
 
+log = logging.getLogger(__name__)
 Outcome = Literal["added", "updated", "unchanged"]
 WRITE_ATTEMPTS = 4
 """A lost race costs one retry; more covers a PostgreSQL deadlock or serialization abort."""
@@ -163,7 +167,7 @@ def record_hash(record: ResultRecord) -> str:
 def _ingest(store: Store, record: ResultRecord, run_dir: Path | None = None) -> Outcome:
     check_record(record)
     digest = record_hash(record)
-    files = _prediction_files(run_dir) if run_dir is not None else []
+    files = _run_files(run_dir) if run_dir is not None else RunFiles()
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with store.session(write=True) as session:
@@ -178,13 +182,13 @@ def _ingest(store: Store, record: ResultRecord, run_dir: Path | None = None) -> 
 
 
 def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | None = None,
-           files: list[dict] | None = None) -> Outcome:
+           files: RunFiles | None = None) -> Outcome:
     run = session.get(RunRow, record.run_key)
     if run is not None and run.record_hash == digest:
         if run_dir is not None and run.run_dir != str(run_dir):
             # The same record found in a moved folder: follow it, the scores stay.
             run.run_dir = str(run_dir)
-            _replace_prediction_files(session, record.run_key, files or [])
+            _replace_run_files(session, record.run_key, files or RunFiles())
         return "unchanged"
     _upsert_encoder(session, record)
     outcome: Outcome = "updated" if run is not None else "added"
@@ -199,7 +203,7 @@ def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | 
     if run_dir is not None or outcome == "added":
         run.run_dir = "" if run_dir is None else str(run_dir)
     session.flush()
-    _replace_prediction_files(session, record.run_key, files or [])
+    _replace_run_files(session, record.run_key, files or RunFiles())
     session.add_all(_score_rows(record))
     return outcome
 
@@ -263,22 +267,34 @@ def _check_columns(record: ResultRecord, table: type, obj: object, prefix: str) 
                 raise HarnessError(f"{where} = {value} is out of range (|value| < {limit})")
 
 
-def _prediction_files(run_dir: Path) -> list[dict]:
-    """Per-item predictions next to the record, with item count and content hash: the sweep's
-    ``predictions/<benchmark>.jsonl`` and ``harness eval``'s ``eval/<benchmark>.jsonl``. Where
-    both name a benchmark, the later evaluation's file is the one shown (its scores replaced
-    the sweep's in the record)."""
+@dataclass
+class RunFiles:
+    """What a run folder holds beside its record, as rows to store."""
+
+    predictions: list[dict] = field(default_factory=list)
+    replicates: list[dict] = field(default_factory=list)
+
+
+def _run_files(run_dir: Path) -> RunFiles:
+    """Per-item predictions next to the record, with item count and content hash, and the
+    bootstrap draws kept beside them: the sweep's ``predictions/<benchmark>.jsonl`` and
+    ``harness eval``'s ``eval/<benchmark>.jsonl``. Where both name a benchmark, the later
+    evaluation's files are the ones kept (its scores replaced the sweep's in the record)."""
     found: dict[str, Path] = {}
+    drawn: dict[tuple[str, str, str], dict] = {}
     for folder in (PREDICTIONS_DIR, EVAL_DIR):
         for path in sorted((run_dir / folder).glob("*.jsonl")):
             found[path.stem] = path
-    out = []
+        for path in sorted((run_dir / folder).glob("*.replicates.npz")):
+            for row in _replicate_rows(path):
+                drawn[(row["benchmark"], row["metric"], row["subset"])] = row
+    out = RunFiles(replicates=list(drawn.values()))
     for benchmark, path in sorted(found.items()):
         try:
             data = path.read_bytes()
         except OSError:
             continue  # a file being rewritten; the next ingest picks it up
-        out.append({
+        out.predictions.append({
             "benchmark": benchmark,
             "path": path.relative_to(run_dir).as_posix(),
             "items": sum(1 for line in data.splitlines() if line.strip()),
@@ -287,9 +303,25 @@ def _prediction_files(run_dir: Path) -> list[dict]:
     return out
 
 
-def _replace_prediction_files(session: Session, run_key: str, files: list[dict]) -> None:
+def _replicate_rows(path: Path) -> list[dict]:
+    """A replicates file's draws as rows; an unreadable file is left out (the scores keep
+    their own intervals; only the pooled ones miss this run) and said in the log."""
+    try:
+        drawn = from_bytes(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        log.warning("%s: bootstrap draws not read (%s)", path, exc)
+        return []
+    return [{"benchmark": drawn.benchmark, "metric": metric, "subset": subset,
+             "units": drawn.units, "resamples": drawn.settings.resamples,
+             "seed": drawn.settings.seed, "draws": values.astype("<f4").tobytes()}
+            for (metric, subset), values in sorted(drawn.values.items())]
+
+
+def _replace_run_files(session: Session, run_key: str, files: RunFiles) -> None:
     session.execute(delete(PredictionFileRow).where(PredictionFileRow.run_key == run_key))
-    session.add_all(PredictionFileRow(run_key=run_key, **f) for f in files)
+    session.execute(delete(ReplicatesRow).where(ReplicatesRow.run_key == run_key))
+    session.add_all(PredictionFileRow(run_key=run_key, **f) for f in files.predictions)
+    session.add_all(ReplicatesRow(run_key=run_key, **r) for r in files.replicates)
 
 
 def check_record(record: ResultRecord) -> None:

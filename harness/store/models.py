@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -108,6 +109,29 @@ class PredictionFileRow(Base):
     """Relative to the run folder."""
     items: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ReplicatesRow(Base):
+    """A run's bootstrap draws of one overall or Table 5 score (``harness.eval.bootstrap``):
+    what the settings' two-stage intervals and ``harness compare`` are computed from."""
+
+    __tablename__ = "score_replicates"
+    __table_args__ = (
+        UniqueConstraint("run_key", "benchmark", "metric", "subset",
+                         name="uq_score_replicates_run_metric"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_key: Mapped[str] = mapped_column(ForeignKey("runs.key", ondelete="CASCADE"), index=True)
+    benchmark: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(100))
+    subset: Mapped[str] = mapped_column(String(200))
+    units: Mapped[str] = mapped_column(String(16))
+    """Digest of the units drawn over: runs with equal digests were drawn alike."""
+    resamples: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    draws: Mapped[bytes] = mapped_column(LargeBinary)
+    """``resamples`` little-endian float32 values."""
 
 
 class PublishedScoreRow(Base):

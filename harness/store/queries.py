@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from harness.eval.bootstrap import Draws
 from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store.columns import field_names, iso, plain_values, selected
 from harness.store.models import (
@@ -19,6 +21,7 @@ from harness.store.models import (
     EncoderRow,
     PredictionFileRow,
     PublishedScoreRow,
+    ReplicatesRow,
     RunRow,
     ScoreRow,
 )
@@ -306,3 +309,17 @@ def _run_dict(run: RunRow) -> dict[str, Any]:
 def _run_value(run: RunRow, name: str) -> Any:
     value = getattr(run, RUN_COLUMN_NAMES.get(name, name))
     return iso(value) if isinstance(value, datetime) else value
+
+
+def replicates(session: Session, keys: list[str]) -> dict[str, dict[tuple[str, str, str], Draws]]:
+    """The kept bootstrap draws of these runs: run key -> (benchmark, metric, subset) ->
+    draws (``harness.store.noise`` pools and pairs them)."""
+    out: dict[str, dict[tuple[str, str, str], Draws]] = {}
+    query = select(ReplicatesRow.run_key, ReplicatesRow.benchmark, ReplicatesRow.metric,
+                   ReplicatesRow.subset, ReplicatesRow.units, ReplicatesRow.draws)
+    for i in range(0, len(keys), 500):  # well under every backend's bound-parameter limit
+        chunk = query.where(ReplicatesRow.run_key.in_(keys[i:i + 500]))
+        for run_key, benchmark, metric, subset, units, draws in session.execute(chunk):
+            out.setdefault(run_key, {})[(benchmark, metric, subset)] = Draws(
+                np.frombuffer(draws, dtype="<f4").astype(np.float64), units)
+    return out

@@ -14,8 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from harness.eval.bootstrap import Draws
 from harness.eval.categories import columns
 from harness.store.models import EncoderRow, RunRow, ScoreRow
+from harness.store.noise import RunDraws, setting_rng, side
+from harness.store.queries import replicates
 from harness.store.summary import OVERALL, SETTING_FIELDS, Setting, build_settings
 
 FULL_READ_SHARE = 0.25
@@ -95,7 +98,7 @@ class SettingsRollup:
                 self._variants.update(run.variants())
                 dirty.add(run.setting)
             for setting in dirty:
-                self._rebuild(setting)
+                self._rebuild(setting, session)
             self._variants = +self._variants  # drop the counts that fell to zero
             self._sorted = sorted(self._settings.values(), key=lambda s: s.key)
             return self._sorted
@@ -132,7 +135,7 @@ class SettingsRollup:
         self._variants.subtract(run.variants())
         return run.setting
 
-    def _rebuild(self, setting: tuple[Any, ...]) -> None:
+    def _rebuild(self, setting: tuple[Any, ...], session: Session) -> None:
         members = sorted(self._members.get(setting, ()))
         if not members:
             self._members.pop(setting, None)
@@ -141,6 +144,7 @@ class SettingsRollup:
         runs = [self._runs[k] for k in members]
         built = build_settings(_aggregate_rows(runs))
         if built:
+            built[0].draws = _pooled_draws(session, setting, runs, members)
             self._settings[setting] = built[0]
         else:  # finished runs without any overall score
             self._settings.pop(setting, None)
@@ -172,6 +176,18 @@ def _aggregate_rows(runs: list[RunScores]) -> list[dict[str, Any]]:
             "n": max(int(s[6] or 0) for s in scores),
         })
     return rows
+
+
+def _pooled_draws(session: Session, setting: tuple[Any, ...], runs: list[RunScores],
+                  members: list[str]) -> dict[str, Draws]:
+    """The setting's columns drawn over its seeds and units, from the runs' kept draws."""
+    drawn = replicates(session, members)
+    if not drawn:
+        return {}
+    pooled = side("|".join(map(str, setting)), [
+        RunDraws(key, {(b, m, s): v for b, m, s, _c, v, *_ in run.scores}, drawn.get(key, {}))
+        for key, run in zip(members, runs, strict=True)], setting_rng(setting))
+    return pooled.pooled
 
 
 def _finished_runs(session: Session) -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ from statistics import fmean as mean
 from typing import Any, Literal
 
 from harness.eval.benchmarks import declared_headline
+from harness.eval.bootstrap import Draws, Interval
 from harness.eval.categories import categories, columns_from_values, to_percent
 
 OVERALL = "overall"
@@ -102,6 +103,9 @@ class Setting:
     benchmarks: dict[str, Cell] = field(default_factory=dict)
     table5: dict[str, float] = field(default_factory=dict)
     """Cambrian Table 5 columns on their published scales (MME-P in points), mean over seeds."""
+    draws: dict[str, Draws] = field(default_factory=dict)
+    """Column (as in ``values``) -> bootstrap draws over seeds and units, where the runs kept
+    theirs (``harness.store.noise``)."""
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -130,6 +134,11 @@ class Setting:
     def value(self, column: str) -> float | None:
         """A benchmark's value, else a category's average, else None."""
         return self.values.get(column)
+
+    @cached_property
+    def intervals(self) -> dict[str, Interval]:
+        """Column -> 95% interval over seeds and units (two-stage bootstrap)."""
+        return {c: d.interval() for c, d in self.draws.items() if c in self.values}
 
     def identity(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in (*SETTING_FIELDS, "group", "supervision",

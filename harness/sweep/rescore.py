@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
+from harness.eval.bootstrap import replicates_path
 from harness.eval.runner import (
     EvalOptions,
     read_predictions,
@@ -64,7 +65,8 @@ def rescore_run(run_dir: Path) -> Rescored:
             write_predictions(path, predictions)
             if missing:
                 report.missing[benchmark.name + variant] = len(missing)
-            fresh += score(benchmark, predictions, dataset_hash, variant=variant)
+            fresh += score(benchmark, predictions, dataset_hash, variant=variant,
+                           replicates_file=replicates_path(path))
     if not fresh:
         raise HarnessError(f"run {record.run_key}: no stored predictions under "
                            f"{run_dir / PREDICTIONS_DIR}")

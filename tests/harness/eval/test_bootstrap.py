@@ -50,3 +50,40 @@ def test_cvbench_resamples_within_each_source() -> None:
 def test_fewer_than_two_units_give_no_interval() -> None:
     assert intervals(lambda j: [mean_accuracy(j)], [Judged(True, idx="1")]) == {}
     assert intervals(lambda j: [mean_accuracy(j)], []) == {}
+
+
+def test_the_draws_depend_on_the_units_not_on_their_order() -> None:
+    import random
+
+    from harness.eval.bootstrap import replicates
+
+    judged = pairs(40, 25)
+    shuffled = judged[:]
+    random.Random(3).shuffle(shuffled)
+    a, b = replicates(mmvp.score, judged), replicates(mmvp.score, shuffled)
+    assert a is not None and b is not None and a.units == b.units
+    assert (a.values[("pair_accuracy", "overall")] == b.values[("pair_accuracy",
+                                                                 "overall")]).all()
+    # Other units, other digest: pooled and paired intervals know the runs differ.
+    other = replicates(mmvp.score, pairs(41, 25))
+    assert other is not None and other.units != a.units
+
+
+def test_a_replicates_file_reads_back_and_nothing_else_is_read() -> None:
+    import io
+
+    import numpy as np
+    import pytest
+
+    from harness.eval.bootstrap import from_bytes, replicates, to_bytes
+
+    drawn = replicates(mmvp.score, pairs(30, 10), Bootstrap(resamples=50))
+    assert drawn is not None
+    back = from_bytes(to_bytes(drawn))
+    assert back.units == drawn.units and back.settings == drawn.settings
+    assert back.intervals() == drawn.intervals()
+    pickled = io.BytesIO()
+    np.savez(pickled, units=np.array([object()], dtype=object))
+    for bad in (b"not an npz", pickled.getvalue(), to_bytes(drawn)[:100]):
+        with pytest.raises(ValueError):
+            from_bytes(bad)
