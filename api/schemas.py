@@ -10,6 +10,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from harness.eval.protocols import Protocol
 from harness.store import queries
 from harness.store.models import RUN_COLUMN_NAMES, EncoderRow, RunRow, ScoreRow
 
@@ -94,6 +95,39 @@ class Predictions(Model):
     items: list[dict[str, Any]]
 
 
+class ProtocolReading(Model):
+    value: float | None
+    """The benchmark's headline metric under this protocol; null when not applicable."""
+    n: int
+    """Units the metric counted (items, pairs, groups)."""
+    note: str
+    """Why there is no value, or what a partial value covers."""
+
+
+class ProtocolSensitivity(Model):
+    """One benchmark's headline under each scoring protocol, with or without the image."""
+
+    benchmark: str
+    blind: bool
+    metric: str
+    readings: dict[Protocol, ProtocolReading]
+    """``strict``: only an answer that is exactly one capital option letter counts; ``rule``:
+    the project's answer reading; ``loglik``: the likeliest option, where that was run."""
+    spread: float | None
+    """Largest minus smallest applicable value; null with fewer than two."""
+
+
+class RunProtocols(Model):
+    """How much a run's numbers depend on the scoring protocol, from its stored predictions."""
+
+    run_key: str
+    scorer: str
+    """The reading rule's version on this server."""
+    benchmarks: list[ProtocolSensitivity]
+    skipped: list[str]
+    """Prediction files or benchmarks left out, each with why."""
+
+
 LeaderboardRow = from_columns(
     "LeaderboardRow", {c.key: c for c in queries.LEADERBOARD_COLUMNS},
     "One score of a finished run, with its encoder and setting.")
@@ -116,6 +150,12 @@ class TableRow(Model):
     kind: Literal["measured", "published"] = "measured"
     source: str | None = None
     """For a published row: the figure or table it comes from."""
+    intervals: dict[str, list[float]] = {}
+    """Column -> [low, high]: the 95% interval over seeds and questions (a two-stage
+    bootstrap), where the runs kept their draws."""
+    within_noise_above: dict[str, bool] = {}
+    """Column -> whether the gap to the setting ranked just above on that column is within
+    noise (true) or not (false); absent for the top one and where no draws were kept."""
 
 
 class Table(Model):
@@ -187,3 +227,46 @@ class Beside(Model):
 class IngestResult(Model):
     run_key: str
     outcome: Literal["added", "updated", "unchanged"]
+
+
+class CompareSide(Model):
+    label: str
+    """The setting (encoder · recipe · LLM · connector · preset, with its seeds) or run."""
+    runs: list[str]
+
+
+class Difference(Model):
+    column: str
+    """A benchmark (its headline metric) or a category average."""
+    a: float
+    b: float
+    difference: float
+    """A minus B."""
+    low: float | None
+    high: float | None
+    """The 95% interval of the difference over seeds and questions; null where either side
+    kept no bootstrap draws."""
+    paired: bool
+    """Both sides were scored on the same questions, resampled together."""
+    within_noise: bool | None
+    """The interval holds 0."""
+
+
+class SeedPlan(Model):
+    column: str
+    gap: float
+    seeds: int | None
+    """Seeds per side to detect ``gap`` points at alpha 0.05 and power 0.8; null where no
+    number is enough or the spread could not be measured (``note`` says which)."""
+    unit_sd: float
+    """Standard deviation of the difference from the questions alone."""
+    seed_sd_a: float | None
+    seed_sd_b: float | None
+    note: str
+
+
+class CompareResult(Model):
+    a: CompareSide
+    b: CompareSide
+    differences: list[Difference]
+    plans: list[SeedPlan] | None = None

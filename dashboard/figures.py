@@ -77,6 +77,8 @@ def group_comparison(
                 [r.get("label") or r["encoder_id"] for r in members],
             ],
             "y": [r["value"] for r in members],
+            **_error_bars([r["value"] for r in members],
+                          [r.get("interval") for r in members]),
             "marker": {
                 "color": GROUP_COLORS.get(group, GROUP_COLORS["other"]),
                 "size": 11,
@@ -100,6 +102,23 @@ def group_comparison(
                          "y": y, "xanchor": "left", "yanchor": "bottom", "showarrow": False}
                         for y in chances],
     }}
+
+
+def _interval_text(interval: Sequence[float]) -> str:
+    return f"95% interval {interval[0]:.1f}-{interval[1]:.1f} (seeds and questions)"
+
+
+def _error_bars(values: Sequence[float], intervals: Sequence[Sequence[float] | None]
+                ) -> dict[str, Any]:
+    """A trace's ``error_y`` from 95% intervals (over seeds and questions), where any point
+    has one; a point without one gets no bar."""
+    if not any(intervals):
+        return {}
+    plus = [None if i is None else i[1] - v for v, i in zip(values, intervals, strict=True)]
+    minus = [None if i is None else v - i[0] for v, i in zip(values, intervals, strict=True)]
+    return {"error_y": {"type": "data", "symmetric": False, "array": plus,
+                        "arrayminus": minus, "thickness": 1.2, "width": 3,
+                        "color": "#444"}}
 
 
 def _hline(y: float, dash: str = "solid") -> dict[str, Any]:
@@ -168,6 +187,7 @@ def _hover(row: Row) -> str:
         lines.append(html.escape(row["encoder_id"]))
     lines += [
         f"{html.escape(row['metric'])}: {row['value']:.1f}",
+        *([] if not row.get("interval") else [_interval_text(row["interval"])]),
         f"n = {row['n']}",
         f"recipe {html.escape(row['recipe'])}, seed {html.escape(str(row['seed']))}",
     ]
@@ -222,6 +242,8 @@ def families_figure(measured: Sequence[Row], published: Sequence[Row],
                     "yaxis": axes[i][1],
                     "x": [r["label"] for r in points],
                     "y": [r["values"][category] for r in points],
+                    **_error_bars([r["values"][category] for r in points],
+                                  [r.get("intervals", {}).get(category) for r in points]),
                     "marker": {
                         "color": GROUP_COLORS[group],
                         "pattern": {"shape": PUBLISHED_PATTERN if kind == PUBLISHED_KIND
@@ -257,6 +279,8 @@ def _family_hover(row: Row, category: str, kind: str) -> str:
     if row.get("encoder_id") and row["encoder_id"] != row["label"]:
         lines.append(html.escape(row["encoder_id"]))  # a combination's id beside its name
     lines.append(f"{html.escape(category)}: {row['values'][category]:.1f}")
+    if row.get("intervals", {}).get(category):
+        lines.append(_interval_text(row["intervals"][category]))
     if kind == PUBLISHED_KIND:
         if row.get("subject") and row["subject"] != row["label"]:
             lines.append(f"paper: {html.escape(row['subject'])}")

@@ -28,7 +28,9 @@ from dashboard.figures import (
 )
 from harness.eval import categories as table5
 from harness.eval.benchmarks import BENCHMARKS
-from harness.store.summary import Setting, comparisons
+from harness.eval.bootstrap import Interval
+from harness.eval.protocols import PROTOCOLS
+from harness.store.summary import Setting, comparisons, noise_marks
 
 PLOTLY_JS_URL = "/static/plotly.min.js"
 STATIC_URL = "/static"
@@ -37,6 +39,8 @@ PREFERRED_BENCHMARK = "probe"
 NAV = [("/", "Leaderboard"), ("/families", "Families"), ("/recipes", "Recipes"),
        ("/benchmarks", "Benchmarks"), ("/runs", "Runs"), ("/docs", "API")]
 SETTING_SEPARATOR = "|"
+NOISE_MARK_TITLE = ("≈: within noise of the next-better setting on this column (the 95% "
+                    "interval of the gap, over seeds and questions, holds 0)")
 
 _env = Environment(
     loader=PackageLoader("dashboard", "templates"),
@@ -91,6 +95,7 @@ def measured_row(s: Setting) -> Row:
         "preset": s.preset, "smoke": s.smoke, "seeds": s.seeds, "values": dict(s.values),
         "partial": {c: not cell.complete for c, cell in categories.items()},
         "std": {b: cell.std for b, cell in s.benchmarks.items()},
+        "intervals": {c: (i.low, i.high) for c, i in s.intervals.items()},
         "counts": {c: cell.benchmarks for c, cell in categories.items()},
         "setting": " · ".join((s.recipe, s.llm, s.connector, s.preset)),
         "runs_url": "/runs?" + urlencode({"encoder": s.encoder_id}),
@@ -129,13 +134,13 @@ class KeptRow:
     setting: Setting
     row: Row
     score: float
-    html: tuple[tuple[str, ...], Markup] | None = None
-    """The row drawn for one list of columns (a new column list draws it again)."""
+    html: tuple[tuple[Any, ...], Markup] | None = None
+    """The row drawn for one list of columns and noise marks (new ones draw it again)."""
 
-    def drawn(self, columns: Sequence[Row]) -> Markup:
-        names = tuple(c["name"] for c in columns)
-        if self.html is None or self.html[0] != names:
-            self.html = (names, row_html(self.row, columns))
+    def drawn(self, columns: Sequence[Row], marks: dict[str, bool]) -> Markup:
+        key = (tuple(c["name"] for c in columns), tuple(sorted(marks.items())))
+        if self.html is None or self.html[0] != key:
+            self.html = (key, row_html(self.row, columns, marks))
         return self.html[1]
 
 
@@ -226,14 +231,20 @@ def figure_rows(settings: Sequence[Setting], benchmark: str | None) -> tuple[str
             "llm": s.llm, "connector": s.connector, "seed": f"mean of {cell.seeds}",
             "benchmark": benchmark, "subset": "overall", "metric": cell.metric,
             "value": cell.value, "n": cell.items, "chance": cell.chance,
+            "interval": _pair(s.intervals.get(benchmark or "")),
             "run_key": "|".join(map(str, s.key)), "label": setting_label(s),
         })
     return benchmark, rows
 
 
-def row_html(r: Row, columns: Sequence[Row]) -> Markup:
+def _pair(interval: Interval | None) -> tuple[float, float] | None:
+    return None if interval is None else (interval.low, interval.high)
+
+
+def row_html(r: Row, columns: Sequence[Row], marks: dict[str, bool] | None = None) -> Markup:
     """One leaderboard row. Built here rather than in the template: with thousands of rows
-    and dozens of columns, a Jinja loop per cell is most of the page's serving time."""
+    and dozens of columns, a Jinja loop per cell is most of the page's serving time.
+    ``marks``: per column, whether the gap to the next-better setting is within noise."""
     e = escape
     classes = " ".join(c for c, on in (("smoke", r["smoke"]),
                                         ("published", r["kind"] == "published")) if on)
@@ -251,6 +262,7 @@ def row_html(r: Row, columns: Sequence[Row]) -> Markup:
                                                          "connector", "preset")))
     parts.append(f'<td class="num">{r["seeds"] if r["kind"] == "measured" else ""}</td>')
     values, partial, std = r["values"], r["partial"], r["std"]
+    intervals, marks = r.get("intervals", {}), marks or {}
     for col in columns:
         name = col["name"]
         v = values.get(name)
@@ -258,11 +270,32 @@ def row_html(r: Row, columns: Sequence[Row]) -> Markup:
             parts.append("<td></td>")
             continue
         tint = " partial" if partial.get(name) else ""
-        sd = std.get(name)
-        title = f' title="± {sd:.1f} over seeds"' if sd is not None else ""
-        parts.append(f'<td class="num{tint}"{title}>{v:.1f}</td>')
+        said = []
+        if name in intervals:
+            low, high = intervals[name]
+            said.append(f"95% interval {low:.1f}-{high:.1f} (seeds and questions)")
+        if std.get(name) is not None:
+            said.append(f"± {std[name]:.1f} over seeds")
+        if marks.get(name):
+            said.append(NOISE_MARK_TITLE)
+        title = f' title="{e("; ".join(said))}"' if said else ""
+        mark = '<span class="noise-mark">≈</span>' if marks.get(name) else ""
+        # data-value: the page sorts by the number, not by the text with its mark.
+        parts.append(f'<td class="num{tint}" data-value="{v:.4f}"{title}>{v:.1f}{mark}</td>')
     parts.append("</tr>")
     return Markup("".join(parts))
+
+
+def _noise_marks(settings: Sequence[Setting], columns: Sequence[str]) -> list[dict[str, bool]]:
+    """``summary.noise_marks`` with real and smoke settings ranked apart (smoke rows are
+    hidden until asked for, and never a real setting's neighbour)."""
+    marks: list[dict[str, bool]] = [{} for _ in settings]
+    for smoke in (False, True):
+        chosen = [i for i, s in enumerate(settings) if s.smoke == smoke]
+        for i, mark in zip(chosen, noise_marks([settings[i] for i in chosen], columns),
+                           strict=True):
+            marks[i] = mark
+    return marks
 
 
 def render_leaderboard(settings: Sequence[Setting], published: Sequence[Row],
@@ -276,7 +309,9 @@ def render_leaderboard(settings: Sequence[Setting], published: Sequence[Row],
     kept.sort(key=lambda k: (k.row["smoke"], -k.score, k.row["encoder_id"]))
     rows = [k.row for k in kept] + paper
     columns = leaderboard_columns(rows)
-    html = [k.drawn(columns) for k in kept] + [row_html(r, columns) for r in paper]
+    marks = _noise_marks([k.setting for k in kept], [c["name"] for c in columns])
+    html = ([k.drawn(columns, m) for k, m in zip(kept, marks, strict=True)]
+            + [row_html(r, columns) for r in paper])
     choices = {k: sorted({r[k] for r in measured if r[k]}) for k in ("group", "recipe", "llm")}
     choices["group"] = sorted(set(choices["group"]) | {r["group"] for r in paper if r["group"]})
     figures = {}
@@ -414,6 +449,9 @@ def render_benchmarks(settings: Sequence[Setting], versions: Sequence[Row],
 
 # -- runs -----------------------------------------------------------------------------------
 
+PROTOCOL_TITLES = {p: {"strict": "strict letters"}.get(p, p) for p in PROTOCOLS}
+"""Column titles of the run page's scoring-protocol table."""
+
 
 def render_runs(runs: Sequence[Row], total: int, *, filters: dict[str, str | None],
                 choices: dict[str, list[str]], limit: int, offset: int) -> str:
@@ -429,7 +467,10 @@ def render_runs(runs: Sequence[Row], total: int, *, filters: dict[str, str | Non
     )
 
 
-def render_run(run: Row, predictions: Sequence[Row]) -> str:
-    """One run: provenance, every score with its hashes, sample predictions, config."""
+def render_run(run: Row, predictions: Sequence[Row], protocols: Row | None = None) -> str:
+    """One run: provenance, every score with its hashes, how each headline moves with the
+    scoring protocol (``harness.store.protocols``, as a dict, or ``{"error": why}``), sample
+    predictions, config."""
     return _render("run.html", f"Run {run['run_key']}", "Runs", run=run,
-                   predictions=predictions)
+                   predictions=predictions, protocols=protocols,
+                   protocol_names=PROTOCOL_TITLES)

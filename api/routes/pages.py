@@ -3,6 +3,7 @@ the scripts they load, all served locally: no CDN, no internet."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from dashboard.pages import (
 from harness.errors import HarnessError
 from harness.store import Store
 from harness.store.predictions import read_predictions
+from harness.store.protocols import run_protocols
 from harness.store.published import beside_measured
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -132,7 +134,11 @@ def run(store: StoreDep, run_key: Annotated[str, Path(max_length=64, pattern=NAM
         except (HarnessError, OSError) as exc:
             entry["error"] = str(exc)
         predictions.append(entry)
-    return HTMLResponse(render_run(detail, predictions))
+    try:
+        protocols = dataclasses.asdict(run_protocols(detail))
+    except HarnessError as exc:
+        protocols = {"error": str(exc), "benchmarks": [], "skipped": []}
+    return HTMLResponse(render_run(detail, predictions, protocols))
 
 
 # HEAD too, so caches and link checkers can probe it without the 4.8 MB body.

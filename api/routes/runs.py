@@ -1,15 +1,18 @@
-"""``GET /api/v1/runs``: ingested runs (filtered, paged); one run's detail and predictions."""
+"""``GET /api/v1/runs``: ingested runs (filtered, paged); one run's detail, its predictions,
+and how its scores move with the scoring protocol."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.deps import NAME_PATTERN, Limit, Name, Offset, StoreDep
-from api.schemas import Page, Predictions, Run, RunDetail
+from api.schemas import Page, Predictions, Run, RunDetail, RunProtocols
 from harness.errors import HarnessError
 from harness.store.predictions import read_predictions
+from harness.store.protocols import run_protocols
 
 router = APIRouter(tags=["runs"])
 
@@ -60,3 +63,19 @@ def get_predictions(
     except HarnessError as exc:
         raise HTTPException(404, str(exc)) from None
     return Predictions(run_key=run_key, benchmark=benchmark, total=total, items=items)
+
+
+@router.get("/runs/{run_key}/protocols",
+            responses={404: {"description": "Unknown run, or its folder not reachable"}})
+def get_protocols(store: StoreDep, run_key: RunKey) -> RunProtocols:
+    """Each benchmark's headline re-scored from the run's stored predictions with strict
+    letters only, with the project's reading rule and by option log-likelihood (where that
+    was run), and the spread between them."""
+    run = store.run(run_key)
+    if run is None:
+        raise HTTPException(404, f"no run {run_key!r} in the store")
+    try:
+        found = run_protocols(run)
+    except HarnessError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return RunProtocols.model_validate(dataclasses.asdict(found))

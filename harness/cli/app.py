@@ -11,6 +11,7 @@ import typer
 
 from harness.cli import (
     benchmarks,
+    compare,
     data,
     db,
     encoders,
@@ -38,6 +39,7 @@ app.command("status")(status.status)
 app.command("cancel")(status.cancel)
 app.command("eval")(eval.eval_command)
 app.command("rescore")(rescore.rescore)
+app.command("compare")(compare.compare_command)
 app.add_typer(encoders.app, name="encoders")
 app.add_typer(recipes.app, name="recipes")
 app.add_typer(benchmarks.app, name="benchmarks")

@@ -80,6 +80,15 @@ class Draws:
         return percentile_interval(self.values)
 
 
+def within_noise(upper: Draws | None, lower: Draws | None) -> bool | None:
+    """Whether the gap between two numbers' draws holds 0 in its 95% interval (paired when
+    both were drawn over the same units); None where either has no draws."""
+    if upper is None or lower is None or len(upper.values) != len(lower.values):
+        return None
+    gap = percentile_interval(upper.values - lower.values)
+    return gap.low <= 0.0 <= gap.high
+
+
 def percentile_interval(drawn: np.ndarray) -> Interval:
     """The 95% percentile interval of a bootstrap distribution."""
     tail = 100 * (1 - LEVEL) / 2

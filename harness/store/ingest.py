@@ -185,10 +185,13 @@ def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | 
            files: RunFiles | None = None) -> Outcome:
     run = session.get(RunRow, record.run_key)
     if run is not None and run.record_hash == digest:
-        if run_dir is not None and run.run_dir != str(run_dir):
-            # The same record found in a moved folder: follow it, the scores stay.
+        files = files or RunFiles()
+        moved = run_dir is not None and run.run_dir != str(run_dir)
+        if moved or (files.replicates and not _has_draws(session, record.run_key)):
+            # The same record found in a moved folder (follow it, the scores stay), or with
+            # bootstrap draws the store lacks (a run ingested before they were kept).
             run.run_dir = str(run_dir)
-            _replace_run_files(session, record.run_key, files or RunFiles())
+            _replace_run_files(session, record.run_key, files)
         return "unchanged"
     _upsert_encoder(session, record)
     outcome: Outcome = "updated" if run is not None else "added"
@@ -315,6 +318,11 @@ def _replicate_rows(path: Path) -> list[dict]:
              "units": drawn.units, "resamples": drawn.settings.resamples,
              "seed": drawn.settings.seed, "draws": values.astype("<f4").tobytes()}
             for (metric, subset), values in sorted(drawn.values.items())]
+
+
+def _has_draws(session: Session, run_key: str) -> bool:
+    return session.scalar(select(ReplicatesRow.id).where(ReplicatesRow.run_key == run_key)
+                          .limit(1)) is not None
 
 
 def _replace_run_files(session: Session, run_key: str, files: RunFiles) -> None:

@@ -189,14 +189,6 @@ def compare(a: Side, b: Side) -> list[Difference]:
     return out
 
 
-def within_noise(upper: Draws | None, lower: Draws | None) -> bool | None:
-    """Whether the gap between two settings' numbers is within noise (None: no draws)."""
-    if upper is None or lower is None or len(upper.values) != len(lower.values):
-        return None
-    interval = percentile_interval(upper.values - lower.values)
-    return interval.low <= 0.0 <= interval.high
-
-
 @dataclass(frozen=True)
 class Plan:
     """Seeds per side to resolve a gap of ``gap`` points (two-sided alpha 0.05, power 0.8)."""
@@ -223,17 +215,16 @@ def seeds_needed(a: Side, b: Side, column: str, gap: float) -> Plan:
     note = ""
     if sd_a is None and sd_b is None:
         return Plan(column, gap, None, unit_var ** 0.5, None, None,
-                    "needs two or more seeds of A or B to measure the seed-to-seed spread")
+                    "needs two or more seeds of A or B (seed spread unmeasured)")
     if sd_a is None or sd_b is None:
-        note = "one side has a single seed: its spread is taken to equal the other's"
+        note = "one side has one seed: its spread taken as the other's"
     seed_var = (sd_a if sd_a is not None else sd_b) ** 2 + (sd_b if sd_b is not None else
                                                             sd_a) ** 2
     z = statistics.NormalDist().inv_cdf(1 - ALPHA / 2) + statistics.NormalDist().inv_cdf(POWER)
     room = (abs(gap) / z) ** 2 - unit_var
     if room <= 0:
         return Plan(column, gap, None, unit_var ** 0.5, sd_a, sd_b,
-                    f"the questions alone leave a spread of {unit_var ** 0.5:.2f} points: no "
-                    f"number of seeds resolves {abs(gap):g} (a larger benchmark would)")
+                    f"no number of seeds: the questions alone are too few for {abs(gap):g}")
     seeds = max(2, int(np.ceil(seed_var / room)))
     return Plan(column, gap, seeds, unit_var ** 0.5, sd_a, sd_b, note)
 

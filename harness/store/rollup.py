@@ -129,6 +129,17 @@ class SettingsRollup:
                 entry[name] = sorted(entry[name])
         return [out[b] for b in sorted(out)]
 
+    def members(self, setting: tuple[Any, ...]) -> list[str]:
+        """The finished runs (one per seed) a setting averages, as of the last ``refresh``."""
+        with self._lock:
+            return sorted(self._members.get(setting, ()))
+
+    def run_draws(self, session: Session, keys: list[str]) -> list[RunDraws]:
+        """Finished runs as ``harness.store.noise`` compares them (unknown keys left out)."""
+        with self._lock:
+            runs = {k: self._runs[k] for k in keys if k in self._runs}
+        return _run_draws(session, runs)
+
     def _drop(self, key: str) -> tuple[Any, ...]:
         run = self._runs.pop(key)
         self._members[run.setting].discard(key)
@@ -181,13 +192,16 @@ def _aggregate_rows(runs: list[RunScores]) -> list[dict[str, Any]]:
 def _pooled_draws(session: Session, setting: tuple[Any, ...], runs: list[RunScores],
                   members: list[str]) -> dict[str, Draws]:
     """The setting's columns drawn over its seeds and units, from the runs' kept draws."""
-    drawn = replicates(session, members)
-    if not drawn:
+    with_draws = _run_draws(session, dict(zip(members, runs, strict=True)))
+    if not any(r.draws for r in with_draws):
         return {}
-    pooled = side("|".join(map(str, setting)), [
-        RunDraws(key, {(b, m, s): v for b, m, s, _c, v, *_ in run.scores}, drawn.get(key, {}))
-        for key, run in zip(members, runs, strict=True)], setting_rng(setting))
-    return pooled.pooled
+    return side("|".join(map(str, setting)), with_draws, setting_rng(setting)).pooled
+
+
+def _run_draws(session: Session, runs: dict[str, RunScores]) -> list[RunDraws]:
+    drawn = replicates(session, list(runs))
+    return [RunDraws(key, {(b, m, s): v for b, m, s, _c, v, *_ in run.scores},
+                     drawn.get(key, {})) for key, run in runs.items()]
 
 
 def _finished_runs(session: Session) -> dict[str, dict[str, Any]]:

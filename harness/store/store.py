@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from harness.store import queries, schema
+from harness.store.noise import RunDraws
 from harness.store.rollup import SettingsRollup
 from harness.store.summary import Setting
 
@@ -157,6 +158,18 @@ class Store:
         """Finished runs' overall scores averaged over seeds, one entry per setting
         (encoder x recipe x LLM x connector x preset); cached until the data changes."""
         return self._cached("settings", self._rollup.refresh)
+
+    def setting_runs(self, setting: Setting) -> list[str]:
+        """The finished runs (one per seed) a setting averages."""
+        self.settings()  # brings the rollup up to date
+        return self._rollup.members(setting.key)
+
+    def run_draws(self, keys: list[str]) -> list[RunDraws]:
+        """Finished runs with their overall and Table 5 scores and kept bootstrap draws
+        (``harness.store.noise``); keys of unfinished or unknown runs are left out."""
+        self.settings()
+        with self.session() as session:
+            return self._rollup.run_draws(session, keys)
 
     def data_version(self) -> tuple[Any, ...]:
         """Changes whenever a run or a published score is added or replaced."""

@@ -9,6 +9,7 @@ by the rule ``harness eval`` and the published numbers use (``harness.eval.categ
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,7 @@ from statistics import fmean as mean
 from typing import Any, Literal
 
 from harness.eval.benchmarks import declared_headline
-from harness.eval.bootstrap import Draws, Interval
+from harness.eval.bootstrap import Draws, Interval, within_noise
 from harness.eval.categories import categories, columns_from_values, to_percent
 
 OVERALL = "overall"
@@ -229,8 +230,12 @@ def table(settings: Sequence[Setting], axis: Axis, *, category: str | None = Non
     """
     if axis in ("category", "benchmark"):
         cols = columns(settings, axis, category)
-        rows = [_row(s.identity(), {c: s.value(c) for c in cols},
-                     counts=_counts(s, cols, axis)) for s in settings]
+        marks = noise_marks(settings, cols)
+        rows = [{**_row(s.identity(), {c: s.value(c) for c in cols},
+                        counts=_counts(s, cols, axis)),
+                 "intervals": {c: [i.low, i.high] for c, i in s.intervals.items() if c in cols},
+                 "within_noise_above": mark}
+                for s, mark in zip(settings, marks, strict=True)]
         return {"axis": axis, "columns": cols, "column": None, "rows": rows}
     if axis == "recipe":
         column = column or next(iter(columns(settings, "category")), None) or next(
@@ -260,6 +265,21 @@ def table(settings: Sequence[Setting], axis: Axis, *, category: str | None = Non
             rows.append(_row(ident, values))
         return {"axis": axis, "columns": cols, "column": None, "rows": rows}
     raise ValueError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
+
+
+def noise_marks(settings: Sequence[Setting], cols: Iterable[str]) -> list[dict[str, bool]]:
+    """Per setting (in order), for each column: whether its gap to the setting ranked just
+    above it on that column is within noise (the paired two-stage interval of the
+    difference holds 0). The top setting, and one without draws, get no mark."""
+    marks: list[dict[str, bool]] = [{} for _ in settings]
+    for c in cols:
+        ranked = sorted((i for i, s in enumerate(settings) if s.value(c) is not None),
+                        key=lambda i: -settings[i].value(c))
+        for above, below in itertools.pairwise(ranked):
+            mark = within_noise(settings[above].draws.get(c), settings[below].draws.get(c))
+            if mark is not None:
+                marks[below][c] = mark
+    return marks
 
 
 def _row(identity: dict[str, Any], values: dict[str, float | None],

@@ -54,3 +54,22 @@ def pattern(right_pairs: int, shift: int = 0, pairs: int = MMVP_PAIRS) -> list[b
     """MMVP answers with ``right_pairs`` whole pairs right, starting at pair ``shift``."""
     good = {(shift + p) % pairs for p in range(right_pairs)}
     return [i // 2 in good for i in range(2 * pairs)]
+
+
+def study(root: Path) -> list[Path]:
+    """A small study: ``enc-a`` and ``enc-c`` (three seeds each, about equally good), and
+    ``enc-b`` (one seed under two recipes, clearly worse). Returns the run folders."""
+    rwqa = [i % 3 != 0 for i in range(REALWORLDQA_ITEMS)]
+    folders = []
+    for seed, shift in enumerate((0, 5, 10)):
+        folders.append(write_scored_run(root, f"a{seed}", "enc-a", seed=seed,
+                                        mmvp_right=pattern(80 + 3 * seed, shift),
+                                        realworldqa_right=rwqa))
+        folders.append(write_scored_run(root, f"c{seed}", "enc-c", seed=seed, group="ssl",
+                                        mmvp_right=pattern(81 + 2 * seed, shift + 1),
+                                        realworldqa_right=rwqa))
+    worse = [i % 2 == 0 for i in range(REALWORLDQA_ITEMS)]
+    for key, recipe in (("b0", "frozen-1stage"), ("b1", "unfrozen-2stage")):
+        folders.append(write_scored_run(root, key, "enc-b", group="convnext", recipe=recipe,
+                                        mmvp_right=pattern(60), realworldqa_right=worse))
+    return folders

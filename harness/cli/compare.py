@@ -1,0 +1,73 @@
+"""``harness compare A B``: is A better than B? Per benchmark and category, the difference,
+its paired 95% interval over seeds and questions, and "within noise" where it holds 0;
+``--plan D`` adds the seeds per side a gap of D points needs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from harness.cli.common import check_format, console, print_json
+from harness.store import Store, resolve_db_url
+from harness.store.compare import report, resolve
+
+
+def compare_command(
+    a: Annotated[str, typer.Argument(help="A run key, or a setting: ENCODER[,recipe=...,"
+                                          "llm=...,connector=...,preset=...].")],
+    b: Annotated[str, typer.Argument(help="The other side, named the same way.")],
+    plan: Annotated[float | None, typer.Option(
+        metavar="D", help="Also give the seeds per side needed to detect a gap of D points "
+                          "(alpha 0.05, power 0.8).")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, "
+                                           "else SQLite under harness-runs/).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Compare two settings (seeds pooled) or runs on the same questions."""
+    check_format(fmt)
+    store = Store(resolve_db_url(db))
+    side_a, side_b = resolve(store, a), resolve(store, b)
+    result = report(side_a, side_b, plan)
+    if fmt == "json":
+        print_json(result)
+        return
+    console.print(f"A: {side_a.label}\nB: {side_b.label}", highlight=False)
+    console.print(_differences(result["differences"]))
+    if plan is not None:
+        console.print(_plans(result["plans"], plan))
+
+
+def _differences(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="A - B (95% interval over seeds and questions)")
+    for name in ("column", "A", "B", "A - B", "95% interval", "verdict"):
+        table.add_column(name, justify="left" if name in ("column", "verdict") else "right")
+    for d in rows:
+        if d["low"] is None:
+            interval, verdict = "—", "no draws kept"
+        else:
+            interval = f"{d['low']:+.1f} .. {d['high']:+.1f}"
+            verdict = ("within noise" if d["within_noise"]
+                       else "A better" if d["difference"] > 0 else "B better")
+            if not d["paired"]:
+                verdict += " (unpaired: other questions)"
+        table.add_row(d["column"], f"{d['a']:.1f}", f"{d['b']:.1f}", f"{d['difference']:+.1f}",
+                      interval, verdict)
+    return table
+
+
+def _plans(rows: list[dict[str, Any]], gap: float) -> Table:
+    table = Table(title=f"Seeds per side to detect a gap of {gap:g} points "
+                        "(alpha 0.05, power 0.8)")
+    for name in ("column", "seeds", "questions sd", "seed sd A", "seed sd B", "note"):
+        table.add_column(name, justify="left" if name in ("column", "note") else "right")
+    for p in rows:
+        table.add_row(p["column"], "—" if p["seeds"] is None else str(p["seeds"]),
+                      f"{p['unit_sd']:.2f}", _sd(p["seed_sd_a"]), _sd(p["seed_sd_b"]),
+                      p["note"])
+    return table
+
+
+def _sd(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"

@@ -1,0 +1,60 @@
+"""The run page's scoring-protocol table, rendered from plain data."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dashboard.pages import render_run
+from harness.eval.protocols import Reading, Sensitivity
+from harness.store.protocols import RunProtocols
+
+RUN = {"run_key": "k1", "encoder_id": "enc", "smoke": False, "recipe": "frozen", "llm": "l",
+       "connector": "c", "preset": "p", "seed": 0, "status": "done", "error": None,
+       "finished_at": None, "wall_seconds": 1.0, "config": {}, "config_hash": "k1",
+       "train": {}, "run_dir": "/runs/k1", "record_hash": "h", "encoder": None, "tiny": False,
+       "started_at": None, "host": "", "job_id": "", "code_version": "", "scores": [],
+       "prediction_files": []}
+
+
+def protocols() -> dict:
+    not_run = Reading(None, note="not run (harness eval --mode loglik)")
+    return dataclasses.asdict(RunProtocols("k1", [
+        Sensitivity("mmvp", False, "pair_accuracy", {
+            "strict": Reading(20.0, 150), "rule": Reading(54.25, 150),
+            "loglik": Reading(60.0, 150)}, 40.0),
+        Sensitivity("mmvp", True, "pair_accuracy", {
+            "strict": Reading(10.0, 150), "rule": Reading(12.0, 150), "loglik": not_run}, 2.0),
+        Sensitivity("gqa", False, "accuracy", {
+            "strict": Reading(None, note="not applicable: no multiple-choice items"),
+            "rule": Reading(61.0, 900), "loglik": not_run}, None),
+    ], ["predictions/x.jsonl: <not> registered"]))
+
+
+def rows(page: str) -> list[list[str]]:
+    table = page[page.index('id="protocols"'):]
+    body = table[table.index("<tbody>"):table.index("</tbody>")]
+    return [[cell.split(">", 1)[1].split("</td>", 1)[0]
+             for cell in row.split("<td")[1:]] for row in body.split("<tr>")[1:]]
+
+
+def test_protocol_table_per_benchmark_with_dashes_and_spread() -> None:
+    page = render_run(RUN, [], protocols())
+    assert "<h3>Scoring protocol</h3>" in page
+    assert "<th class=\"sortable num\">strict letters</th>" in page
+    assert rows(page) == [
+        ["mmvp", "pair_accuracy", "20.0", "54.2", "60.0", "40.0"],
+        ["mmvp (blind)", "pair_accuracy", "10.0", "12.0", "—", "2.0"],
+        ["gqa", "accuracy", "—", "61.0", "—", "—"],
+    ]
+    # Why a cell is empty is one hover away, and file names are escaped.
+    assert 'title="not applicable: no multiple-choice items">—' in page
+    assert "Left out: predictions/x.jsonl: &lt;not&gt; registered" in page
+
+
+def test_protocol_table_says_why_it_is_missing() -> None:
+    page = render_run(RUN, [], {"error": "run k1 was posted, not ingested from a folder",
+                                "benchmarks": [], "skipped": []})
+    assert "run k1 was posted, not ingested from a folder" in page
+    assert 'id="protocols"' not in page
+    empty = render_run(RUN, [], {**protocols(), "benchmarks": [], "skipped": []})
+    assert "No predictions of a registered benchmark" in empty
