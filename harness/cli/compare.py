@@ -33,7 +33,7 @@ def compare_command(
     if fmt == "json":
         print_json(result)
         return
-    console.print(f"A: {side_a.label}\nB: {side_b.label}", highlight=False)
+    console.print(f"A: {side_a.label}\nB: {side_b.label}", highlight=False, markup=False)
     console.print(_differences(result["differences"]))
     if plan is not None:
         console.print(_plans(result["plans"], plan))

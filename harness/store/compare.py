@@ -17,6 +17,7 @@ from harness.store.noise import Side, compare, seeds_needed, setting_rng, side
 from harness.store.store import Store
 from harness.store.summary import Setting
 
+SMOKE_NOTE = ", SMOKE: random-weight twins, not a real score"
 SELECTOR_FIELDS = {"encoder": "encoder_id", "recipe": "recipe", "llm": "llm",
                    "connector": "connector", "preset": "preset"}
 
@@ -42,7 +43,8 @@ def resolve(store: Store, text: str) -> Side:
         raise HarnessError("name a run key or a setting (ENCODER[,recipe=...]) to compare")
     runs = store.run_draws([text])
     if runs:
-        return side(f"run {text}", runs, setting_rng((text,)))
+        smoke = (store.run(text) or {}).get("smoke", False)
+        return side(f"run {text}{SMOKE_NOTE if smoke else ''}", runs, setting_rng((text,)))
     wanted = parse_selector(text)
     settings = [s for s in store.settings()
                 if all(getattr(s, f) == v for f, v in wanted.items())]
@@ -57,7 +59,7 @@ def resolve(store: Store, text: str) -> Side:
     keys = store.setting_runs(chosen)
     seeds = f"{len(keys)} seed{'s' if len(keys) != 1 else ''}"
     names = (chosen.encoder_id, chosen.recipe, chosen.llm, chosen.connector, chosen.preset)
-    label = f"{' · '.join(names)} ({seeds})"
+    label = f"{' · '.join(names)} ({seeds}){SMOKE_NOTE if chosen.smoke else ''}"
     return side(label, store.run_draws(keys), setting_rng(chosen.key))
 
 

@@ -2,8 +2,9 @@
 (``harness.eval.bootstrap``; the store's ``score_replicates``).
 
 - A setting's interval pools its seeds by a two-stage bootstrap: replicate r draws the seeds
-  with replacement, then averages those seeds' r-th draws, which resampled the same unit
-  indices for every seed (the draws depend only on the seed and the unit names).
+  with replacement (once for all its scores), then averages those seeds' r-th draws, which
+  resampled the same unit indices for every seed (the draws depend only on the seed and the
+  unit names).
 - Category averages are made inside each replicate from their columns' replicates, by the
   rule the point values follow (``summary.Setting``).
 - Two settings (or runs) scored on the same units are compared pairwise: replicate r of A
@@ -86,17 +87,39 @@ def column_draws(draws: Mapping[ScoreKey, Draws]) -> dict[str, Draws]:
 
 # -- pooling seeds ---------------------------------------------------------------------------
 
-def pool_seeds(per_seed: Sequence[Draws], rng: np.random.Generator) -> Draws:
+def pool_seeds(per_seed: Sequence[Draws], rng: np.random.Generator,
+               picks: np.ndarray | None = None) -> Draws:
     """Two-stage bootstrap: in each replicate, seeds drawn with replacement, then their
-    draws of that replicate averaged (units shared across seeds within a replicate)."""
+    draws of that replicate averaged (units shared across seeds within a replicate).
+    ``picks`` (replicates x seeds) gives the seed draws, to share them between numbers."""
     matrix = np.stack([d.values for d in per_seed]).astype(np.float64)
     seeds, resamples = matrix.shape
     if seeds > 1:
-        picks = rng.integers(0, seeds, size=(resamples, seeds))
+        if picks is None:
+            picks = rng.integers(0, seeds, size=(resamples, seeds))
         values = matrix[picks, np.arange(resamples)[:, None]].mean(axis=1)
     else:
         values = matrix[0]
     return Draws(values, _same_units(per_seed))
+
+
+def pooled_columns(runs: Sequence[RunDraws], rng: np.random.Generator) -> dict[str, Draws]:
+    """A setting's columns drawn over its seeds and units. A replicate draws its seeds once
+    for every score the runs all have (a seed is one training run: all its scores move
+    together, which the category averages must see); a score only some runs have draws
+    among those."""
+    keys = sorted({k for r in runs for k in r.draws})
+    lengths = {len(r.draws[k].values) for r in runs for k in r.draws}
+    shared = None
+    if len(runs) > 1 and len(lengths) == 1:
+        shared = rng.integers(0, len(runs), size=(lengths.pop(), len(runs)))
+    pooled = {}
+    for key in keys:
+        per_seed = [r.draws[key] for r in runs if key in r.draws]
+        if len({len(d.values) for d in per_seed}) == 1:
+            picks = shared if len(per_seed) == len(runs) else None
+            pooled[key] = pool_seeds(per_seed, rng, picks)
+    return column_draws(pooled)
 
 
 def units_only(per_seed: Sequence[Draws]) -> Draws:
@@ -135,19 +158,17 @@ def side(label: str, runs: Sequence[RunDraws], rng: np.random.Generator) -> Side
     means: dict[ScoreKey, float] = {}
     for key in sorted({k for r in runs for k in r.scores}):
         means[key] = statistics.fmean(r.scores[key] for r in runs if key in r.scores)
-    pooled: dict[ScoreKey, Draws] = {}
     fixed: dict[ScoreKey, Draws] = {}
     for key in sorted({k for r in runs for k in r.draws}):
         per_seed = [r.draws[key] for r in runs if key in r.draws]
         if len({len(d.values) for d in per_seed}) == 1:
-            pooled[key] = pool_seeds(per_seed, rng)
             fixed[key] = units_only(per_seed)
     per_seed_columns: dict[str, list[float]] = {}
     for r in runs:
         for column, value in column_values(r.scores).items():
             per_seed_columns.setdefault(column, []).append(value)
     return Side(label, [r.run_key for r in runs], column_values(means), per_seed_columns,
-                column_draws(pooled), column_draws(fixed))
+                pooled_columns(runs, rng), column_draws(fixed))
 
 
 # -- comparing -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from harness.eval.bootstrap import Draws
 from harness.eval.categories import columns
 from harness.store.models import EncoderRow, RunRow, ScoreRow
-from harness.store.noise import RunDraws, setting_rng, side
+from harness.store.noise import RunDraws, pooled_columns, setting_rng
 from harness.store.queries import replicates
 from harness.store.summary import OVERALL, SETTING_FIELDS, Setting, build_settings
 
@@ -195,7 +195,7 @@ def _pooled_draws(session: Session, setting: tuple[Any, ...], runs: list[RunScor
     with_draws = _run_draws(session, dict(zip(members, runs, strict=True)))
     if not any(r.draws for r in with_draws):
         return {}
-    return side("|".join(map(str, setting)), with_draws, setting_rng(setting)).pooled
+    return pooled_columns(with_draws, setting_rng(setting))
 
 
 def _run_draws(session: Session, runs: dict[str, RunScores]) -> list[RunDraws]:

@@ -140,3 +140,18 @@ def test_a_run_ingested_before_draws_were_kept_gets_them_on_the_next_ingest(
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(ReplicatesRow)) == 2
     assert set(store.run_draws(["a0"])[0].draws) == {MMVP, ("mmvp", "accuracy", "overall")}
+
+
+def test_a_replicate_draws_its_seeds_once_for_every_score() -> None:
+    from harness.store.noise import pooled_columns
+
+    def flat(value: float) -> Draws:
+        return Draws(np.full(2000, value), "u")
+
+    # Seed 0 is good at both benchmarks, seed 1 bad at both: a replicate that drew seed 0
+    # twice must be high on both, so the category sees the seeds' correlation.
+    runs = [RunDraws("s0", {MMVP: 60.0, RWQA: 60.0}, {MMVP: flat(60), RWQA: flat(60)}),
+            RunDraws("s1", {MMVP: 40.0, RWQA: 40.0}, {MMVP: flat(40), RWQA: flat(40)})]
+    pooled = pooled_columns(runs, np.random.default_rng(0))
+    assert np.array_equal(pooled["mmvp"].values, pooled["realworldqa"].values)
+    assert set(np.unique(pooled["Vision-Centric"].values)) == {40.0, 50.0, 60.0}
