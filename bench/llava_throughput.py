@@ -37,7 +37,8 @@ from transformers import (  # noqa: E402
 
 from harness.encoder import EncoderSpec  # noqa: E402
 from harness.loaders.hf_models import HFEncoder  # noqa: E402
-from harness.model.connectors import CONNECTORS, FeatureShape  # noqa: E402
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS  # noqa: E402
 from harness.model.mllm import IGNORE_INDEX, MLLM  # noqa: E402
 
 

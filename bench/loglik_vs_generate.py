@@ -23,7 +23,8 @@ from harness.data.probe import write_probe
 from harness.encoder import ENCODERS, build_encoder
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.runner import predict
-from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import MLLM
 

@@ -93,6 +93,10 @@ class Preset:
     connector_args: dict[str, Any] = field(default_factory=dict)
     """Hyperparameters of the preset's connector (``[connector_args]`` with ``grid = 12``);
     ``--connector-args`` adds to them."""
+    connector_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options a connector gets whenever a run of this preset uses it and does not set them
+    (``[connector_defaults.sva]`` with ``hidden = 64``): how a tiny preset shrinks a
+    connector whose defaults are a paper's full size."""
     blind_eval: bool = False
     """Also score every benchmark with no image (blind mode, metrics ``<metric>_blind``): the
     Benchmarks page then shows how much each one needs vision. Outside the run key (the model

@@ -43,6 +43,7 @@ from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, fin
 from harness.sweep.estimate import Hardware, estimate
 from harness.sweep.job import RunJob
 from harness.sweep.plan import Run, plan_sweep, split_combination
+from harness.sweep.sizes import in_llm_layers
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
 from harness.sweep.tracking import Ticket
 
@@ -227,7 +228,8 @@ def sweep(
             print_json({"executor": kind, "executor_settings": to_plain(slurm) if slurm
                         else {"parallel": parallel_local}, "runs_per_job": per_job,
                         "preset": chosen.name,
-                        "runs": [r.summary() | {"scheduled": r in todo, "cost": c.as_dict()}
+                        "runs": [r.summary() | {"scheduled": r in todo, "cost": c.as_dict(),
+                                                "in_llm_layers": _in_llm(r)[1]}
                                  for r, c in zip(runs, costs, strict=True)],
                         "total": total_cost([c for r, c in zip(runs, costs, strict=True)
                                              if r in todo])})
@@ -383,6 +385,11 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cos
                       r.config.connector, r.config.recipe.name, str(r.config.seed), r.state,
                       "yes" if r in todo else "no")
     console.print(table)
+    placed = {(r.config.connector, r.config.llm.id): _in_llm(r) for r in runs}
+    for (connector, llm), (where, layers) in placed.items():
+        if layers:
+            console.print(f"{connector} on {llm}: in-LLM modules {where} decoder layers "
+                          f"{', '.join(map(str, layers))}", highlight=False, markup=False)
     scheduled = [(r, c) for r, c in zip(runs, costs, strict=True) if r in todo]
     if scheduled and not all(r.tiny for r, _ in scheduled):
         costs_table = Table("key", "GPU-hours", "memory per GPU", "disk",
@@ -400,6 +407,10 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cos
                   f"{total['disk_gb']:,.1f} GB of disk"
                   + (f"; {total['runs_that_do_not_fit']} do not fit the GPU's memory"
                      if total["runs_that_do_not_fit"] else ""), highlight=False)
+
+
+def _in_llm(run: Run) -> tuple[str, list[int]]:
+    return in_llm_layers(run.encoder_ids, run.tiny, run.config.connector, run.config.llm)
 
 
 def _print_leaderboard(store: Store, keys: set[str]) -> None:

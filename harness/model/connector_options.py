@@ -34,6 +34,14 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def flag(text: str) -> bool:
+    """``1``/``0`` (or ``true``/``false``)."""
+    value = {"1": True, "true": True, "0": False, "false": False}.get(text.lower())
+    if value is None:
+        raise ValueError
+    return value
+
+
 def grid_size(text: str) -> tuple[int, int]:
     """``12`` (square) or ``12x16`` (height x width)."""
     parts = text.lower().split("x")
@@ -44,10 +52,13 @@ def grid_size(text: str) -> tuple[int, int]:
 
 
 EXPECTED = {positive_int: "an integer >= 1", non_negative_int: "an integer >= 0",
+            flag: "1 or 0",
             grid_size: "a grid side like 12 or HxW like 12x16"}
 
 
 def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
     if isinstance(value, tuple):
         return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
     return str(value)

@@ -6,8 +6,10 @@ grids) and returns ``[B, N, D_llm]`` with ``N = connector.num_tokens``:
 - ``concat``: every encoder resampled to one grid, concatenated on channels, then the MLP
   (Cambrian's ensemble study, Prismatic's DINOv2+SigLIP).
 - ``interleave``: MMVP's Interleaved-MoF, two encoders' tokens alternating, one MLP each.
-- ``sva``: Cambrian's Spatial Vision Aggregator (windowed cross-attention from a learned grid);
-  ``sva-llm`` also re-aggregates inside every 3rd LLM layer.
+- ``sva``: Cambrian-1's Spatial Vision Aggregator as its released code computes it, with its
+  in-LLM modules (``harness.model.sva``, in the released 8B configuration by default);
+- ``sva-lite``: this project's earlier simplified aggregator (``harness.model.sva_lite``),
+  kept under its own name for the runs made with it.
 
 Each takes named hyperparameters (``harness.model.connector_options``); ``CONNECTORS.get``
 also answers a name that carries them, ``sva(grid=12,layers=3)``, with the spec built so.
@@ -21,26 +23,27 @@ from functools import partial
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from harness.errors import HarnessError
+from harness.model import sva, sva_lite
 from harness.model.connector_options import (
     ConnectorOption,
     canonical_name,
+    flag,
     grid_size,
     non_negative_int,
     resolve_options,
     split_name,
 )
+from harness.model.connector_parts import FeatureShape, mlp, resample
 from harness.registry import Registry, UnknownNameError
 
-
-@dataclass(frozen=True)
-class FeatureShape:
-    """What a connector needs to know about one encoder's output."""
-
-    dim: int
-    grid: tuple[int, int]
+RETIRED = {
+    "sva-llm": "'sva-llm' is retired: 'sva' is now Cambrian's SVA with its in-LLM modules "
+               "(sva(llm_modules=0) for the connector alone); the earlier simplified module "
+               "is 'sva-lite' (sva-lite(every=3) re-aggregates in the LLM as sva-llm did)",
+}
+"""Names that once meant a connector, and what to ask for now."""
 
 
 class Connector(nn.Module):
@@ -61,6 +64,10 @@ class ConnectorSpec:
     options: tuple[ConnectorOption, ...] = ()
     """The hyperparameters a sweep may set (``--connector-args``), each a keyword of
     ``build``."""
+    version: int = 1
+    """The implementation's version: raised when the same name and options start computing
+    something else, so runs of the old one are never taken for runs of the new (it joins the
+    run key above 1)."""
 
     @property
     def base(self) -> str:
@@ -92,6 +99,8 @@ class ConnectorRegistry(Registry[ConnectorSpec]):
     """The connector registry; ``get`` also takes a name with options (``sva(grid=12)``)."""
 
     def get(self, name: str) -> ConnectorSpec:
+        if split_name(name)[0] in RETIRED and split_name(name)[0] not in self:
+            raise UnknownNameError(RETIRED[split_name(name)[0]])
         if "(" not in name:
             return super().get(name)
         base, raw = split_name(name)
@@ -109,28 +118,6 @@ CONNECTORS: Registry[ConnectorSpec] = ConnectorRegistry(
 )
 
 
-def mlp(in_dim: int, out_dim: int, depth: int = 2) -> nn.Sequential:
-    """``depth`` linear layers with a GELU between each (LLaVA-1.5's ``mlp2x_gelu``: 2)."""
-    layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
-    for _ in range(depth - 1):
-        layers += [nn.GELU(), nn.Linear(out_dim, out_dim)]
-    return nn.Sequential(*layers)
-
-
-def to_grid(tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """``[B, h*w, C]`` -> ``[B, C, h, w]``."""
-    b, _, c = tokens.shape
-    return tokens.transpose(1, 2).reshape(b, c, *grid)
-
-
-def resample(tokens: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
-    """Tokens on ``grid`` bilinearly resampled to ``size`` (as Cambrian does before concat)."""
-    if grid == size:
-        return tokens
-    maps = F.interpolate(to_grid(tokens, grid), size=size, mode="bilinear", align_corners=False)
-    return maps.flatten(2).transpose(1, 2)
-
-
 # -- mlp2x_gelu -----------------------------------------------------------------------------
 class MLPConnector(Connector):
     def __init__(self, shapes: list[FeatureShape], llm_dim: int, depth: int = 2) -> None:
@@ -144,20 +131,33 @@ class MLPConnector(Connector):
 
 # -- concat ---------------------------------------------------------------------------------
 class ConcatConnector(Connector):
+    """Every encoder resampled (bilinear) to one grid, concatenated on channels, the MLP.
+    Cambrian-1's Table 2 ensembles: "interpolation + concatenation to 576 tokens", i.e.
+    ``concat(grid=24)``. ``newline`` adds a learned token after each row (as Cambrian's final
+    models do; no source says the Table 2 study did, so it is off by default)."""
+
     def __init__(self, shapes: list[FeatureShape], llm_dim: int,
-                 grid: tuple[int, int] | None = None, depth: int = 2) -> None:
+                 grid: tuple[int, int] | None = None, depth: int = 2,
+                 newline: bool = False) -> None:
         super().__init__()
         self.shapes = shapes
         # Default: the coarsest grid, so no encoder is upsampled into invented detail.
         self.grid = tuple(grid) if grid else min((s.grid for s in shapes),
                                                  key=lambda g: g[0] * g[1])
-        self.num_tokens = self.grid[0] * self.grid[1]
+        self.num_tokens = self.grid[0] * (self.grid[1] + (1 if newline else 0))
         self.proj = mlp(sum(s.dim for s in shapes), llm_dim, depth)
+        self.newline = nn.Parameter(torch.randn(llm_dim) / llm_dim ** 0.5) if newline \
+            else None
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         aligned = [resample(f, s.grid, self.grid) for f, s in zip(features, self.shapes,
                                                                      strict=True)]
-        return self.proj(torch.cat(aligned, dim=-1))
+        tokens = self.proj(torch.cat(aligned, dim=-1))
+        if self.newline is None:
+            return tokens
+        b, (h, w) = tokens.shape[0], self.grid
+        newline = self.newline.to(tokens.dtype).expand(b, h, 1, -1)
+        return torch.cat([tokens.reshape(b, h, w, -1), newline], dim=2).flatten(1, 2)
 
 
 # -- interleave -----------------------------------------------------------------------------
@@ -178,161 +178,35 @@ class InterleaveConnector(Connector):
         return stacked.flatten(1, 2)
 
 
-# -- sva ------------------------------------------------------------------------------------
-def windows(maps: torch.Tensor, side: int) -> torch.Tensor:
-    """``[B, C, side*m, side*m]`` -> ``[B, side, side, m*m, C]``: query (i, j)'s m x m window."""
-    b, c, h, w = maps.shape
-    m = h // side
-    x = maps.reshape(b, c, side, m, side, m)
-    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, side, side, m * m, c)
-
-
-class SVALayer(nn.Module):
-    """One aggregation layer: windowed multi-head cross-attention, then an MLP, pre-norm."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        if dim % heads:
-            raise HarnessError(f"sva: hidden dim {dim} is not divisible by heads={heads}")
-        self.heads = heads
-        self.norm_q = nn.LayerNorm(dim)
-        self.norm_kv = nn.LayerNorm(dim)
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
-        self.out = nn.Linear(dim, dim)
-        self.norm_mlp = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-
-    def forward(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """queries ``[B, Q, C]``; keys ``[B, Q, K, C]`` (each query's own window tokens)."""
-        b, q, k, c = keys.shape
-        h = self.heads
-        kv = self.norm_kv(keys)
-        query = self.q(self.norm_q(queries)).reshape(b, q, 1, h, c // h).transpose(2, 3)
-        key = self.k(kv).reshape(b, q, k, h, c // h).transpose(2, 3)
-        value = self.v(kv).reshape(b, q, k, h, c // h).transpose(2, 3)
-        attended = F.scaled_dot_product_attention(query, key, value)  # [B, Q, h, 1, c/h]
-        queries = queries + self.out(attended.reshape(b, q, c))
-        return queries + self.mlp(self.norm_mlp(queries))
-
-
-class SVAConnector(Connector):
-    """Cambrian-1's Spatial Vision Aggregator.
-
-    A learned ``L x L`` query grid (one learned vector per query group, plus a global context
-    vector: the mean of all encoders' projected tokens). Query (i, j) attends only to its
-    ``m_k x m_k`` window of encoder k's map, where ``m_k = side_k / L``, jointly over all
-    encoders, through ``layers`` stacked layers. The G groups' outputs are concatenated on
-    channels and projected to the LLM width.
-
-    With ``llm_every=k`` the image tokens also re-aggregate inside the LLM: at the input of
-    every k-th decoder layer from ``llm_start`` (0, k, 2k, ... by default) their hidden states
-    query their own windows again (``LLMReaggregation``; the MLLM attaches it with
-    ``attach_llm``). ``depth`` is the output MLP's number of linear layers.
-    """
-
-    def __init__(self, shapes: list[FeatureShape], llm_dim: int, *, query_side: int | None = None,
-                 groups: int = 1, layers: int = 1, hidden: int | None = None,
-                 heads: int = 4, llm_every: int = 0, llm_start: int = 0,
-                 depth: int = 2) -> None:
-        super().__init__()
-        hidden = hidden or llm_dim
-        self.hidden, self.heads, self.llm_dim, self.llm_every = hidden, heads, llm_dim, llm_every
-        self.llm_start = llm_start
-        self.reaggregation = nn.ModuleDict()
-        self.shapes = shapes
-        self.side = query_side or min(min(s.grid) for s in shapes)
-        # Each map is resampled to a whole multiple of L so that windows tile it exactly.
-        self.map_sides = [max(1, round(max(s.grid) / self.side)) * self.side for s in shapes]
-        self.groups = groups
-        self.kv_proj = nn.ModuleList(nn.Linear(s.dim, hidden) for s in shapes)
-        self.group_queries = nn.Parameter(torch.randn(groups, hidden) * 0.02)
-        self.position = nn.Parameter(torch.randn(self.side * self.side, hidden) * 0.02)
-        self.context = nn.Linear(hidden, hidden)
-        self.layers = nn.ModuleList(SVALayer(hidden, heads) for _ in range(layers))
-        self.proj = mlp(groups * hidden, llm_dim, depth)
-        self.num_tokens = self.side * self.side
-
-    def window_keys(self, features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every query's window tokens across encoders ``[B, L*L, sum m_k^2, C]``, and the
-        global context ``[B, C]``."""
-        keys, pooled = [], []
-        for f, shape, proj, side in zip(features, self.shapes, self.kv_proj, self.map_sides,
-                                        strict=True):
-            tokens = proj(resample(f, shape.grid, (side, side)))
-            pooled.append(tokens.mean(dim=1))
-            keys.append(windows(to_grid(tokens, (side, side)), self.side))
-        b = features[0].shape[0]
-        window = torch.cat(keys, dim=3)
-        return window.reshape(b, self.side * self.side, -1, window.shape[-1]), \
-            torch.stack(pooled).mean(dim=0)
-
-    def attach_llm(self, num_layers: int) -> list[int]:
-        """Build the re-aggregation modules for an LLM of ``num_layers`` decoder layers; the
-        indices of the layers whose input they change (none without ``llm_every``)."""
-        if self.llm_every and self.llm_start >= num_layers:
-            raise HarnessError(f"sva-llm: start={self.llm_start} is past the LLM's last layer"
-                               f" ({num_layers} layers: valid start 0 to {num_layers - 1})")
-        chosen = list(range(self.llm_start, num_layers, self.llm_every)) if self.llm_every \
-            else []
-        for index in chosen:
-            if str(index) not in self.reaggregation:
-                self.reaggregation[str(index)] = LLMReaggregation(self.llm_dim, self.hidden,
-                                                                  self.heads)
-        return chosen
-
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        return self.forward_with_keys(features)[0]
-
-    def forward_with_keys(self, features: Sequence[torch.Tensor]
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The visual tokens, and the window keys the LLM layers re-aggregate from."""
-        keys, context = self.window_keys(features)
-        b = keys.shape[0]
-        outputs = []
-        for g in range(self.groups):
-            queries = (self.group_queries[g] + self.position).expand(b, -1, -1)
-            queries = queries + self.context(context).unsqueeze(1)
-            for layer in self.layers:
-                queries = layer(queries, keys)
-            outputs.append(queries)
-        return self.proj(torch.cat(outputs, dim=-1)), keys
-
-
-class LLMReaggregation(nn.Module):
-    """Re-aggregation inside one LLM layer (Cambrian-1): the image tokens' hidden states
-    ``[B, L*L, D_llm]`` query their own windows ``[B, L*L, K, C]`` again; the result is added
-    to them. The output projection starts at zero, so attaching it changes nothing until
-    training moves it."""
-
-    def __init__(self, llm_dim: int, hidden: int, heads: int) -> None:
-        super().__init__()
-        self.into = nn.Linear(llm_dim, hidden)
-        self.attend = SVALayer(hidden, heads)
-        self.out = nn.Linear(hidden, llm_dim)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, states: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return self.out(self.attend(self.into(states), keys))
-
-
 DEPTH = ConnectorOption("depth", "depth", 2, "linear layers of the projection MLP")
 SVA_OPTIONS = (
+    ConnectorOption("grid", "query_side", sva.QUERY_SIDE,
+                    "side L of the final L x L query grid (Cambrian-8B: 24, 576 tokens)"),
+    ConnectorOption("groups", "groups", sva.GROUPS, "query groups"),
+    ConnectorOption("layers", "depth", sva.DEPTH, "aggregation layers per group"),
+    ConnectorOption("heads", "heads", sva.HEADS, "attention heads"),
+    ConnectorOption("hidden", "hidden", sva.HIDDEN, "aggregation width"),
+    ConnectorOption("newline", "newline", True, "a learned token after each row (1 or 0)",
+                    flag),
+    ConnectorOption("llm_modules", "llm_modules", sva.LLM_MODULES,
+                    "in-LLM aggregation modules (0: the connector alone)", non_negative_int),
+    ConnectorOption("llm_start", "llm_start", sva.LLM_START,
+                    "the decoder layer the first in-LLM module follows", non_negative_int),
+    ConnectorOption("llm_stride", "llm_stride", sva.LLM_STRIDE,
+                    "decoder layers from one in-LLM module to the next"),
+)
+SVA_LITE_OPTIONS = (
     ConnectorOption("grid", "query_side", None,
                     "side L of the L x L query grid (default: the coarsest encoder grid)"),
     ConnectorOption("groups", "groups", 1, "query groups G"),
     ConnectorOption("layers", "layers", 1, "stacked aggregation layers D"),
     ConnectorOption("heads", "heads", 4, "attention heads"),
     ConnectorOption("hidden", "hidden", None, "aggregation width (default: the LLM's)"),
-    DEPTH,
-)
-SVA_LLM_OPTIONS = (
-    *SVA_OPTIONS,
-    ConnectorOption("every", "llm_every", 3, "re-aggregate at every k-th LLM layer"),
+    ConnectorOption("every", "llm_every", 0, "re-aggregate at every k-th LLM layer (0: never)",
+                    non_negative_int),
     ConnectorOption("start", "llm_start", 0, "first LLM layer that re-aggregates",
                     non_negative_int),
+    DEPTH,
 )
 
 
@@ -343,15 +217,19 @@ def _register() -> None:
         ConnectorSpec("concat", "encoders resampled to one grid, concatenated on channels, MLP",
                       ConcatConnector, encoders=(1, None), options=(
                           ConnectorOption("grid", "grid", None, "target token grid, 12 or HxW"
-                                          " (default: the coarsest encoder grid)", grid_size),
-                          DEPTH)),
+                                          " (default: the coarsest encoder grid; Cambrian's "
+                                          "Table 2: 24, 576 tokens)", grid_size),
+                          DEPTH,
+                          ConnectorOption("newline", "newline", False,
+                                          "a learned token after each row (1 or 0)", flag))),
         ConnectorSpec("interleave", "MMVP's Interleaved-MoF: alternating tokens, one MLP each",
                       InterleaveConnector, encoders=(2, 2), options=(DEPTH,)),
-        ConnectorSpec("sva", "Cambrian's Spatial Vision Aggregator (windowed cross-attention)",
-                      SVAConnector, encoders=(1, None), options=SVA_OPTIONS),
-        ConnectorSpec("sva-llm", "SVA, re-aggregating again at every 3rd LLM layer (Cambrian)",
-                      partial(SVAConnector, llm_every=3), encoders=(1, None),
-                      options=SVA_LLM_OPTIONS),
+        # Version 2: Cambrian's own module (version 1, this project's first, is sva-lite).
+        ConnectorSpec("sva", "Cambrian-1's Spatial Vision Aggregator, with its in-LLM modules",
+                      sva.SVAConnector, encoders=(1, None), options=SVA_OPTIONS, version=2),
+        ConnectorSpec("sva-lite", "this project's earlier, simplified aggregator (not "
+                      "Cambrian's)", sva_lite.LiteSVAConnector, encoders=(1, None),
+                      options=SVA_LITE_OPTIONS),
     ]
     for spec in specs:
         CONNECTORS.register(spec)

@@ -31,15 +31,20 @@ class MLLM(nn.Module):
         self.connector = connector
         self.llm = llm
         self.image_token_id = image_token_id
-        # A connector that re-aggregates inside LLM layers (sva-llm) gets a pre-hook on each
-        # chosen decoder layer; ``embed`` arms them for the next decoder pass.
+        # A connector with in-LLM modules (sva) gets a hook on each decoder layer they
+        # follow (or precede); ``embed`` arms them with the batch's windows.
         attach = getattr(connector, "attach_llm", None)
-        self.reaggregation_layers: list[int] = attach(len(llm.get_decoder().layers)) \
+        self.in_llm_layers: list[int] = attach(len(llm.get_decoder().layers)) \
             if attach else []
-        self._armed: tuple[torch.Tensor, torch.Tensor, set[int]] | None = None
-        for index in self.reaggregation_layers:
-            llm.get_decoder().layers[index].register_forward_pre_hook(
-                partial(self._reaggregate, index), with_kwargs=True)
+        self._armed: tuple[torch.Tensor, object] | None = None
+        after = getattr(connector, "in_llm_placement", "before") == "after"
+        for index in self.in_llm_layers:
+            layer = llm.get_decoder().layers[index]
+            if after:
+                layer.register_forward_hook(partial(self._after_layer, index), with_kwargs=True)
+            else:
+                layer.register_forward_pre_hook(partial(self._before_layer, index),
+                                                with_kwargs=True)
 
     @property
     def encoders(self) -> list[Encoder]:
@@ -81,10 +86,14 @@ class MLLM(nn.Module):
             if slots.any():
                 raise ValueError("text has image tokens but no image was given")
             return embeds
-        if self.reaggregation_layers:
+        if self.in_llm_layers:
             visual, keys = self.connector.forward_with_keys(
                 self.features(pixels, image_features))
-            self._armed = (slots, keys, set(self.reaggregation_layers))
+            # Which slots the in-LLM modules rewrite: the image tokens, not the newlines.
+            image = self.connector.image_positions().to(slots.device)
+            targets = slots.clone()
+            targets[slots] = image.repeat(visual.shape[0])
+            self._armed = (targets, keys)
         else:
             visual = self.visual_tokens(pixels, image_features)
         visual = visual.to(embeds.dtype)
@@ -95,27 +104,35 @@ class MLLM(nn.Module):
             )
         return embeds.masked_scatter(slots.unsqueeze(-1), visual)
 
-    def _reaggregate(self, index: int, layer: nn.Module, args: tuple, kwargs: dict):
-        """Pre-hook of decoder layer ``index``: the image tokens' hidden states re-aggregate
-        from their windows. Only in the pass that follows ``embed`` (the prompt, whose length
-        matches the image slots): later generation steps read the result from the KV cache."""
-        armed = self._armed
-        if armed is None or index not in armed[2]:
+    def _aggregate(self, index: int, hidden: torch.Tensor) -> torch.Tensor | None:
+        """The hidden states with the image tokens aggregated again by the in-LLM module of
+        layer ``index``; None when this pass is not the one ``embed`` armed (a generation
+        step after the prompt reads the image from the KV cache). The arming stays until the
+        next ``embed``: a checkpointed layer recomputed in the backward pass sees it again."""
+        if self._armed is None:
             return None
-        slots, keys, left = armed
-        hidden = args[0] if args else kwargs["hidden_states"]
-        if hidden.shape[:2] != slots.shape:
+        targets, keys = self._armed
+        if hidden.shape[:2] != targets.shape:
             return None
-        states = hidden[slots].reshape(keys.shape[0], keys.shape[1], -1)
-        delta = self.connector.reaggregation[str(index)](states.to(keys.dtype), keys)
-        hidden = hidden + torch.zeros_like(hidden).masked_scatter(slots.unsqueeze(-1),
-                                                                  delta.to(hidden.dtype))
-        left.discard(index)
-        if not left:  # every chosen layer has run: disarm, so no other pass is touched
-            self._armed = None
+        states = hidden[targets].reshape(targets.shape[0], -1, hidden.shape[-1])
+        fresh = self.connector.in_llm_layer(index, states, keys)
+        return hidden.masked_scatter(targets.unsqueeze(-1), fresh.to(hidden.dtype))
+
+    def _before_layer(self, index: int, layer: nn.Module, args: tuple, kwargs: dict):
+        hidden = self._aggregate(index, args[0] if args else kwargs["hidden_states"])
+        if hidden is None:
+            return None
         if args:
             return (hidden, *args[1:]), kwargs
         return args, {**kwargs, "hidden_states": hidden}
+
+    def _after_layer(self, index: int, layer: nn.Module, args: tuple, kwargs: dict, output):
+        # A decoder layer returns its hidden states, alone or first in a tuple (by version).
+        first = output[0] if isinstance(output, tuple) else output
+        hidden = self._aggregate(index, first)
+        if hidden is None:
+            return None
+        return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 pixels: Pixels | None, labels: torch.Tensor,

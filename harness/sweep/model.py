@@ -41,7 +41,8 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
     from accelerate.utils import set_seed
 
     from harness.encoder import ENCODERS, build_encoder
-    from harness.model.connectors import CONNECTORS, FeatureShape
+    from harness.model.connector_parts import FeatureShape
+    from harness.model.connectors import CONNECTORS
     from harness.model.llm import build_llm, image_token_id
 
     config = run.config
@@ -54,8 +55,14 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
             # shares its cached features).
             torch.manual_seed(0)
             encoders.append(build_encoder(ENCODERS.get(encoder_id), tiny=run.tiny))
+    spec = CONNECTORS.get(config.connector)
+    if spec.version != config.connector_version:
+        raise HarnessError(
+            f"run {run.key} was trained with version {config.connector_version} of connector "
+            f"{spec.base!r}, this installation has version {spec.version}: its weights do not "
+            "fit" + (" (the earlier sva is sva-lite now)" if spec.base == "sva" else ""))
     llm, tokenizer = build_llm(config.llm, corpus, tokenizer=tokenizer)
-    connector = CONNECTORS.get(config.connector).create(
+    connector = spec.create(
         [FeatureShape(e.embed_dim, e.grid) for e in encoders], llm.config.hidden_size)
     # One encoder is held as itself (unchanged state-dict keys), several as an EncoderGroup.
     return MLLM(encoders, connector, llm, image_token_id(tokenizer)), tokenizer

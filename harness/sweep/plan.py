@@ -37,7 +37,6 @@ RunState = Literal["new", "done", "failed"]
 SINGLE_CONNECTOR = "mlp2x_gelu"
 MULTI_CONNECTOR = "sva"
 """The connector a combination gets when none is asked for (Cambrian-1's)."""
-NO_GRADIENT_CHECKPOINTING = frozenset({"sva-llm"})
 
 
 def split_combination(entry: str) -> list[str]:
@@ -81,12 +80,17 @@ def choose_connector(connector: str | None, entry: str, count: int) -> str:
 
 
 def resolve_connector(connector: str | None, args: Mapping[str, str], entry: str,
-                      count: int) -> str:
+                      count: int, defaults: Mapping[str, Mapping[str, Any]] | None = None
+                      ) -> str:
     """The canonical name (options included) of the connector an entry of ``count`` encoders
-    gets: the asked one (``sva`` or ``sva(grid=12)``) or the default, with ``args`` set."""
+    gets: the asked one (``sva`` or ``sva(grid=12)``) or the default, with ``args`` set, and
+    ``defaults[connector]`` (a preset's) for the options neither sets."""
     chosen = choose_connector(connector, entry, count)
+    base, given = split_name(chosen)
+    preset = parse_args((defaults or {}).get(base), where=f"connector_defaults.{base}")
+    extra = {k: v for k, v in preset.items() if k not in given and k not in args}
     try:
-        return CONNECTORS.get(merge_args(chosen, args)).name
+        return CONNECTORS.get(merge_args(chosen, {**extra, **args})).name
     except HarnessError as exc:
         if connector is None and args:
             raise HarnessError(f"{exc} ({chosen!r} is the default connector for {entry!r};"
@@ -112,6 +116,9 @@ class RunConfig:
     image_aspect: ImageAspect = field(default=DEFAULT_ASPECT,
                                       metadata={KEPT_OUT_AT_DEFAULT: True})
     """How non-square images become square (``harness.data.aspect``)."""
+    connector_version: int = field(default=1, metadata={KEPT_OUT_AT_DEFAULT: True})
+    """The connector implementation's version (``ConnectorSpec.version``): a run of ``sva``
+    before it became Cambrian's module has another key than one after."""
 
     @property
     def key(self) -> str:
@@ -269,16 +276,10 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
         args = {**parse_args(preset.connector_args, where=f"preset {preset.name!r}"), **args}
     if connector is not None:
         CONNECTORS.get(connector)
-        if preset.gradient_checkpointing and \
-                split_name(connector)[0] in NO_GRADIENT_CHECKPOINTING:
-            # sva-llm's hooks run once per armed forward pass: a recomputed layer would skip
-            # its re-aggregation and the gradients would be wrong.
-            raise HarnessError(
-                f"connector {connector!r} cannot train with gradient_checkpointing = true "
-                f"(preset {preset.name!r}); use another connector or turn it off")
     entries = [(entry, split_combination(entry)) for entry in encoder_ids]
     check_weights([p for _, parts in entries for p in parts], preset.tiny_encoders, llm)
-    chosen = {entry: resolve_connector(connector, args, entry, len(parts))
+    chosen = {entry: resolve_connector(connector, args, entry, len(parts),
+                                       preset.connector_defaults)
               for entry, parts in entries}
     names = benchmark_names(preset.benchmarks)
     if PROBE in names and preset.data is None:
@@ -303,6 +304,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     encoder=fingerprint, recipe=shrunk, llm=llm, connector=chosen[entry],
                     data=preset.data, seed=seed, benchmarks=benchmarks,
                     sources=fingerprints[shrunk.name], image_aspect=preset.image_aspect,
+                    connector_version=CONNECTORS.get(chosen[entry]).version,
                 )
                 run_dir = root / "runs" / config.key
                 runs.append(Run(

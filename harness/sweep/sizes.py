@@ -10,7 +10,8 @@ import torch
 
 from harness.encoder import ENCODERS, build_encoder
 from harness.errors import HarnessError
-from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec
 from harness.sweep.cost import Sizes
 
@@ -65,3 +66,17 @@ def run_sizes(encoder_ids: list[str], tiny: bool, connector: str, llm: LLMSpec) 
                  image_tokens=built.num_tokens,
                  cached_values=sum(s[1] * s[2] for s in shapes), llm_params=llm_params,
                  llm_layers=layers, llm_hidden=hidden, llm_heads=heads)
+
+
+def in_llm_layers(encoder_ids: list[str], tiny: bool, connector: str, llm: LLMSpec
+                  ) -> tuple[str, list[int]]:
+    """Where a connector's in-LLM modules sit in this LLM: ``("after" | "before", decoder
+    layers)``, no layers for a connector without them (what the plan shows)."""
+    shapes = [encoder_shape(e, tiny) for e in encoder_ids]
+    _params, layers, hidden, _heads = llm_shape(llm)
+    with torch.device("meta"):
+        built = CONNECTORS.get(connector).create(
+            [FeatureShape(dim, grid) for _, _, dim, grid in shapes], hidden)
+        attach = getattr(built, "attach_llm", None)
+        chosen = attach(layers) if attach else []
+    return getattr(built, "in_llm_placement", "after"), chosen

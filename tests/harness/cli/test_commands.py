@@ -62,7 +62,7 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
     (["sweep", "--encoders", "clip-vit-l14-224.openai", "--preset", "smoke", "--connector",
       "interleave"],
      "error: connector 'interleave' takes exactly 2 encoder(s), but 'clip-vit-l14-224.openai'"
-     " has 1; valid for 1 encoder(s): concat, mlp2x_gelu, sva, sva-llm"),
+     " has 1; valid for 1 encoder(s): concat, mlp2x_gelu, sva, sva-lite"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--connector", "qformer"],
      "error: unknown connector 'qformer'; valid: "),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--connector", "sva",
@@ -70,8 +70,8 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
      "error: connector 'sva': bad groups='0'; expected an integer >= 1"),
     (["sweep", "--encoders", "siglip-vit-so400m14-384.webli+dinov2-vit-l14-518.lvd142m",
       "--preset", "smoke", "--connector-args", "query=12"],
-     "error: connector 'sva' has no option 'query'; valid: depth, grid, groups, heads, hidden,"
-     " layers"),
+     "error: connector 'sva' has no option 'query'; valid: grid, groups, heads, hidden,"
+     " layers, llm_modules"),
     (["encoders", "list", "--group", "cnn"],
      "error: unknown group 'cnn'; valid: clip, ssl, convnext, other"),
 ])
@@ -95,14 +95,15 @@ def test_connector_args_reach_the_plan_and_bad_ones_exit_2(tmp_path: Path) -> No
     pair = "siglip-vit-so400m14-384.webli+dinov2-vit-l14-518.lvd142m"
     result = runner.invoke(app, ["sweep", "--encoders", pair, "--preset", "smoke",
                                  "--recipes", "frozen", "--connector-args",
-                                 "grid=12,groups=1,layers=3", "--dry-run", "--format", "json",
+                                 "grid=12,groups=1,layers=2", "--dry-run", "--format", "json",
                                  "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output
     runs = json.loads(result.output)["runs"]
-    assert [r["connector"] for r in runs] == ["sva(grid=12,layers=3)"]
-    bad = harness("sweep", "--encoders", pair, "--preset", "smoke", "--connector", "sva-llm",
-                  "--connector-args", "every=0", cwd=tmp_path)
+    # The smoke preset's tiny sva options fill what the command line does not set.
+    assert [r["connector"] for r in runs] == ["sva(grid=12,heads=4,hidden=64,layers=2)"]
+    bad = harness("sweep", "--encoders", pair, "--preset", "smoke", "--connector", "sva-lite",
+                  "--connector-args", "every=x", cwd=tmp_path)
     assert bad.returncode == 2
-    assert bad.stderr.strip() == ("error: connector 'sva-llm': bad every='0'; expected an"
-                                  " integer >= 1")
+    assert bad.stderr.strip() == ("error: connector 'sva-lite': bad every='x'; expected an"
+                                  " integer >= 0")
     assert "Traceback" not in bad.stderr + bad.stdout

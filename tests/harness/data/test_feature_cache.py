@@ -265,7 +265,8 @@ def test_two_processes_building_the_same_cache(tmp_path: Path) -> None:
 
 
 def test_cached_features_give_the_pixel_loss(tmp_path: Path) -> None:
-    from harness.model.connectors import CONNECTORS, FeatureShape
+    from harness.model.connector_parts import FeatureShape
+    from harness.model.connectors import CONNECTORS
     from harness.model.llm import LLMS, build_llm, image_token_id
     from harness.model.mllm import MLLM
 

@@ -14,7 +14,8 @@ from harness.errors import HarnessError
 from harness.eval import runner
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.runner import evaluate, option_continuations, option_logliks, vision_reliance
-from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import IGNORE_INDEX, MLLM
 

@@ -10,7 +10,8 @@ import torch
 
 from harness.errors import HarnessError
 from harness.model.connector_options import merge_args, parse_args, split_name
-from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS
 
 CLIP_LIKE = FeatureShape(dim=12, grid=(4, 4))
 CONVNEXT_LIKE = FeatureShape(dim=20, grid=(8, 8))
@@ -34,13 +35,15 @@ def test_declared_defaults_are_the_builders_defaults() -> None:
 
 @pytest.mark.parametrize(("name", "canonical"), [
     ("sva", "sva"),
-    ("sva(groups=1,layers=1)", "sva"),  # defaults: the plain name, so the same run key
-    ("sva(layers=3,grid=2)", "sva(grid=2,layers=3)"),
+    ("sva(groups=1,layers=3)", "sva"),  # defaults: the plain name, so the same run key
+    ("sva(layers=1,grid=2)", "sva(grid=2,layers=1)"),
     ("sva( grid = 2 )", "sva(grid=2)"),
+    ("sva(newline=true,llm_modules=10)", "sva"),
+    ("sva(newline=0,llm_modules=0)", "sva(llm_modules=0,newline=0)"),
     ("concat(grid=3x3)", "concat(grid=3)"),
-    ("concat(grid=2x4,depth=2)", "concat(grid=2x4)"),
-    ("sva-llm(every=3,start=0)", "sva-llm"),
-    ("sva-llm(every=2)", "sva-llm(every=2)"),
+    ("concat(grid=2x4,depth=2,newline=0)", "concat(grid=2x4)"),
+    ("sva-lite(groups=1,layers=1,every=0)", "sva-lite"),
+    ("sva-lite(every=2)", "sva-lite(every=2)"),
     ("mlp2x_gelu(depth=3)", "mlp2x_gelu(depth=3)"),
 ])
 def test_names_are_canonical(name: str, canonical: str) -> None:
@@ -49,7 +52,21 @@ def test_names_are_canonical(name: str, canonical: str) -> None:
 
 
 def test_sva_options_shape_the_aggregator() -> None:
-    connector = CONNECTORS.get("sva(grid=2,groups=3,layers=2,heads=2,hidden=6,depth=3)").create(
+    connector = CONNECTORS.get("sva(grid=2,groups=3,layers=2,heads=2,hidden=6,newline=0,"
+                               "llm_modules=2,llm_start=1,llm_stride=2)").create(
+        [CLIP_LIKE, CONVNEXT_LIKE], llm_dim=8)
+    assert connector.side == 2 and connector.num_tokens == 4 and len(connector.samplers) == 3
+    assert all(len(s.layers) == 2 for s in connector.samplers)
+    assert connector.heads == 2 and connector.hidden == 6 and connector.queries.shape == (3, 6)
+    # Each query of the 2x2 grid sees a 2x2 window of the 4x4 map and 4x4 of the 8x8 one.
+    assert connector.window_sides(2) == [2, 4]
+    assert connector.attach_llm(8) == [1, 3] and len(connector.in_llm) == 2
+    assert connector(feats(CLIP_LIKE, CONVNEXT_LIKE)).shape == (2, 4, 8)
+
+
+def test_sva_lite_options_shape_the_aggregator() -> None:
+    connector = CONNECTORS.get("sva-lite(grid=2,groups=3,layers=2,heads=2,hidden=6,depth=3)"
+                               ).create(
         [CLIP_LIKE, CONVNEXT_LIKE], llm_dim=8)
     assert connector.side == 2 and connector.num_tokens == 4 and connector.groups == 3
     assert len(connector.layers) == 2 and connector.heads == 2 and connector.hidden == 6
@@ -64,9 +81,9 @@ def test_sva_options_shape_the_aggregator() -> None:
 def test_default_connectors_build_exactly_as_before() -> None:
     """Same modules, same parameter names: saved models of existing runs still load."""
     torch.manual_seed(0)
-    plain = CONNECTORS.get("sva").create([CLIP_LIKE, CONVNEXT_LIKE], 8)
+    plain = CONNECTORS.get("sva-lite").create([CLIP_LIKE, CONVNEXT_LIKE], 8)
     torch.manual_seed(0)
-    spelled = CONNECTORS.get("sva(groups=1,layers=1,heads=4,depth=2)").create(
+    spelled = CONNECTORS.get("sva-lite(groups=1,layers=1,heads=4,depth=2)").create(
         [CLIP_LIKE, CONVNEXT_LIKE], 8)
     assert plain.state_dict().keys() == spelled.state_dict().keys()
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(),
@@ -84,25 +101,28 @@ def test_concat_grid_and_mlp_depth() -> None:
     assert all(len(p) == 7 for p in deep.projs)  # 4 linear layers, 3 GELUs between
 
 
-def test_sva_llm_layers_follow_start_and_every() -> None:
-    connector = CONNECTORS.get("sva-llm(every=2,start=1)").create([CLIP_LIKE], 8)
+def test_sva_lite_layers_follow_start_and_every() -> None:
+    connector = CONNECTORS.get("sva-lite(every=2,start=1)").create([CLIP_LIKE], 8)
     assert connector.attach_llm(6) == [1, 3, 5]
-    assert CONNECTORS.get("sva-llm").create([CLIP_LIKE], 8).attach_llm(7) == [0, 3, 6]
-    late = CONNECTORS.get("sva-llm(start=6)").create([CLIP_LIKE], 8)
+    assert CONNECTORS.get("sva-lite(every=3)").create([CLIP_LIKE], 8).attach_llm(7) == [0, 3, 6]
+    assert CONNECTORS.get("sva-lite").create([CLIP_LIKE], 8).attach_llm(7) == []
+    late = CONNECTORS.get("sva-lite(every=3,start=6)").create([CLIP_LIKE], 8)
     with pytest.raises(HarnessError, match=r"start=6 is past the LLM's last layer \(6 layers"):
         late.attach_llm(6)
 
 
 @pytest.mark.parametrize(("name", "message"), [
-    ("sva(grdi=2)", "connector 'sva' has no option 'grdi'; valid: depth, grid, groups, heads,"
-     " hidden, layers"),
+    ("sva(grdi=2)", "connector 'sva' has no option 'grdi'; valid: grid, groups, heads, hidden,"
+     " layers, llm_modules, llm_start, llm_stride, newline"),
     ("sva(every=2)", "connector 'sva' has no option 'every'; valid: "),
     ("mlp2x_gelu(grid=2)", "connector 'mlp2x_gelu' has no option 'grid'; valid: depth"),
     ("sva(groups=0)", "connector 'sva': bad groups='0'; expected an integer >= 1"),
     ("sva(layers=two)", "connector 'sva': bad layers='two'; expected an integer >= 1"),
     ("sva(grid=2x3)", "connector 'sva': bad grid='2x3'; expected an integer >= 1"),
     ("concat(grid=2x)", "connector 'concat': bad grid='2x'; expected a grid side like 12"),
-    ("sva-llm(start=-1)", "connector 'sva-llm': bad start='-1'; expected an integer >= 0"),
+    ("sva-lite(start=-1)", "connector 'sva-lite': bad start='-1'; expected an integer >= 0"),
+    ("sva(newline=2)", "connector 'sva': bad newline='2'; expected 1 or 0"),
+    ("sva-llm(every=3)", "'sva-llm' is retired: 'sva' is now Cambrian's SVA"),
     ("sva(grid)", "bad connector option 'grid' in 'sva(grid)'; write key=value pairs"),
     ("sva(grid=2,grid=3)", "connector option 'grid' given twice in 'sva(grid=2,grid=3)'"),
     ("qformer(depth=2)", "unknown connector 'qformer'; valid: concat, interleave,"),

@@ -1,5 +1,6 @@
-"""Connectors: shapes for one and many encoders, and the SVA's windowing against a direct,
-slow reference computation."""
+"""Connectors: shapes for one and many encoders, concat's fixed token count and newlines, and
+sva-lite's windowing against a direct, slow reference computation (Cambrian's SVA has its
+own numbers: test_sva.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,9 @@ import torch
 from torch.nn import functional as F
 
 from harness.errors import HarnessError
-from harness.model.connectors import (
-    CONNECTORS,
-    FeatureShape,
-    SVAConnector,
-    resample,
-    to_grid,
-)
+from harness.model.connector_parts import FeatureShape, resample, to_grid
+from harness.model.connectors import CONNECTORS
+from harness.model.sva_lite import LiteSVAConnector
 
 CLIP_LIKE = FeatureShape(dim=12, grid=(4, 4))
 CONVNEXT_LIKE = FeatureShape(dim=20, grid=(8, 8))
@@ -28,8 +25,12 @@ def feats(*shapes: FeatureShape, batch: int = 2) -> list[torch.Tensor]:
     ("mlp2x_gelu", [CLIP_LIKE], 16),
     ("concat", [CLIP_LIKE, CONVNEXT_LIKE], 16),
     ("interleave", [CLIP_LIKE, CONVNEXT_LIKE], 32),
-    ("sva", [CLIP_LIKE, CONVNEXT_LIKE], 16),
-    ("sva", [CONVNEXT_LIKE], 64),
+    ("concat(grid=24)", [CLIP_LIKE, CONVNEXT_LIKE], 576),  # Cambrian's Table 2
+    ("concat(grid=4,newline=1)", [CLIP_LIKE, CONVNEXT_LIKE], 4 * 5),
+    ("sva(grid=4,hidden=16,heads=2)", [CLIP_LIKE, CONVNEXT_LIKE], 4 * 5),
+    ("sva(grid=8,hidden=16,heads=2,newline=0)", [CONVNEXT_LIKE], 64),
+    ("sva-lite", [CLIP_LIKE, CONVNEXT_LIKE], 16),
+    ("sva-lite", [CONVNEXT_LIKE], 64),
 ])
 def test_output_shape(name: str, shapes: list[FeatureShape], tokens: int) -> None:
     connector = CONNECTORS.get(name).create(shapes, llm_dim=8)
@@ -61,7 +62,7 @@ def test_resample_is_bilinear_on_the_grid() -> None:
     assert torch.allclose(to_grid(out, (2, 2)), expected)
 
 
-def reference_sva(sva: SVAConnector, features: list[torch.Tensor]) -> torch.Tensor:
+def reference_sva(sva: LiteSVAConnector, features: list[torch.Tensor]) -> torch.Tensor:
     """Query by query: gather its window from each encoder by explicit indexing, attend."""
     b = features[0].shape[0]
     L = sva.side
@@ -114,15 +115,21 @@ def reference_layer(layer, q: torch.Tensor, window: torch.Tensor) -> torch.Tenso
 ])
 def test_sva_matches_the_slow_reference(shapes, options) -> None:
     torch.manual_seed(0)
-    sva = CONNECTORS.get("sva").create(shapes, llm_dim=16, heads=2, **options).eval()
+    sva = CONNECTORS.get("sva-lite").create(shapes, llm_dim=16, heads=2, **options).eval()
     features = feats(*shapes)
     assert torch.allclose(sva(features), reference_sva(sva, features), atol=1e-5)
 
 
-def test_sva_query_sees_only_its_window() -> None:
+def test_concat_newline_closes_every_row() -> None:
+    connector = CONNECTORS.get("concat(grid=4,newline=1)").create([CLIP_LIKE], 8)
+    rows = connector(feats(CLIP_LIKE)).reshape(2, 4, 5, 8)
+    assert torch.equal(rows[:, :, 4], connector.newline.expand(2, 4, 8))
+
+
+def test_sva_lite_query_sees_only_its_window() -> None:
     """Changing the far corner of a feature map leaves the opposite corner's token alone."""
     torch.manual_seed(0)
-    sva = CONNECTORS.get("sva").create([CONVNEXT_LIKE], llm_dim=8, query_side=4).eval()
+    sva = CONNECTORS.get("sva-lite").create([CONVNEXT_LIKE], llm_dim=8, query_side=4).eval()
     # Remove the global context so the only path between positions is the window.
     with torch.no_grad():
         sva.context.weight.zero_()

@@ -9,7 +9,8 @@ from PIL import Image
 
 from harness.data.conversations import pad_batch
 from harness.encoder import ENCODERS, build_encoder
-from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS
 from harness.model.ensemble import EncoderGroup, MultiPixels, combine, stack_pixels
 from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import MLLM

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from harness.encoder import ENCODERS, build_encoder
-from harness.model.connectors import CONNECTORS, FeatureShape
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMS, build_llm, image_token_id
 from harness.model.mllm import MLLM
 

@@ -37,6 +37,11 @@ max_steps = 4
 [recipe]
 encoder_lr = 1e-4
 precision = "fp32"
+[connector_defaults.sva]
+grid = 4
+hidden = 16
+heads = 2
+layers = 1
 """
 
 

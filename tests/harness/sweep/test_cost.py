@@ -67,5 +67,19 @@ def test_sizes_are_measured_on_the_meta_device() -> None:
     assert sizes.encoder_params == 303_507_456 and sizes.image_tokens == 576
     combo = run_sizes(["clip-vit-l14-336.openai", "dinov2-vit-l14-518.lvd142m"], False,
                       "sva", LLMS.get("tiny-llama"))
-    assert combo.image_tokens == 576  # SVA's query grid: the coarsest encoder's, 24x24
+    assert combo.image_tokens == 24 * 25  # Cambrian-8B's 24x24 query grid, a newline per row
     assert combo.encoder_param_tokens == 303_507_456 * 576 + 304_367_616 * 1369
+
+
+def test_the_plan_places_sva_modules_by_the_llms_depth() -> None:
+    from harness.model.llm import LLMSpec
+    from harness.sweep.sizes import in_llm_layers
+
+    pair = ["clip-vit-l14-336.openai", "dinov2-vit-l14-518.lvd142m"]
+    deep = LLMSpec(id="llama-like-32", description="32 layers", num_layers=32, hidden_size=64,
+                   intermediate_size=128, num_heads=4)
+    assert in_llm_layers(pair, True, "sva", deep) == ("after", [0, 3, 6, 9, 12, 15, 18, 21,
+                                                                 24, 27])
+    assert in_llm_layers(pair, True, "sva(llm_modules=0)", deep) == ("after", [])
+    assert in_llm_layers(pair, True, "sva-lite(every=4)", deep)[1] == list(range(0, 32, 4))
+    assert in_llm_layers(pair[:1], True, "mlp2x_gelu", deep)[1] == []

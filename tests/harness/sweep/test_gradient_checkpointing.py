@@ -1,5 +1,6 @@
 """Gradient checkpointing: a preset switch that changes memory, never the numbers (so it stays
-out of the run key), and is refused where it would make gradients wrong (sva-llm)."""
+out of the run key), with in-LLM modules too (tests/harness/model/test_in_llm.py shows their
+gradients equal)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
 from harness.preset import load_preset_file
 from harness.recipe import RECIPES
 from harness.record import read_record
@@ -54,9 +54,9 @@ def test_a_checkpointed_run_trains_to_the_same_numbers(tmp_path: Path, mini_pres
     assert [(s.subset, s.value) for s in a.scores] == [(s.subset, s.value) for s in b.scores]
 
 
-def test_sva_llm_is_refused_with_checkpointing(tmp_path: Path,
-                                               checkpointed_preset: Path) -> None:
-    with pytest.raises(HarnessError, match="'sva-llm' cannot train with gradient_checkpointing"):
-        plan_sweep(["clip-vit-l14-336.openai+dinov2-vit-l14-518.lvd142m"],
-                   [RECIPES.get("frozen")], load_preset_file(checkpointed_preset), [0],
-                   tmp_path, connector="sva-llm")
+def test_sva_with_in_llm_modules_plans_with_checkpointing(tmp_path: Path,
+                                                         checkpointed_preset: Path) -> None:
+    [run] = plan_sweep(["clip-vit-l14-336.openai+dinov2-vit-l14-518.lvd142m"],
+                       [RECIPES.get("frozen")], load_preset_file(checkpointed_preset), [0],
+                       tmp_path, connector="sva")
+    assert run.gradient_checkpointing and run.config.connector.startswith("sva(")

@@ -22,6 +22,8 @@ runner = CliRunner()
 SIGLIP, DINO, CLIP = ("siglip-vit-l16-384.webli", "dinov2-vit-l14-518.lvd142m",
                       "clip-vit-l14-224.openai")
 COMBO = f"{SIGLIP}+{DINO}"
+SVA = "sva(grid=4,heads=2,hidden=16,layers=1)"
+"""Cambrian's SVA at the mini preset's size (its [connector_defaults.sva])."""
 
 
 def sweep(tmp_path: Path, preset: Path, *extra: str):
@@ -41,13 +43,13 @@ def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: 
 
     records = {(r.encoder.id, r.connector): r for r in
                map(read_record, (tmp_path / "root").glob("runs/*/record.json"))}
-    assert set(records) == {(COMBO, "sva"), (COMBO, "concat(depth=1)")}
+    assert set(records) == {(COMBO, SVA), (COMBO, "concat(depth=1)")}
     folder = tmp_path / "root" / "runs" / records[(COMBO, "concat(depth=1)")].run_key
     with safe_open(str(folder / "model" / "model.safetensors"), "pt") as saved:
         # safe_open is not iterable: its names come from keys().
         connector_weights = {k for k in saved.keys() if k.startswith("connector.")}  # noqa: SIM118
     assert connector_weights == {"connector.proj.0.weight", "connector.proj.0.bias"}
-    for connector in ("sva", "concat(depth=1)"):
+    for connector in (SVA, "concat(depth=1)"):
         record = records[(COMBO, connector)]
         assert record.status == "done", record.error
         info = record.encoder
@@ -68,7 +70,7 @@ def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: 
 
     store = Store(f"sqlite:///{tmp_path / 'h.db'}")
     rows = [r for r in store.leaderboard(subset="overall") if r["encoder_id"] == COMBO]
-    assert {(r["group"], r["connector"]) for r in rows} == {("multi", "sva"),
+    assert {(r["group"], r["connector"]) for r in rows} == {("multi", SVA),
                                                             ("multi", "concat(depth=1)")}
     assert {r["group"] for r in store.leaderboard(subset="overall", group="multi")} == {"multi"}
     # Each run's line names the combination and its connector.
@@ -79,7 +81,7 @@ def test_two_encoder_runs_train_evaluate_and_store(tmp_path: Path, mini_preset: 
                                  "json"])
     assert status.exit_code == 0, status.output
     views = {(v["encoder"], v["connector"]): v for v in json.loads(status.output)["runs"]}
-    assert views[(COMBO, "sva")]["state"] == "done"
+    assert views[(COMBO, SVA)]["state"] == "done"
     assert views[(COMBO, "concat(depth=1)")]["state"] == "done"
 
     again = sweep(tmp_path, mini_preset, "--encoders", COMBO)
@@ -93,7 +95,7 @@ def test_dry_run_lists_the_combination_and_its_connector(tmp_path: Path,
     assert result.exit_code == 0, result.output
     runs = json.loads(result.output)["runs"]
     assert [(r["encoder"], r["encoders"], r["connector"]) for r in runs] == [
-        (COMBO, [SIGLIP, DINO], "sva"), (CLIP, [CLIP], "mlp2x_gelu")]
+        (COMBO, [SIGLIP, DINO], SVA), (CLIP, [CLIP], "mlp2x_gelu")]
     table = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--dry-run")
     assert table.exit_code == 0, table.output
     assert runs[0]["key"] in table.output and "sva" in table.output
@@ -110,7 +112,7 @@ def test_single_encoder_connector_for_a_combination_is_refused(tmp_path: Path,
     assert isinstance(result.exception, HarnessError)
     assert str(result.exception) == (
         f"connector 'mlp2x_gelu' takes exactly 1 encoder(s), but '{COMBO}' has 2; valid for 2"
-        " encoder(s): concat, interleave, sva, sva-llm")
+        " encoder(s): concat, interleave, sva, sva-lite")
     assert not (tmp_path / "root" / "runs").exists()
 
 
@@ -125,15 +127,15 @@ def test_an_unfrozen_combination_resumes_exactly(tmp_path: Path, mini_preset: Pa
     assert [(s.subset, s.value) for s in a.scores] == [(s.subset, s.value) for s in b.scores]
 
 
-def test_a_reaggregating_sva_run_trains_and_evaluates(tmp_path: Path,
-                                                      mini_preset: Path) -> None:
+def test_a_reaggregating_sva_lite_run_trains_and_evaluates(tmp_path: Path,
+                                                           mini_preset: Path) -> None:
     # The LLM layers that re-aggregate are a sweep's choice: 1, 3, ... here instead of 0, 3, ...
-    result = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "sva-llm",
+    result = sweep(tmp_path, mini_preset, "--encoders", COMBO, "--connector", "sva-lite",
                    "--connector-args", "every=2,start=1", "--recipes", "unfrozen")
     assert result.exit_code == 0, result.output
     folder = next((tmp_path / "root").glob("runs/*/record.json")).parent
     record = read_record(folder)
-    assert record.status == "done" and record.connector == "sva-llm(every=2,start=1)"
+    assert record.status == "done" and record.connector == "sva-lite(every=2,start=1)"
     assert record.train["finetune"]["final_loss"] > 0
     with safe_open(str(folder / "model" / "model.safetensors"), "pt") as saved:
         layers = {int(k.split(".")[2]) for k in saved.keys()  # noqa: SIM118

@@ -103,8 +103,13 @@ def test_single_encoder_keys_keep_their_old_layout(tmp_path: Path) -> None:
     assert explicit[0].key == single.key
 
 
+def full_size_smoke():
+    """The smoke preset without its tiny sva options: connector names as the user gives."""
+    return dataclasses.replace(PRESETS.get("smoke"), connector_defaults={})
+
+
 def test_plus_joins_encoders_into_one_run(tmp_path: Path) -> None:
-    smoke = PRESETS.get("smoke")
+    smoke = full_size_smoke()
     runs = plan_sweep([f"{SIGLIP}+{DINO}", CLIP224], [RECIPES.get("frozen")], smoke, [0, 1],
                       tmp_path)
     assert len(runs) == 2 * 2
@@ -138,12 +143,12 @@ def test_a_planned_combination_reloads_from_its_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("entries", "connector", "message"), [
     ([f"{SIGLIP}+{DINO}"], "mlp2x_gelu",
      f"connector 'mlp2x_gelu' takes exactly 1 encoder(s), but '{SIGLIP}+{DINO}' has 2;"
-     " valid for 2 encoder(s): concat, interleave, sva, sva-llm"),
+     " valid for 2 encoder(s): concat, interleave, sva, sva-lite"),
     ([f"{SIGLIP}+{DINO}+{CLIP224}"], "interleave",
      "connector 'interleave' takes exactly 2 encoder(s), but"),
     ([CLIP224], "interleave",
      f"connector 'interleave' takes exactly 2 encoder(s), but '{CLIP224}' has 1; valid for 1"
-     " encoder(s): concat, mlp2x_gelu, sva, sva-llm"),
+     " encoder(s): concat, mlp2x_gelu, sva, sva-lite"),
     ([f"{SIGLIP}+dino-nope"], None, f"unknown encoder 'dino-nope' in '{SIGLIP}+dino-nope';"
      " valid: all, "),
     ([f"{SIGLIP}+{SIGLIP}"], None, f"encoder '{SIGLIP}' appears twice in"),
@@ -160,46 +165,61 @@ def test_bad_combinations_are_one_line_errors(tmp_path: Path, entries, connector
 
 
 def test_connector_args_enter_the_key_but_defaults_do_not(tmp_path: Path) -> None:
-    smoke, frozen = PRESETS.get("smoke"), RECIPES.get("frozen")
+    smoke, frozen = full_size_smoke(), RECIPES.get("frozen")
     pair = f"{SIGLIP}+{DINO}"
     default = plan_sweep([CLIP224, pair], [frozen], smoke, [0], tmp_path)
     # Every option at its default: the plain names, so existing run folders stay valid.
     spelled = plan_sweep([pair], [frozen], smoke, [0], tmp_path,
-                         connector_args="groups=1,layers=1")[0]
+                         connector_args="groups=1,layers=3")[0]
     assert spelled.config.connector == "sva" and spelled.key == default[1].key
     single = plan_sweep([CLIP224], [frozen], smoke, [0], tmp_path, connector_args="depth=2")[0]
     assert single.config.connector == "mlp2x_gelu" and single.key == default[0].key
     # Set away from the defaults: a different connector name, so a different run.
     tuned = plan_sweep([pair], [frozen], smoke, [0], tmp_path, connector="sva",
-                       connector_args="layers=3,grid=2,groups=2")[0]
-    assert tuned.config.connector == "sva(grid=2,groups=2,layers=3)"
+                       connector_args="layers=2,grid=2,groups=2")[0]
+    assert tuned.config.connector == "sva(grid=2,groups=2,layers=2)"
     assert tuned.key not in {r.key for r in default}
-    assert tuned.summary()["connector"] == "sva(grid=2,groups=2,layers=3)"
+    assert tuned.summary()["connector"] == "sva(grid=2,groups=2,layers=2)"
     # The same choice, however written, is the same run.
-    for connector, args in (("sva(grid=2,groups=2,layers=3)", None),
-                            ("sva(layers=3)", {"grid": 2, "groups": 2})):
+    for connector, args in (("sva(grid=2,groups=2,layers=2)", None),
+                            ("sva(layers=2)", {"grid": 2, "groups": 2})):
         again = plan_sweep([pair], [frozen], smoke, [0], tmp_path, connector=connector,
                            connector_args=args)[0]
         assert again.key == tuned.key
 
 
 def test_a_run_with_connector_args_reloads_and_builds_its_connector(tmp_path: Path) -> None:
-    from harness.model.connectors import CONNECTORS, FeatureShape
+    from harness.model.connector_parts import FeatureShape
+    from harness.model.connectors import CONNECTORS
 
     run = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], PRESETS.get("smoke"), [0],
                      tmp_path, connector_args="grid=2,layers=2")[0]
     write_config(run)
     again = load_run(Path(run.run_dir))
-    assert again == run and again.config.key == run.key
+    assert again == run and again.config.key == run.key and again.config.connector_version == 2
     # What the job's model builder does with the reloaded config.
     connector = CONNECTORS.get(again.config.connector).create(
         [FeatureShape(4, (4, 4)), FeatureShape(4, (8, 8))], 8)
-    assert connector.side == 2 and len(connector.layers) == 2
+    assert connector.side == 2 and len(connector.samplers[0].layers) == 2
+
+
+def test_a_preset_shrinks_a_connector_unless_the_run_names_the_option(tmp_path: Path) -> None:
+    frozen, pair = RECIPES.get("frozen"), f"{SIGLIP}+{DINO}"
+    smoke = PRESETS.get("smoke")
+    assert smoke.connector_defaults["sva"]["hidden"] == 64
+    [run] = plan_sweep([pair], [frozen], smoke, [0], tmp_path)
+    assert run.config.connector == "sva(grid=4,heads=4,hidden=64,layers=1)"
+    [run] = plan_sweep([pair], [frozen], smoke, [0], tmp_path, connector="sva(grid=2)",
+                       connector_args="layers=2")
+    assert run.config.connector == "sva(grid=2,heads=4,hidden=64,layers=2)"
+    [run] = plan_sweep([pair], [frozen], smoke, [0], tmp_path, connector="concat")
+    assert run.config.connector == "concat"  # other connectors' defaults do not apply
 
 
 @pytest.mark.parametrize(("entries", "connector", "args", "message"), [
     ([f"{SIGLIP}+{DINO}"], "sva", "grdi=12",
-     "connector 'sva' has no option 'grdi'; valid: depth, grid, groups, heads, hidden, layers"),
+     "connector 'sva' has no option 'grdi'; valid: grid, groups, heads, hidden, layers,"
+     " llm_modules"),
     ([f"{SIGLIP}+{DINO}"], None, "groups=zero",
      "connector 'sva': bad groups='zero'; expected an integer >= 1"),
     ([CLIP224], None, "grid=12",
@@ -218,19 +238,12 @@ def test_bad_connector_args_are_one_line_errors(tmp_path: Path, entries, connect
     assert not (tmp_path / "runs").exists()
 
 
-def test_sva_llm_with_options_still_refuses_gradient_checkpointing(tmp_path: Path) -> None:
-    preset = dataclasses.replace(PRESETS.get("smoke"), gradient_checkpointing=True)
-    with pytest.raises(HarnessError, match="connector 'sva-llm\\(every=2\\)' cannot train"):
-        plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], preset, [0], tmp_path,
-                   connector="sva-llm(every=2)")
-
-
 def test_a_preset_can_name_the_connector_and_its_options(tmp_path: Path) -> None:
     frozen, pair = RECIPES.get("frozen"), f"{SIGLIP}+{DINO}"
-    preset = dataclasses.replace(PRESETS.get("smoke"), connector="sva",
-                                 connector_args={"grid": 2, "layers": 3})
+    preset = dataclasses.replace(full_size_smoke(), connector="sva",
+                                 connector_args={"grid": 2, "layers": 1})
     [run] = plan_sweep([pair], [frozen], preset, [0], tmp_path)
-    assert run.config.connector == "sva(grid=2,layers=3)"
+    assert run.config.connector == "sva(grid=2,layers=1)"
     # The command line's options win over the preset's, key by key.
     [run] = plan_sweep([pair], [frozen], preset, [0], tmp_path, connector_args="layers=2")
     assert run.config.connector == "sva(grid=2,layers=2)"
@@ -251,4 +264,4 @@ def test_a_preset_file_carries_connector_options(tmp_path: Path) -> None:
                     + '\n[connector_args]\ngrid = 2\ngroups = 2\n')
     preset = load_preset_file(path)
     [run] = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], preset, [0], tmp_path)
-    assert run.config.connector == "sva(grid=2,groups=2)"
+    assert run.config.connector == "sva(grid=2,groups=2,heads=4,hidden=64,layers=1)"
