@@ -193,6 +193,8 @@ class Published(Model):
     subject_kind: str
     encoder_id: str | None
     """The registry id this subject corresponds to, when known."""
+    connector: str = ""
+    """The connector this harness runs the paper's setting with, when the source says."""
     group: str
     supervision: str
     metric: str

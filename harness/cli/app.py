@@ -11,6 +11,7 @@ import typer
 
 from harness.cli import (
     benchmarks,
+    cambrian,
     compare,
     data,
     db,
@@ -46,6 +47,7 @@ app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.command("import-published")(published.import_published_command)
+app.command("import-cambrian-connector")(cambrian.import_cambrian_connector)
 
 COMMANDS: Registry[types.FunctionType] = Registry(
     "command", "harness.commands", name_of=lambda f: f.__name__, item_type=types.FunctionType

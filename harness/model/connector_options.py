@@ -158,6 +158,23 @@ def canonical_name(base: str, values: Mapping[str, Any]) -> str:
     return name
 
 
+RENAMED = {"sva": ("sva-lite", {}), "sva-llm": ("sva-lite", {"every": "3"})}
+"""Connectors whose name a new implementation took (version 2 of ``sva``): a version-1 run of
+the old name was built by the module now registered under the new one, with these options
+implied (``sva-llm`` re-aggregated every 3rd layer; ``sva-lite`` does not by default)."""
+
+
+def current_name(name: str, version: int) -> str:
+    """The name this installation builds a run's connector by: ``name`` itself, or for a
+    version-1 run of a renamed connector, its new name with the same options."""
+    base, args = split_name(name)
+    if version != 1 or base not in RENAMED:
+        return name
+    new_base, implied = RENAMED[base]
+    merged = {**implied, **args}
+    return canonical_name(new_base, dict(sorted(merged.items())))
+
+
 def describe(options: tuple[ConnectorOption, ...]) -> str:
     """``grid, groups=1, layers=1`` style summary for help texts."""
     return ", ".join(o.name if o.default is None else f"{o.name}={format_value(o.default)}"

@@ -25,7 +25,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
 """Tables that ship with the package: name -> (file, paper)."""
 
 REQUIRED = ("source", "subject", "kind", "metric", "value")
-OPTIONAL = ("group", "supervision", "encoder_id", "paper")
+OPTIONAL = ("group", "supervision", "encoder_id", "paper", "connector")
 KINDS = ("encoder", "encoder ensemble", "model")
 ENSEMBLE_GROUP = "ensemble"
 PUBLISHED_GROUPS = ("", *GROUPS, ENSEMBLE_GROUP)
@@ -33,7 +33,7 @@ PUBLISHED_GROUPS = ("", *GROUPS, ENSEMBLE_GROUP)
 OVERALL = "Average"
 _CATEGORY_AVERAGE = re.compile(r"^(?P<category>.+?) \(category average\)$")
 _LIMITS = {"source": 500, "subject": 200, "metric": 100, "group": 50, "supervision": 50,
-           "encoder_id": 200, "paper": 200}
+           "encoder_id": 200, "paper": 200, "connector": 100}
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class PublishedRow:
     value: float
     encoder_id: str | None
     paper: str
+    connector: str = ""
+    """The connector this harness runs the paper's setting with (Table 2: ``concat(grid=24)``);
+    a measured setting is set beside the number only under that connector."""
 
 
 def builtin_path(name: str) -> Path:
@@ -163,4 +166,5 @@ def _row(path: Path, line: int, record: dict[str, str | None], paper: str) -> Pu
         value=value,
         encoder_id=encoder_id or None,
         paper=values.get("paper") or paper,
+        connector=values.get("connector", ""),
     )

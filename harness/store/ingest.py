@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from harness.config import stable_hash
 from harness.errors import HarnessError
 from harness.eval.bootstrap import from_bytes
+from harness.model.connector_options import current_name
 from harness.record import (
     EVAL_DIR,
     PREDICTIONS_DIR,
@@ -239,6 +240,7 @@ def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
         setattr(run, name, value)
     run.encoder_id = record.encoder.id
     run.tiny = record.encoder.tiny
+    run.connector = _connector_name(record)
     run.config_hash = stable_hash(record.config)
     recipe = record.config.get("recipe") if isinstance(record.config, dict) else None
     recipe = recipe if isinstance(recipe, dict) else {}
@@ -247,6 +249,17 @@ def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
     run.recipe_stages = len(stages) if isinstance(stages, list) else 0
     run.record_hash = digest
     run.ingested_at = datetime.now(UTC).replace(tzinfo=None)
+
+
+def _connector_name(record: ResultRecord) -> str:
+    """The connector as this installation names it: a sweep run of sva from before it became
+    Cambrian's module (its config names the connector, without a version) is shown as what it
+    is, sva-lite, never averaged with the new module's runs under one name."""
+    config = record.config if isinstance(record.config, dict) else {}
+    if config.get("connector") != record.connector:
+        return record.connector  # not a sweep's config: nothing says which version it was
+    version = config.get("connector_version", 1)
+    return current_name(record.connector, version if isinstance(version, int) else 1)
 
 
 def _check_columns(record: ResultRecord, table: type, obj: object, prefix: str) -> None:

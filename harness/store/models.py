@@ -157,6 +157,9 @@ class PublishedScoreRow(Base):
     subject_kind: Mapped[str] = mapped_column(String(50))
     encoder_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     """The registry id the subject corresponds to, when there is one."""
+    connector: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    """The connector the number was measured with, as this harness names it (Table 2's
+    ``concat(grid=24)``); empty when the source does not say or it is the default."""
     group: Mapped[str] = mapped_column(String(50), default="")
     supervision: Mapped[str] = mapped_column(String(50), default="")
     metric: Mapped[str] = mapped_column(String(100))

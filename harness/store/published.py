@@ -54,7 +54,8 @@ def _import(session: Any, rows: Sequence[PublishedRow], collection: str) -> Impo
     for row in rows:
         fields = {
             "collection": collection, "paper": row.paper, "subject_kind": row.kind,
-            "encoder_id": row.encoder_id, "group": row.group, "supervision": row.supervision,
+            "encoder_id": row.encoder_id, "connector": row.connector, "group": row.group,
+            "supervision": row.supervision,
             "level": row.level, "category": row.category, "value": row.value,
         }
         current = existing.get((row.source, row.subject, row.metric))
@@ -101,6 +102,8 @@ def beside_measured(published: Sequence[dict[str, Any]],
         for s in by_encoder.get(p["encoder_id"], []):
             if stages is not None and s.recipe_stages not in (0, stages):
                 continue
+            if p.get("connector") and s.connector != p["connector"]:
+                continue  # measured under another connector than the paper's
             if table5:
                 if column not in s.table5:
                     continue

@@ -47,7 +47,8 @@ LEADERBOARD_COLUMNS = (
 """One leaderboard row: the encoder, the run's setting, and every field of the score."""
 _PUBLISHED_COLUMNS = tuple(
     getattr(PublishedScoreRow, name) for name in (
-        "collection", "paper", "source", "subject", "subject_kind", "encoder_id", "group",
+        "collection", "paper", "source", "subject", "subject_kind", "encoder_id", "connector",
+        "group",
         "supervision", "metric", "level", "category", "value", "imported_at")
 )
 SCORE_COLUMNS = (

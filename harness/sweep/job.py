@@ -198,7 +198,7 @@ class RunJob(submitit.helpers.Checkpointable):
             return existing.status
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        info = _encoder_info(run)
+        info = encoder_info(run)
         scores: tuple[Score, ...] = ()
         train: dict = {}
         error = None
@@ -269,7 +269,7 @@ def build_record(run: Run, info: EncoderInfo, *, scores: tuple[Score, ...] = (),
 
 def failed_record(run: Run, error: str, job_id: str | None = None) -> ResultRecord:
     """A failed record written by the driver for a job that died without writing its own."""
-    record = build_record(run, _encoder_info(run), error=error, job_id=job_id)
+    record = build_record(run, encoder_info(run), error=error, job_id=job_id)
     write_record(Path(run.run_dir), record)
     return record
 
@@ -467,7 +467,7 @@ def _restore_finished_stages(ctx: RunContext, stages, model) -> dict[str, dict[s
     return done
 
 
-def _encoder_info(run: Run) -> EncoderInfo:
+def encoder_info(run: Run) -> EncoderInfo:
     """The run's encoder, or its combination of encoders (group ``multi``)."""
     parts = [_one_encoder_info(encoder_id, run.tiny) for encoder_id in run.encoder_ids]
     return parts[0] if len(parts) == 1 else combine_infos(parts)

@@ -41,6 +41,7 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
     from accelerate.utils import set_seed
 
     from harness.encoder import ENCODERS, build_encoder
+    from harness.model.connector_options import current_name
     from harness.model.connector_parts import FeatureShape
     from harness.model.connectors import CONNECTORS
     from harness.model.llm import build_llm, image_token_id
@@ -55,12 +56,13 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
             # shares its cached features).
             torch.manual_seed(0)
             encoders.append(build_encoder(ENCODERS.get(encoder_id), tiny=run.tiny))
-    spec = CONNECTORS.get(config.connector)
+    # A run of sva before it became Cambrian's module is built by sva-lite, the same module.
+    spec = CONNECTORS.get(current_name(config.connector, config.connector_version))
     if spec.version != config.connector_version:
         raise HarnessError(
             f"run {run.key} was trained with version {config.connector_version} of connector "
             f"{spec.base!r}, this installation has version {spec.version}: its weights do not "
-            "fit" + (" (the earlier sva is sva-lite now)" if spec.base == "sva" else ""))
+            "fit")
     llm, tokenizer = build_llm(config.llm, corpus, tokenizer=tokenizer)
     connector = spec.create(
         [FeatureShape(e.embed_dim, e.grid) for e in encoders], llm.config.hidden_size)

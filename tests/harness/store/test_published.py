@@ -104,3 +104,21 @@ def test_llava_15s_benchmarks_sit_beside_a_run_of_its_encoder(store: Store) -> N
     assert beside["GQA"]["difference"] == pytest.approx(60.5 - 62.0)
     assert beside["MME-P"]["difference"] == pytest.approx(1490.7 - 1510.7)  # both in points
     assert beside["GQA"]["category"] == "General" and beside["GQA"]["complete"]
+
+
+def test_table_2_sits_beside_an_ensemble_only_under_its_connector(store: Store) -> None:
+    """Table 2's setting is interpolation and concatenation to 576 tokens: concat(grid=24)."""
+    import dataclasses
+
+    pair = "siglip-vit-so400m14-384.webli+dinov2-vit-l14-518.lvd142m"
+    rows = [r for r in ROWS if r.encoder_id == pair]
+    assert rows and {r.connector for r in rows} == {"concat(grid=24)"}
+    import_published(store, ROWS, "cambrian-1")
+    base = record("concat000001", "frozen", 2, 60.0)
+    ensemble = dataclasses.replace(base.encoder, id=pair, group="multi")
+    for key, connector in (("concat000001", "concat(grid=24)"), ("sva000000001", "sva")):
+        ingest_record(store, dataclasses.replace(base, run_key=key, encoder=ensemble,
+                                                 connector=connector))
+    beside = [b for b in beside_measured(store.published(), store.settings())
+              if b["encoder_id"] == pair]
+    assert beside and {b["connector"] for b in beside} == {"concat(grid=24)"}

@@ -241,3 +241,16 @@ def test_predictions_of_the_sweep_and_of_harness_eval_are_both_indexed(
     ingest_paths(store, [run_dir])
     run = store.run("a1b2c3d4e5f6")
     assert read_predictions(run, "probe", limit=1)[1] == [{"answer": "E", "from": "eval"}]
+
+
+def test_an_old_sva_run_is_stored_as_sva_lite(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    old = dataclasses.replace(make_record("old"), connector="sva(grid=12)",
+                              config={"connector": "sva(grid=12)"})
+    new = dataclasses.replace(make_record("new"), connector="sva(grid=12)",
+                              config={"connector": "sva(grid=12)", "connector_version": 2})
+    posted = dataclasses.replace(make_record("posted"), connector="sva", config={})
+    for record in (old, new, posted):
+        ingest_record(store, record)
+    assert {r["run_key"]: r["connector"] for r in store.runs()} == {
+        "old": "sva-lite(grid=12)", "new": "sva(grid=12)", "posted": "sva"}

@@ -265,3 +265,20 @@ def test_a_preset_file_carries_connector_options(tmp_path: Path) -> None:
     preset = load_preset_file(path)
     [run] = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], preset, [0], tmp_path)
     assert run.config.connector == "sva(grid=2,groups=2,heads=4,hidden=64,layers=1)"
+
+
+def test_a_run_of_the_earlier_sva_rebuilds_with_sva_lite(tmp_path: Path) -> None:
+    from harness.model.connector_options import current_name
+    from harness.model.sva_lite import LiteSVAConnector
+    from harness.sweep.model import build_model
+
+    assert current_name("sva-llm(every=2,start=1)", 1) == "sva-lite(every=2,start=1)"
+    assert current_name("sva-llm", 1) == "sva-lite(every=3)"
+    assert current_name("sva(grid=4)", 2) == "sva(grid=4)"
+    [run] = plan_sweep([f"{SIGLIP}+{DINO}"], [RECIPES.get("frozen")], full_size_smoke(), [0],
+                       tmp_path, connector="sva-lite(grid=4)")
+    # As an earlier version planned it: connector "sva", no version in the config.
+    legacy = dataclasses.replace(run, config=dataclasses.replace(
+        run.config, connector="sva(grid=4)", connector_version=1))
+    model, _ = build_model(legacy, ["a red circle"])
+    assert isinstance(model.connector, LiteSVAConnector) and model.connector.side == 4
