@@ -19,30 +19,25 @@ from harness.model.connector_parts import FeatureShape
 from harness.model.sva import SVAConnector
 
 PREFIX = "model."
-# (Cambrian's name, ours), tried in order: the in-LLM modules' name starts like a group's.
-_RENAMES = (
-    (r"vision_sampler_layers\.(\d+)\.", r"in_llm.\1."),
-    (r"vision_sampler_(\d+)\.", r"samplers.\1."),
-    (r"mm_projector_aux_(\d+)\.", r"encoder_projections.\1."),
-    (r"mm_projector\.", "proj."),
-    (r"vision_query$", "queries"),
-    (r"image_newline$", "newline"),
-)
-_BACK = (
-    (r"in_llm\.(\d+)\.", r"vision_sampler_layers.\1."),
-    (r"samplers\.(\d+)\.", r"vision_sampler_\1."),
-    (r"encoder_projections\.(\d+)\.", r"mm_projector_aux_\1."),
-    (r"proj\.", "mm_projector."),
-    (r"queries$", "vision_query"),
-    (r"newline$", "image_newline"),
+# (Cambrian's name, ours): module prefixes ({} a number) and whole parameter names.
+NAMES = (
+    ("vision_sampler_layers.{}.", "in_llm.{}."),
+    ("vision_sampler_{}.", "samplers.{}."),
+    ("mm_projector_aux_{}.", "encoder_projections.{}."),
+    ("mm_projector.", "proj."),
+    ("vision_query", "queries"),
+    ("image_newline", "newline"),
 )
 
 
-def _rename(name: str, rules: tuple[tuple[str, str], ...]) -> str | None:
-    for pattern, replacement in rules:
-        renamed, count = re.subn("^" + pattern, replacement, name)
-        if count:
-            return renamed
+def _rename(name: str, to_ours: bool) -> str | None:
+    """``name`` in the other layout, or None when no entry of ``NAMES`` covers it."""
+    for cambrian, ours in NAMES:
+        source, target = (cambrian, ours) if to_ours else (ours, cambrian)
+        pattern = re.escape(source).replace(re.escape("{}"), r"(\d+)")
+        match = re.match(pattern if source.endswith(".") else pattern + "$", name)
+        if match:
+            return target.format(*match.groups()) + name[match.end():]
     return None
 
 
@@ -50,7 +45,7 @@ def to_harness(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Cambrian's connector keys (a full checkpoint's other keys are left out) as ours."""
     out = {}
     for name, tensor in state.items():
-        renamed = _rename(name.removeprefix(PREFIX), _RENAMES)
+        renamed = _rename(name.removeprefix(PREFIX), to_ours=True)
         if renamed is not None:
             out[renamed] = tensor
     if not out:
@@ -65,7 +60,7 @@ def export_connector_state(connector: SVAConnector, prefix: bool = False
     ``prefix``)."""
     out = {}
     for name, tensor in connector.state_dict().items():
-        renamed = _rename(name, _BACK)
+        renamed = _rename(name, to_ours=False)
         if renamed is None:
             raise HarnessError(f"sva: no Cambrian name for {name!r}")
         out[(PREFIX if prefix else "") + renamed] = tensor
@@ -113,7 +108,7 @@ def connector_from_state(state: Mapping[str, torch.Tensor], shapes: Sequence[Fea
 def _tensor(state: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
     if name not in state:
         raise HarnessError(f"the checkpoint has no {name!r} (Cambrian name "
-                           f"{_rename(name, _BACK)!r})")
+                           f"{_rename(name, to_ours=False)!r})")
     return state[name]
 
 
