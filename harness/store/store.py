@@ -31,6 +31,14 @@ def resolve_db_url(db: str | None) -> str:
     return db or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
 
 
+def redacted(url: str) -> str:
+    """A database URL fit to print: its password masked (``***``)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as nothing rather than leaked
+        return "(unreadable database URL)"
+
+
 class Store:
     """An index of result records in any SQLAlchemy database (SQLite by default).
 
