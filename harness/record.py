@@ -260,9 +260,12 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write through a synced temporary file and a rename: a reader sees the old file or the
-    new one, never a torn one."""
+    new one, never a torn one. The file gets the mode any new file would (0644 under umask
+    022), not the temporary file's owner-only 0600: a dashboard or ingest running as another
+    user of a shared cluster must read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -273,6 +276,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (Linux names it in /proc); elsewhere
+    set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def replace_folder(tmp: Path, final: Path) -> Path:

@@ -19,7 +19,9 @@ from harness.store.summary import Setting
 
 SMOKE_NOTE = ", SMOKE: random-weight twins, not a real score"
 SELECTOR_FIELDS = {"encoder": "encoder_id", "recipe": "recipe", "llm": "llm",
-                   "connector": "connector", "preset": "preset"}
+                   "connector": "connector", "preset": "preset", "config": "setting_hash"}
+"""How a side names a setting's fields; ``config`` tells apart settings that differ only in
+what their names hide (a recipe file edited under the same name)."""
 
 
 def parse_selector(text: str) -> dict[str, str]:
@@ -84,11 +86,15 @@ def report(a: Side, b: Side, plan: float | None = None) -> dict[str, Any]:
 
 def _selector(s: Setting, among: list[Setting], full: bool = False) -> str:
     """The selector naming ``s``: its encoder and the fields it differs in from ``among``
-    (every field with ``full``)."""
+    (every named field with ``full``); its config hash only where the names are not enough."""
+    named = {name: attr for name, attr in SELECTOR_FIELDS.items() if name != "config"}
     parts = [f"encoder={s.encoder_id}"]
-    for name, attr in SELECTOR_FIELDS.items():
+    for name, attr in named.items():
         if attr != "encoder_id" and (full or len({getattr(o, attr) for o in among}) > 1):
             parts.append(f"{name}={getattr(s, attr)}")
+    alike = [o for o in among if all(getattr(o, a) == getattr(s, a) for a in named.values())]
+    if len(alike) > 1:
+        parts.append(f"config={s.setting_hash}")
     return ",".join(parts)
 
 

@@ -65,6 +65,9 @@ class RunRow(Base):
         Column("recipe_stages", Integer, nullable=False, default=0, server_default="0",
                doc="1 (finetune only) or 2 (align, then finetune); 0 when the config does "
                    "not say."),
+        Column("setting_hash", String(12), nullable=False, default="", server_default="",
+               doc="Hash of the run's config without its seed: runs with equal hashes are "
+                   "seeds of one setting ('' when the record carries no config)."),
         Column("run_dir", Text, nullable=False, default="", server_default="",
                doc="The folder the record was read from ('' when it was posted): "
                    "predictions live there."),

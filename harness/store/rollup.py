@@ -28,7 +28,8 @@ KEYS_PER_QUERY = 500
 
 _IDENTITY_COLUMNS = (
     RunRow.record_hash, RunRow.encoder_id, RunRow.recipe, RunRow.llm, RunRow.connector,
-    RunRow.preset, RunRow.smoke, RunRow.recipe_encoder, RunRow.recipe_stages,
+    RunRow.preset, RunRow.smoke, RunRow.setting_hash, RunRow.recipe_encoder,
+    RunRow.recipe_stages,
     EncoderRow.group, EncoderRow.supervision, EncoderRow.architecture,
 )
 _IDENTITY_NAMES = ("record_hash", *SETTING_FIELDS, "recipe_encoder", "recipe_stages", "group",

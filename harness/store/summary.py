@@ -27,7 +27,9 @@ BLIND_SUFFIXES = ("_blind", ":blind")
 """A metric named ``<metric>_blind`` (or ``<metric>:blind``) is ``<metric>`` measured with no
 image: the difference is the benchmark's vision reliance (Cambrian's blind test)."""
 
-SETTING_FIELDS = ("encoder_id", "recipe", "llm", "connector", "preset", "smoke")
+SETTING_FIELDS = ("encoder_id", "recipe", "llm", "connector", "preset", "smoke", "setting_hash")
+"""What makes runs seeds of one setting: the names shown, and the hash of the resolved config
+without its seed (a recipe file edited under the same name is another setting)."""
 Axis = Literal["category", "benchmark", "recipe", "group"]
 AXES: tuple[Axis, ...] = ("category", "benchmark", "recipe", "group")
 ComparisonKind = Literal["unfreezing", "stages"]
@@ -101,6 +103,8 @@ class Setting:
     recipe_encoder: str
     recipe_stages: int
     seeds: int
+    setting_hash: str = ""
+    """The resolved config without its seed, hashed (``SETTING_FIELDS``)."""
     benchmarks: dict[str, Cell] = field(default_factory=dict)
     table5: dict[str, float] = field(default_factory=dict)
     """Cambrian Table 5 columns on their published scales (MME-P in points), mean over seeds."""
@@ -243,7 +247,9 @@ def table(settings: Sequence[Setting], axis: Axis, *, category: str | None = Non
         cols = sorted({s.recipe for s in settings})
         grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
         for s in settings:
-            ident = {k: v for k, v in s.identity().items() if k not in ("recipe", "seeds")}
+            # The config hash names the recipe too: one row per encoder holds every recipe.
+            ident = {k: v for k, v in s.identity().items()
+                     if k not in ("recipe", "seeds", "setting_hash")}
             row = grouped.setdefault(tuple(ident.values()),
                                      _row(ident, dict.fromkeys(cols)))
             if column is not None:

@@ -30,6 +30,7 @@ from harness.sweep.submit import (
     submit_groups,
 )
 from harness.sweep.tracking import (
+    TICKET_FILE,
     JobState,
     Ticket,
     job_states,
@@ -302,7 +303,8 @@ def execute_runs(runs: list[Run], *, executor: str, root: Path, store: Store,
 
 def find_in_flight(runs: list[Run]) -> tuple[list[tuple[Run, Ticket]], list[Run]]:
     """Split runs without a record into those whose job is still alive (watch them) and those
-    whose job is gone (they get a failed record here, with the scheduler's reason)."""
+    whose job is gone: a run that started in it gets a failed record here, with the
+    scheduler's reason; one its job never reached loses the ticket and goes out again."""
     waiting = [(r, t) for r in runs if r.state == "new"
                and (t := read_ticket(Path(r.run_dir))) is not None and t.executor != "debug"]
     states = job_states([t for _, t in waiting])
@@ -314,10 +316,19 @@ def find_in_flight(runs: list[Run]) -> tuple[list[tuple[Run, Ticket]], list[Run]
             continue
         if (Path(run.run_dir) / RECORD_FILE).exists():
             continue  # it finished between planning and now
+        if not started_in(run, ticket):
+            (Path(run.run_dir) / TICKET_FILE).unlink(missing_ok=True)
+            continue
         failed_record(run, f"job died: job {ticket.job_id} {state.describe()}",
                       job_id=ticket.job_id)
         dead.append(run)
     return alive, dead
+
+
+def started_in(run: Run, ticket: Ticket) -> bool:
+    """Whether the job of ``ticket`` began this run: its status file is that job's."""
+    status = read_status(Path(run.run_dir))
+    return status is not None and str(status.get("job_id", "")) == ticket.job_id
 
 
 def _local_job_state(job) -> JobState:

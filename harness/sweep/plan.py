@@ -322,7 +322,12 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     sources=dict(preset.sources), dataset_hashes=hashes,
                     data_loading=data_loading or preset.data_loading,
                 ))
-    return runs
+    # One key is one run: a seed, encoder or recipe given twice (--seeds 0,0) must not run
+    # the same folder twice at once.
+    unique: dict[str, Run] = {}
+    for run in runs:
+        unique.setdefault(run.key, run)
+    return list(unique.values())
 
 
 RUN_FILE = "run.json"

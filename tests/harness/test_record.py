@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.record import (
     EncoderInfo,
     ResultRecord,
@@ -49,3 +51,20 @@ def test_records_round_trip(tmp_path: Path) -> None:
     assert "parts" not in json.loads((tmp_path / "record.json").read_text())["encoder"]
     assert read_record(tmp_path) == single
 
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_take_the_umask_not_owner_only(tmp_path: Path, umask: int,
+                                                     mode: int) -> None:
+    """A dashboard or ingest running as another user of a shared cluster reads these."""
+    import os
+    import stat
+
+    from harness.record import atomic_write_bytes
+
+    old = os.umask(umask)
+    try:
+        written = atomic_write_bytes(tmp_path / "record.json", b"{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(written.stat().st_mode) == mode

@@ -147,3 +147,31 @@ def test_status_and_cancel_of_a_local_job(tmp_path: Path, mini_preset: Path) -> 
     assert again.exit_code == 0 and "Nothing in flight to cancel" in again.output
     table = runner.invoke(app, ["status", "--root", str(root), "--state", "failed"])
     assert run.key in table.output and "cancelled" in table.output
+
+
+def test_after_a_full_crash_a_rerun_sends_out_runs_that_never_started(
+        tmp_path: Path, mini_preset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Driver and job killed: the run the job had begun fails with the scheduler's reason;
+    the one it never reached goes out again (the README's promise), not marked failed."""
+    from harness.sweep import driver
+    from harness.sweep.job import STATUS_FILE
+    from harness.sweep.tracking import JobState
+
+    begun, waiting = plan_mini(tmp_path / "root", mini_preset, recipes=("frozen",),
+                               seeds=(0, 1))
+    ticket = Ticket("local", "4242", str(tmp_path / "jobs"), "2026-12-06T00:00:00+00:00",
+                    runs=(begun.key, waiting.key))
+    for run in (begun, waiting):
+        write_config(run)
+        write_ticket(Path(run.run_dir), ticket)
+    (Path(begun.run_dir) / STATUS_FILE).write_text(json.dumps(
+        {"stage": "train:align", "step": 1, "total": 3, "job_id": "4242"}))
+    # An older attempt's status (another job) does not count as this job starting it.
+    (Path(waiting.run_dir) / STATUS_FILE).write_text(json.dumps({"job_id": "1111"}))
+    monkeypatch.setattr(driver, "job_states",
+                        lambda tickets: {"4242": JobState("dead", "GONE")})
+    alive, dead = driver.find_in_flight([begun, waiting])
+    assert alive == [] and dead == [begun]
+    assert read_record(Path(begun.run_dir)).error.startswith("job died: job 4242 ")
+    assert not (Path(waiting.run_dir) / "record.json").exists()
+    assert not (Path(waiting.run_dir) / "job.json").exists()  # free to go out again

@@ -282,3 +282,12 @@ def test_a_run_of_the_earlier_sva_rebuilds_with_sva_lite(tmp_path: Path) -> None
         run.config, connector="sva(grid=4)", connector_version=1))
     model, _ = build_model(legacy, ["a red circle"])
     assert isinstance(model.connector, LiteSVAConnector) and model.connector.side == 4
+
+
+def test_the_same_run_asked_twice_is_planned_once(tmp_path: Path) -> None:
+    smoke, frozen = PRESETS.get("smoke"), RECIPES.get("frozen")
+    runs = plan_sweep([CLIP224, CLIP224, SIGLIP], [frozen, frozen], smoke, [0, 0, 1, 0],
+                      tmp_path)
+    assert len(runs) == len({r.key for r in runs}) == 4
+    assert [(r.encoder_id, r.config.seed) for r in runs] == [
+        (CLIP224, 0), (CLIP224, 1), (SIGLIP, 0), (SIGLIP, 1)]
