@@ -67,6 +67,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise HarnessError(f"{where}: expected a list, got {value!r}")
         return tuple(_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
     if origin in (dict, Mapping) or hint in (dict, Mapping):
+        if not isinstance(value, Mapping):  # dict() would take a list of pairs, or crash
+            raise HarnessError(f"{where}: expected a table, got {type(value).__name__}")
         return dict(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -8,6 +8,7 @@ import sys
 import types
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from harness.cli import (
     benchmarks,
@@ -26,6 +27,7 @@ from harness.cli import (
 )
 from harness.errors import HarnessError
 from harness.registry import Registry
+from harness.store.store import database_error
 
 app = typer.Typer(
     name="harness",
@@ -69,4 +71,9 @@ def main() -> None:
         app()
     except HarnessError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        # A database that fails in the middle of a command (made read-only, gone away): one
+        # line like any user-facing error; the commands name the URL where they know it.
+        typer.secho(f"error: {database_error(None, exc)}", fg=typer.colors.RED, err=True)
         sys.exit(2)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.common import console
-from harness.store import Store, resolve_db_url
+from harness.store import Store, redacted, resolve_db_url
 from harness.store.schema import head_revision
 
 app = typer.Typer(help="The results database: schema migrations.", no_args_is_help=True)
@@ -30,9 +30,10 @@ def upgrade(
     if result.stamped:
         console.print(f"adopted a database without a revision at {result.before or '0001'}")
     if result.changed:
-        console.print(f"upgraded {store.url} from {result.before or '(empty)'} to {result.after}")
+        console.print(f"upgraded {redacted(store.url)} from {result.before or '(empty)'} "
+                      f"to {result.after}")
     else:
-        console.print(f"{store.url} is already at {result.after}")
+        console.print(f"{redacted(store.url)} is already at {result.after}")
 
 
 @app.command()
@@ -43,4 +44,5 @@ def current(db: DbOption = None) -> None:
         revision = store.revision()
     finally:
         store.dispose()
-    console.print(f"{store.url}: revision {revision or '(none)'}; head {head_revision()}")
+    console.print(f"{redacted(store.url)}: revision {revision or '(none)'}; "
+                  f"head {head_revision()}")

@@ -199,7 +199,7 @@ def _store(folder: Path, run: Run, scores: list[Score], db: str) -> dict:
     """The run folder stays the source of truth: the scores join ``record.json`` (replacing
     those of the same benchmark, metric and subset), then the record is ingested."""
     from harness.store import Store, ingest_record
-    from harness.store.store import resolve_db_url
+    from harness.store.store import redacted, resolve_db_url
 
     record = read_record(folder)
     if record.run_key != run.key:
@@ -215,7 +215,8 @@ def _store(folder: Path, run: Run, scores: list[Score], db: str) -> dict:
         changed = ingest_record(store, record, folder)
     finally:
         store.dispose()
-    return {"db": url, "scores": len(scores), "changed": changed}
+    # The report is printed and may be saved: the URL without its password.
+    return {"db": redacted(url), "scores": len(scores), "changed": changed}
 
 
 def _value(value: float | None, scale: float = 100.0) -> str:

@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from harness.cli.common import console, run_root
 from harness.errors import HarnessError
-from harness.store import Store, find_records, ingest_paths, resolve_db_url
+from harness.store import Store, ingest_root, redacted, resolve_db_url
+from harness.store.safe_read import FILE_LIMIT, MiB
 
 
 def ingest(
@@ -18,16 +19,32 @@ def ingest(
     = None,
     db: Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, "
                                            "else SQLite under harness-runs/).")] = None,
+    max_file_mb: Annotated[int, typer.Option(
+        help="Largest predictions or draws file read beside a record, in MiB; a larger one "
+             "is reported and left out.")] = FILE_LIMIT // MiB,
 ) -> None:
-    """Load every record.json under the run root into the database."""
+    """Load every record.json under the run root into the database. Symlinked folders are not
+    followed (they are listed); an unreadable folder or file is listed and fails the command."""
     root = run_root(root)
     if not root.is_dir():
         raise HarnessError(f"no run folder at {root}")
-    store = Store(resolve_db_url(db))
-    report = ingest_paths(store, find_records(root))
+    if max_file_mb < 1:
+        raise HarnessError(f"--max-file-mb {max_file_mb}: must be at least 1")
+    url = resolve_db_url(db)
+    store = Store(url)
+    try:
+        report = ingest_root(store, root, file_limit=max_file_mb * MiB)
+    finally:
+        store.dispose()
+    # soft_wrap: paths stay whole on one line, to be copied (the terminal wraps them).
     console.print(f"ingested {report.added} new, {report.updated} updated,"
-                  f" {report.unchanged} unchanged records into {store.url}")
+                  f" {report.unchanged} unchanged records into {escape(redacted(url))}",
+                  highlight=False, soft_wrap=True)
+    for path, reason in report.skipped:
+        console.print(f"[yellow]not followed[/] {escape(str(path))}: {escape(reason)}",
+                      highlight=False, soft_wrap=True)
     for path, reason in report.errors:
-        console.print(f"[red]skipped[/] {escape(str(path))}: {escape(str(reason))}")
+        console.print(f"[red]skipped[/] {escape(str(path))}: {escape(str(reason))}",
+                      highlight=False, soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)

@@ -11,7 +11,7 @@ import typer
 from harness.cli.common import console, err_console
 from harness.errors import HarnessError
 from harness.published import BUILTIN, read_builtin, read_published
-from harness.store import Store, resolve_db_url
+from harness.store import Store, redacted, resolve_db_url
 from harness.store.published import import_published
 
 
@@ -44,7 +44,7 @@ def import_published_command(
         store.dispose()
     console.print(
         f"{collection}: {report.added} added, {report.updated} updated, {report.unchanged} "
-        f"unchanged published scores in {store.url}"
+        f"unchanged published scores in {redacted(store.url)}"
     )
     if report.unlinked:
         err_console.print(

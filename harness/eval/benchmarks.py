@@ -40,6 +40,25 @@ def declared_headline(name: str) -> str | None:
     return BENCHMARKS.get(name).metric if name in BENCHMARKS else None
 
 
+HEADLINE_VARIANTS = ("", "_blind", "_loglik", "_loglik_blind")
+"""The headline metric as each scoring pass names it (``harness.eval.runner``)."""
+
+
+def declared_range(name: str, metric: str) -> tuple[float, float] | None:
+    """The range a registered benchmark's headline metric (in any scoring pass) is declared
+    on: 0 to its full scale (100, or MME's points); its vision reliance, minus to plus that.
+    None for other metrics and for benchmarks this installation does not know."""
+    if name not in BENCHMARKS:
+        return None
+    benchmark = BENCHMARKS.get(name)
+    for variant in HEADLINE_VARIANTS:
+        if metric == benchmark.metric + variant:
+            return 0.0, benchmark.scale
+        if metric == benchmark.metric + variant + "_vision_reliance":
+            return -benchmark.scale, benchmark.scale
+    return None
+
+
 def file_hash(path: Path) -> str:
     return files_hash(Path(path).parent, [Path(path).name])
 

@@ -1,8 +1,9 @@
 """Load result records into the store idempotently: a record read twice is written once.
 
 The run folder stays the source of truth, so a record whose file changed replaces its run row
-and scores; one that did not change costs a single primary-key lookup. Safe with many writers
-at once (jobs, drivers, the API): a lost insert race is retried as an update.
+and scores; one that did not change costs a primary-key lookup and a look at its folder's file
+index (refreshed when the files beside it changed). Safe with many writers at once (jobs,
+drivers, the API): a lost insert race is retried as an update.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,15 +25,9 @@ from sqlalchemy.orm import Session
 
 from harness.config import stable_hash
 from harness.errors import HarnessError
-from harness.eval.bootstrap import from_bytes
+from harness.eval.benchmarks import declared_range
 from harness.model.connector_options import current_name
-from harness.record import (
-    EVAL_DIR,
-    PREDICTIONS_DIR,
-    RECORD_FILE,
-    ResultRecord,
-    read_record,
-)
+from harness.record import RECORD_FILE, ResultRecord, Score
 from harness.store.columns import row_values
 from harness.store.models import (
     RUN_COLUMN_NAMES,
@@ -41,7 +37,10 @@ from harness.store.models import (
     RunRow,
     ScoreRow,
 )
-from harness.store.store import Store
+from harness.store.run_files import RunFiles, read_run_files, signature
+from harness.store.safe_read import FILE_LIMIT, RECORD_LIMIT, read_regular
+from harness.store.scan import scan_records
+from harness.store.store import Store, database_error
 
 log = logging.getLogger(__name__)
 Outcome = Literal["added", "updated", "unchanged"]
@@ -55,7 +54,10 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[Path, str]] = field(default_factory=list)
-    """``(path, message)`` for each record that could not be read or written."""
+    """``(path, message)`` for each record, run folder or file beside a record that could not
+    be read or written (a record whose predictions file was refused is still stored)."""
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    """``(folder, why)`` for each folder left out by design (a symlink; ``scan_records``)."""
 
     @property
     def ok(self) -> bool:
@@ -63,8 +65,22 @@ class IngestReport:
 
 
 def find_records(root: Path) -> list[Path]:
-    """Every ``record.json`` under ``root`` (a run folder or a folder of run folders)."""
-    return sorted(Path(root).rglob(RECORD_FILE))
+    """Every ``record.json`` under ``root`` (a run folder or a folder of run folders); the
+    folders not looked into are logged (``scan_records`` returns them)."""
+    scan = scan_records(root)
+    for path, why in scan.errors + scan.skipped:
+        log.warning("%s: %s", path, why)
+    return scan.records
+
+
+def ingest_root(store: Store, root: Path, file_limit: int = FILE_LIMIT) -> IngestReport:
+    """``harness ingest``: every run folder under ``root``, with the folders that could not be
+    read among the errors and the symlinks not followed listed as skipped."""
+    scan = scan_records(root)
+    report = ingest_paths(store, scan.records, file_limit)
+    report.errors[:0] = scan.errors
+    report.skipped.extend(scan.skipped)
+    return report
 
 
 def ingest_record(store: Store, record: ResultRecord, run_dir: Path | None = None) -> bool:
@@ -144,31 +160,64 @@ def _write_batch(session: Session, records: list[ResultRecord]) -> list[Outcome]
     return outcomes
 
 
-def ingest_paths(store: Store, paths: Iterable[Path]) -> IngestReport:
-    """Ingest record files (or run folders holding one); a bad file is reported, not raised."""
+def ingest_paths(store: Store, paths: Iterable[Path], file_limit: int = FILE_LIMIT
+                 ) -> IngestReport:
+    """Ingest record files (or run folders holding one); a bad file is reported, not raised.
+
+    Only regular files are read (a FIFO or a device is an error for its path), a record of at
+    most ``RECORD_LIMIT`` bytes and files beside it of at most ``file_limit``. A database
+    that refuses writes (read-only, gone) stops the ingest with one HarnessError."""
     report = IngestReport()
     for path in paths:
+        path = Path(path)
         try:
-            path = Path(path)
-            run_dir = path if path.is_dir() else path.parent
-            outcome = _ingest(store, read_record(path), run_dir)
+            run_dir, record = read_run(path)
+            files = read_run_files(run_dir, file_limit)
+            outcome = _ingest(store, record, run_dir, files)
+        except OperationalError as exc:  # still failing after the retries: not this run's fault
+            raise database_error(store.url, exc) from exc
         # A malformed file can fail anywhere in parsing; one bad run must not stop the rest.
         except (HarnessError, DataError, IntegrityError, OSError, ValueError, TypeError,
                 OverflowError) as exc:
-            report.errors.append((Path(path), f"{type(exc).__name__}: {exc}"))
+            report.errors.append((path, f"{type(exc).__name__}: {exc}"))
             continue
+        report.errors.extend(files.problems)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def read_run(path: Path) -> tuple[Path, ResultRecord]:
+    """(run folder, absolute and resolved; its record) for a run folder or its record file.
+
+    The record must name the run its folder is named after (``runs/<run_key>/``): a record
+    copied or moved into another run's folder would otherwise replace that run's data."""
+    is_dir = path.is_dir()
+    file = path / RECORD_FILE if is_dir else path
+    record = ResultRecord.from_dict(json.loads(read_regular(file, RECORD_LIMIT)),
+                                    where=str(file))
+    folder = Path(os.path.abspath(path if is_dir else path.parent))
+    if record.run_key != folder.name:
+        raise HarnessError(f"record of run {record.run_key[:80]!r} in the folder of run "
+                           f"{folder.name[:80]!r}: a run's record must lie in runs/<run_key>/; "
+                           "not ingested")
+    return folder.resolve(), record
 
 
 def record_hash(record: ResultRecord) -> str:
     return hashlib.sha256(record.to_json().encode()).hexdigest()
 
 
-def _ingest(store: Store, record: ResultRecord, run_dir: Path | None = None) -> Outcome:
+def _ingest(store: Store, record: ResultRecord, run_dir: Path | None = None,
+            files: RunFiles | None = None) -> Outcome:
     check_record(record)
     digest = record_hash(record)
-    files = _run_files(run_dir) if run_dir is not None else RunFiles()
+    if run_dir is not None:
+        # Absolute and resolved: a server started in another directory must find it too.
+        run_dir = Path(run_dir).resolve()
+        if files is None:
+            files = read_run_files(run_dir)
+            for path, problem in files.problems:
+                log.warning("%s: %s", path, problem)
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with store.session(write=True) as session:
@@ -184,14 +233,18 @@ def _ingest(store: Store, record: ResultRecord, run_dir: Path | None = None) -> 
 
 def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | None = None,
            files: RunFiles | None = None) -> Outcome:
+    """Add, replace or leave the run. Its file index changes only with a folder to read it
+    from: a record posted without one (``run_dir`` None) keeps the files of an earlier
+    ingest from a folder."""
     run = session.get(RunRow, record.run_key)
+    files = files or RunFiles()
     if run is not None and run.record_hash == digest:
-        files = files or RunFiles()
-        moved = run_dir is not None and run.run_dir != str(run_dir)
-        if moved or (files.replicates and not _has_draws(session, record.run_key)):
-            # The same record found in a moved folder (follow it, the scores stay), or with
-            # bootstrap draws the store lacks (a run ingested before they were kept).
+        if run_dir is not None and (run.run_dir != str(run_dir)
+                                    or _stored_files(session, run.key) != files.signature()):
+            # The same record found in a moved folder (follow it, the scores stay), or beside
+            # files that changed since: predictions completed or made readable, draws added.
             run.run_dir = str(run_dir)
+            run.ingested_at = _now()
             _replace_run_files(session, record.run_key, files)
         return "unchanged"
     _upsert_encoder(session, record)
@@ -207,7 +260,8 @@ def _write(session: Session, record: ResultRecord, digest: str, run_dir: Path | 
     if run_dir is not None or outcome == "added":
         run.run_dir = "" if run_dir is None else str(run_dir)
     session.flush()
-    _replace_run_files(session, record.run_key, files or RunFiles())
+    if run_dir is not None:
+        _replace_run_files(session, record.run_key, files)
     session.add_all(_score_rows(record))
     return outcome
 
@@ -242,13 +296,26 @@ def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
     run.tiny = record.encoder.tiny
     run.connector = _connector_name(record)
     run.config_hash = stable_hash(record.config)
+    run.setting_hash = setting_hash(record.config)
     recipe = record.config.get("recipe") if isinstance(record.config, dict) else None
     recipe = recipe if isinstance(recipe, dict) else {}
     stages = recipe.get("stages")
     run.recipe_encoder = str(recipe.get("encoder") or "")[:20]
     run.recipe_stages = len(stages) if isinstance(stages, list) else 0
     run.record_hash = digest
-    run.ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    run.ingested_at = _now()
+
+
+def setting_hash(config: object) -> str:
+    """What makes runs seeds of one setting: the resolved config without its seed (a recipe
+    edited under the same name is another setting); '' for a record without a config."""
+    if not isinstance(config, dict) or not config:
+        return ""
+    return stable_hash({k: v for k, v in config.items() if k != "seed"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _connector_name(record: ResultRecord) -> str:
@@ -283,59 +350,17 @@ def _check_columns(record: ResultRecord, table: type, obj: object, prefix: str) 
                 raise HarnessError(f"{where} = {value} is out of range (|value| < {limit})")
 
 
-@dataclass
-class RunFiles:
-    """What a run folder holds beside its record, as rows to store."""
-
-    predictions: list[dict] = field(default_factory=list)
-    replicates: list[dict] = field(default_factory=list)
-
-
-def _run_files(run_dir: Path) -> RunFiles:
-    """Per-item predictions next to the record, with item count and content hash, and the
-    bootstrap draws kept beside them: the sweep's ``predictions/<benchmark>.jsonl`` and
-    ``harness eval``'s ``eval/<benchmark>.jsonl``. Where both name a benchmark, the later
-    evaluation's files are the ones kept (its scores replaced the sweep's in the record)."""
-    found: dict[str, Path] = {}
-    drawn: dict[tuple[str, str, str], dict] = {}
-    for folder in (PREDICTIONS_DIR, EVAL_DIR):
-        for path in sorted((run_dir / folder).glob("*.jsonl")):
-            found[path.stem] = path
-        for path in sorted((run_dir / folder).glob("*.replicates.npz")):
-            for row in _replicate_rows(path):
-                drawn[(row["benchmark"], row["metric"], row["subset"])] = row
-    out = RunFiles(replicates=list(drawn.values()))
-    for benchmark, path in sorted(found.items()):
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue  # a file being rewritten; the next ingest picks it up
-        out.predictions.append({
-            "benchmark": benchmark,
-            "path": path.relative_to(run_dir).as_posix(),
-            "items": sum(1 for line in data.splitlines() if line.strip()),
-            "sha256": hashlib.sha256(data).hexdigest(),
-        })
-    return out
-
-
-def _replicate_rows(path: Path) -> list[dict]:
-    """A replicates file's draws as rows; an unreadable file is left out (the scores keep
-    their own intervals; only the pooled ones miss this run) and said in the log."""
-    try:
-        drawn = from_bytes(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        log.warning("%s: bootstrap draws not read (%s)", path, exc)
-        return []
-    return [{"benchmark": drawn.benchmark, "metric": metric, "subset": subset,
-             "units": drawn.units, "resamples": drawn.settings.resamples,
-             "seed": drawn.settings.seed, "draws": values.astype("<f4").tobytes()}
-            for (metric, subset), values in sorted(drawn.values.items())]
-
-
-def _has_draws(session: Session, run_key: str) -> bool:
-    return session.scalar(select(ReplicatesRow.id).where(ReplicatesRow.run_key == run_key)
-                          .limit(1)) is not None
+def _stored_files(session: Session, run_key: str) -> tuple[frozenset, frozenset]:
+    """The run's file index as stored, comparable with ``RunFiles.signature``."""
+    predictions = session.execute(
+        select(PredictionFileRow.benchmark, PredictionFileRow.path, PredictionFileRow.items,
+               PredictionFileRow.sha256).where(PredictionFileRow.run_key == run_key))
+    replicates = session.execute(
+        select(ReplicatesRow.benchmark, ReplicatesRow.metric, ReplicatesRow.subset,
+               ReplicatesRow.units, ReplicatesRow.resamples, ReplicatesRow.seed,
+               ReplicatesRow.draws).where(ReplicatesRow.run_key == run_key))
+    return signature([dict(row._mapping) for row in predictions],
+                     [dict(row._mapping) for row in replicates])
 
 
 def _replace_run_files(session: Session, run_key: str, files: RunFiles) -> None:
@@ -343,6 +368,18 @@ def _replace_run_files(session: Session, run_key: str, files: RunFiles) -> None:
     session.execute(delete(ReplicatesRow).where(ReplicatesRow.run_key == run_key))
     session.add_all(PredictionFileRow(run_key=run_key, **f) for f in files.predictions)
     session.add_all(ReplicatesRow(run_key=run_key, **r) for r in files.replicates)
+
+
+def _outside_declared_range(score: Score) -> str | None:
+    """A score that states no range is held to its benchmark's declared one, where this
+    installation knows it: one 1e9 must never become a leaderboard mean."""
+    if score.range_min is not None or score.range_max is not None:
+        return None  # Score.problem checked the range it carries
+    declared = declared_range(score.benchmark, score.metric)
+    if declared is None or declared[0] <= score.value <= declared[1]:
+        return None
+    return (f"score {score.benchmark}/{score.metric}/{score.subset} = {score.value:g} is "
+            f"outside its metric's declared range {declared[0]:g}..{declared[1]:g}")
 
 
 def check_record(record: ResultRecord) -> None:
@@ -369,6 +406,6 @@ def check_record(record: ResultRecord) -> None:
         if key in seen:
             raise HarnessError(f"run {record.run_key}: score {'/'.join(key)} appears twice")
         seen.add(key)
-        problem = s.problem()
+        problem = s.problem() or _outside_declared_range(s)
         if problem is not None:
             raise HarnessError(f"run {record.run_key}: {problem}")

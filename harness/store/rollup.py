@@ -26,14 +26,15 @@ FULL_READ_SHARE = 0.25
 KEYS_PER_QUERY = 500
 """Run keys per ``IN (...)`` list: well under every backend's bound-parameter limit."""
 
+# ingested_at too: an ingest that found new bootstrap draws for an unchanged record bumps it,
+# and the setting's pooled draws must follow.
 _IDENTITY_COLUMNS = (
-    RunRow.record_hash, RunRow.encoder_id, RunRow.recipe, RunRow.llm, RunRow.connector,
-    RunRow.preset, RunRow.smoke, RunRow.setting_hash, RunRow.recipe_encoder,
-    RunRow.recipe_stages,
-    EncoderRow.group, EncoderRow.supervision, EncoderRow.architecture,
+    RunRow.record_hash, RunRow.ingested_at, RunRow.encoder_id, RunRow.recipe, RunRow.llm,
+    RunRow.connector, RunRow.preset, RunRow.smoke, RunRow.setting_hash, RunRow.recipe_encoder,
+    RunRow.recipe_stages, EncoderRow.group, EncoderRow.supervision, EncoderRow.architecture,
 )
-_IDENTITY_NAMES = ("record_hash", *SETTING_FIELDS, "recipe_encoder", "recipe_stages", "group",
-                   "supervision", "architecture")
+_IDENTITY_NAMES = ("record_hash", "ingested_at", *SETTING_FIELDS, "recipe_encoder",
+                   "recipe_stages", "group", "supervision", "architecture")
 _SCORE_COLUMNS = (
     ScoreRow.run_key, ScoreRow.benchmark, ScoreRow.metric, ScoreRow.subset, ScoreRow.category,
     ScoreRow.value,

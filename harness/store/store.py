@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from harness.errors import HarnessError
 from harness.store import queries, schema
 from harness.store.noise import RunDraws
 from harness.store.rollup import SettingsRollup
@@ -39,6 +41,45 @@ def redacted(url: str) -> str:
         return "(unreadable database URL)"
 
 
+VALID_URLS = "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+def database_error(url: str | None, exc: BaseException) -> HarnessError:
+    """One line for a database that cannot be used: its URL (password masked; None when not
+    known) and the cause, in place of the driver's many-line traceback."""
+    if isinstance(exc, NoSuchModuleError):
+        cause = f"unknown backend ({_first_line(exc)}); valid: {VALID_URLS}"
+    elif isinstance(exc, ArgumentError | ValueError):
+        cause = f"not a database URL ({_first_line(exc)}); valid: {VALID_URLS}"
+    elif isinstance(exc, ImportError):
+        cause = f"its driver is not installed ({_first_line(exc)})"
+    elif isinstance(exc, OSError) and exc.strerror:
+        cause = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    else:
+        # The driver's own message, without SQLAlchemy's SQL echo and link.
+        cause = _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc)
+    password = _password(url)
+    # In case a driver echoes its connection string; a very short password would only mangle
+    # the message (and is no secret worth the name).
+    if password and len(password) >= 4:
+        cause = cause.replace(password, "***")
+    return HarnessError(f"database {redacted(url)}: {cause}" if url else f"database: {cause}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()),
+                type(exc).__name__)
+
+
+def _password(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return make_url(url).password
+    except Exception:  # an unparsable URL: there is no password to find in it
+        return None
+
+
 class Store:
     """An index of result records in any SQLAlchemy database (SQLite by default).
 
@@ -48,7 +89,10 @@ class Store:
 
     def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        try:
+            self.engine = _make_engine(url)
+        except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
+            raise database_error(url, exc) from exc
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         # Writes on SQLite take the write lock up front (BEGIN IMMEDIATE): a deferred
         # transaction that upgrades from read to write fails at once under contention instead
@@ -61,7 +105,11 @@ class Store:
         # Aggregates per setting, updated from the runs that changed (harness.store.rollup).
         self._rollup = SettingsRollup()
         if create and not schema.is_current(self.engine):
-            schema.upgrade(self.engine)
+            try:
+                self.upgrade()
+            except BaseException:
+                self.engine.dispose()  # no pooled connection outlives a store never returned
+                raise
 
     @classmethod
     def from_env(cls, default_url: str = DEFAULT_DB_URL) -> Store:
@@ -72,15 +120,22 @@ class Store:
         return self.engine.dialect.name
 
     def upgrade(self, revision: str = "head") -> schema.UpgradeResult:
-        """Run the Alembic migrations up to ``revision`` (``harness db upgrade``)."""
-        return schema.upgrade(self.engine, revision)
+        """Run the Alembic migrations up to ``revision`` (``harness db upgrade``); a database
+        that cannot be opened or written is a one-line HarnessError."""
+        try:
+            return schema.upgrade(self.engine, revision)
+        except SQLAlchemyError as exc:
+            raise database_error(self.url, exc) from exc
 
     def create_all(self) -> None:
         """Kept for callers of the skeleton's API: the schema comes from the migrations now."""
         self.upgrade()
 
     def revision(self) -> str | None:
-        return schema.current_revision(self.engine)
+        try:
+            return schema.current_revision(self.engine)
+        except SQLAlchemyError as exc:
+            raise database_error(self.url, exc) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -95,3 +95,31 @@ def test_a_run_without_overall_scores_makes_no_setting(store: Store, records) ->
         Score("probe", "accuracy", "Count", 50.0, 10),))
     ingest_records(store, [only_subset])
     assert store.settings() == [] == fresh(store)
+
+
+def test_a_recipe_edited_under_its_name_is_another_setting(tmp_path) -> None:
+    """Runs are seeds of one setting when their configs differ only in the seed."""
+    import pytest
+
+    from harness.errors import HarnessError
+    from harness.record import EncoderInfo, ResultRecord, Score
+    from harness.store import Store, ingest_record
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+
+    def run(key: str, seed: int, lr: float, value: float) -> ResultRecord:
+        return ResultRecord(
+            run_key=key, status="done", smoke=False,
+            encoder=EncoderInfo("enc", "clip", "language", "vit", 224, tiny=False),
+            recipe="frozen", llm="llm", connector="mlp2x_gelu", seed=seed, preset="full",
+            config={"recipe": {"name": "frozen", "lr": lr}, "seed": seed},
+            scores=(Score("probe", "accuracy", "overall", value, 100),))
+
+    for record in (run("a", 0, 1e-3, 40.0), run("b", 1, 1e-3, 50.0), run("c", 0, 2e-3, 90.0)):
+        ingest_record(store, record)
+    settings = sorted(store.settings(), key=lambda s: s.seeds)
+    assert [(s.seeds, s.value("probe")) for s in settings] == [(1, 90.0), (2, 45.0)]
+    # A score no range is given for is held to its benchmark's declared one.
+    wild = run("d", 2, 1e-3, 1e9)
+    with pytest.raises(HarnessError, match="= 1e\\+09 is outside its metric's declared range"):
+        ingest_record(store, wild)
