@@ -8,12 +8,15 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import harness
+from api.guards import DEFAULT_MAX_BODY_BYTES, MAX_BODY_OPTION, BodyLimit, host_allow_list
 from api.routes import (
     comparisons,
     docs,
@@ -31,6 +34,8 @@ from harness.errors import HarnessError
 from harness.store import Store
 
 TOKEN_ENV = "HARNESS_API_TOKEN"
+HOSTS_ENV = "HARNESS_ALLOWED_HOSTS"
+MAX_BODY_ENV = "HARNESS_MAX_BODY_BYTES"
 log = logging.getLogger(__name__)
 
 
@@ -45,13 +50,25 @@ class Settings:
     sight (``gc.freeze``), for a long-lived server: the store's rollup holds a few hundred
     thousand objects, and a full collection walking them took 140 ms, in the middle of
     whichever page view set it off. Off for apps made in tests."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names served besides 127.0.0.1, localhost and [::1] (``harness serve
+    --allowed-host``, ``$HARNESS_ALLOWED_HOSTS``): the name a reverse proxy forwards, say. Any
+    other Host header gets 400, so a web page cannot reach this server by DNS rebinding."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """The largest request body accepted (a result record is a few kB); a larger one gets 413
+    before it is read whole."""
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1:
+            raise HarnessError(f"{MAX_BODY_OPTION} {self.max_body_bytes}: give at least 1")
 
     @classmethod
-    def with_env_token(cls, db_url: str, token: str | None = None, **options: bool) -> Settings:
+    def with_env_token(cls, db_url: str, token: str | None = None, **options: Any) -> Settings:
         return cls(db_url=db_url, token=token or os.environ.get(TOKEN_ENV) or None, **options)
 
 
 def create_app(settings: Settings) -> FastAPI:
+    hosts = host_allow_list(settings.allowed_hosts)  # a bad name is refused before any work
     # The engine is made here, not at import, so each app (and each test) gets its own database.
     store = Store(settings.db_url)
 
@@ -85,6 +102,15 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: a request naming a stranger host meets nothing else.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return results.document_body(default_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.store = store
     app.state.page_cache = page_cache

@@ -18,8 +18,8 @@ def get_store(request: Request) -> Store:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 
-_bearer = HTTPBearer(auto_error=False, description="The token `harness serve --token` was "
-                     "started with (or $HARNESS_API_TOKEN).")
+_bearer = HTTPBearer(auto_error=False, description="The token `harness serve` read from "
+                     "`--token-file` or $HARNESS_API_TOKEN.")
 
 
 def require_token(
@@ -29,8 +29,8 @@ def require_token(
     """Write routes: closed unless the server has a token, then open to its bearers only."""
     expected = request.app.state.settings.token
     if not expected:
-        raise HTTPException(403, "write routes are closed: start the server with --token (or "
-                                 "$HARNESS_API_TOKEN) to accept results")
+        raise HTTPException(403, "write routes are closed: start the server with --token-file "
+                                 "(or $HARNESS_API_TOKEN) to accept results")
     given = credentials.credentials if credentials is not None else ""
     # Constant-time, so response timing says nothing about how much of a guess was right.
     if not hmac.compare_digest(given.encode(), expected.encode()):
@@ -43,6 +43,12 @@ WriteAccess = Depends(require_token)
 # Query values are names stored in the database: bounded, and free of NUL (which PostgreSQL
 # text cannot hold), so a malformed value is a 422 rather than a driver error.
 NAME_PATTERN = r"^[^\x00]*$"
+# A posted run key must come back through ``/runs/{run_key}``: no "/" (a path separator), no
+# "." or ".." (which clients collapse), nothing a URL must escape. Reading stays as lenient as
+# NAME_PATTERN, for keys a record file brought in.
+RUN_KEY_PATTERN = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}"
+RUN_KEY_RULE = ("1 to 64 of the letters A-Z and a-z, the digits 0-9, '.', '_' and '-', not "
+                "starting with '.'")
 Name = Annotated[str | None, Query(max_length=200, pattern=NAME_PATTERN)]
 MAX_LIMIT = 1000
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]

@@ -55,7 +55,7 @@ def record(key: str, ece: float) -> ResultRecord:
 write_record(root / "runs" / "fromfile", record("fromfile", 0.25))
 report = ingest_paths(store, [root / "runs" / "fromfile"])
 assert report.ok, report.errors
-api = TestClient(create_app(Settings(db_url=url, token="t0ken")))
+api = TestClient(create_app(Settings(db_url=url, token="t0ken")), base_url="http://127.0.0.1")
 posted = api.post("/api/v1/results", headers={"Authorization": "Bearer t0ken"},
                   json=json.loads(record("posted", 0.5).to_json()))
 out = {

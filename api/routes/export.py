@@ -22,6 +22,8 @@ router = APIRouter(tags=["export"])
 Format = Literal["csv", "json"]
 EXPORT_BATCH = 5000
 SCORE_COLUMNS = tuple(column.key for column in queries.SCORE_COLUMNS)
+# What starts a formula in Excel, LibreOffice or Google Sheets (OWASP's CSV injection list).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @router.get("/export/scores", response_class=Response,
@@ -82,15 +84,27 @@ def export_leaderboard(
 
 def _csv_lines(columns: Sequence[str], rows: Any) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(buffer)
+    writer.writerow([_cell(c) for c in columns])
     for i, row in enumerate(rows):
-        writer.writerow(row)
+        writer.writerow([_cell(row.get(c, "")) for c in columns])
         if i % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=cmd()``, ``@SUM``, ``-2+3``) gets a
+    leading ``'``, which shows it as text; numbers, negative ones too, stay numbers. Names
+    arrive from posted records, so any of them may be hostile."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
 
 
 def _download(body: str, filename: str, media_type: str) -> Response:

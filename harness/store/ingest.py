@@ -177,9 +177,10 @@ def ingest_paths(store: Store, paths: Iterable[Path], file_limit: int = FILE_LIM
         except OperationalError as exc:  # still failing after the retries: not this run's fault
             raise database_error(store.url, exc) from exc
         # A malformed file can fail anywhere in parsing; one bad run must not stop the rest.
+        # RecursionError: a record nested hundreds of levels deep, which JSON allows.
         except (HarnessError, DataError, IntegrityError, OSError, ValueError, TypeError,
-                OverflowError) as exc:
-            report.errors.append((path, f"{type(exc).__name__}: {exc}"))
+                OverflowError, RecursionError) as exc:
+            report.errors.append((path, f"{type(exc).__name__}: {str(exc)[:300]}"))
             continue
         report.errors.extend(files.problems)
         setattr(report, outcome, getattr(report, outcome) + 1)

@@ -30,5 +30,5 @@ def filled_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 
 @pytest.fixture
 def api(filled_app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(filled_app) as client:
+    with TestClient(filled_app, base_url="http://127.0.0.1") as client:
         yield client

@@ -40,7 +40,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     store = app.state.store
     ingest_record(store, make_record("real00000000", "effnet-lite0.imagenet", "other", False, 55))
     ingest_record(store, make_record("smoke0000000", "clip-tiny", "clip", True, 31.0))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -103,7 +103,7 @@ def test_plotly_js_is_served_from_the_package(client: TestClient) -> None:
 
 def test_empty_store_page_says_how_to_fill_it(tmp_path: Path) -> None:
     app = create_app(Settings(db_url="sqlite://"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         page = client.get("/").text
         assert client.get("/api/v1/leaderboard").json() == {"rows": [], "smoke_rows": 0}
     assert "harness sweep --encoders all --preset smoke" in page
@@ -115,7 +115,7 @@ def test_store_dependency_can_be_overridden(tmp_path: Path) -> None:
     other = Store(f"sqlite:///{tmp_path / 'other.db'}")
     ingest_record(other, make_record("other0000000", "dino-tiny", "ssl", True, 40.0))
     app.dependency_overrides[get_store] = lambda: other
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         rows = client.get("/api/v1/leaderboard").json()["rows"]
     assert [r["encoder_id"] for r in rows] == ["dino-tiny"]
 
@@ -126,7 +126,7 @@ def test_start_up_renders_the_default_pages_before_the_first_visitor(tmp_path: P
     ingest_record(app.state.store, make_record("real00000000", "effnet-lite0.imagenet", "other",
                                                False, 55))
     assert len(app.state.page_cache) == 0
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert len(app.state.page_cache) == 4  # leaderboard, families, recipes, benchmarks
         # Served from what start-up drew: rendering again would fail here.
         monkeypatch.setattr("api.routes.pages.render_leaderboard", None)
@@ -141,6 +141,6 @@ def test_a_failed_warm_up_does_not_stop_the_server(tmp_path: Path, monkeypatch, 
         raise RuntimeError("database unreachable")
 
     monkeypatch.setattr("api.routes.pages.warm_up", broken)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/healthz").status_code == 200
     assert "dashboard warm-up failed: database unreachable" in caplog.text

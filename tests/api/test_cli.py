@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import uvicorn
 
@@ -29,12 +31,13 @@ def test_serve_prints_the_url_and_runs_uvicorn(
     assert "http://0.0.0.0:8123/" in capsys.readouterr().out
 
 
-def test_serve_token_from_flag_or_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_token_from_file_or_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port: calls.append(app))
     monkeypatch.delenv("HARNESS_API_TOKEN", raising=False)
     cli.serve(db="sqlite://")
     monkeypatch.setenv("HARNESS_API_TOKEN", "from-env")
     cli.serve(db="sqlite://")
-    cli.serve(db="sqlite://", token="from-flag")
-    assert [app.state.settings.token for app in calls] == [None, "from-env", "from-flag"]
+    (tmp_path / "token").write_text("from-file\n")
+    cli.serve(db="sqlite://", token_file=tmp_path / "token")
+    assert [app.state.settings.token for app in calls] == [None, "from-env", "from-file"]

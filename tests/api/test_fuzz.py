@@ -22,7 +22,9 @@ EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}
 def small_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A small store (every kind of row, few of each) keeps each fuzzed call cheap."""
     path = tmp_path_factory.mktemp("fuzz") / "h.db"
-    app = create_app(Settings(db_url=f"sqlite:///{path}", token="fuzz-token"))
+    # schemathesis's ASGI client sends Host "testserver", a name the server must be told of.
+    app = create_app(Settings(db_url=f"sqlite:///{path}", token="fuzz-token",
+                              allowed_hosts=("testserver",)))
     ingest_records(app.state.store, synthetic_records(encoders=4, recipes=4, benchmarks=6,
                                                       smoke_every=4))
     import_published(app.state.store, read_builtin("cambrian-1"), "cambrian-1")

@@ -26,7 +26,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     report = ingest_records(app.state.store, synthetic_records(
         encoders=ENCODERS, recipes=RECIPES, benchmarks=BENCHMARKS, seeds=SEEDS))
     assert report.added == RUNS
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 

@@ -21,7 +21,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root = tmp_path_factory.mktemp("noise")
     app = create_app(Settings(db_url=f"sqlite:///{root / 'harness.db'}"))
     assert ingest_paths(app.state.store, study(root / "runs")).ok
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 

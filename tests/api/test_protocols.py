@@ -43,7 +43,7 @@ def client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     (run_dir / "predictions" / "mmvp.jsonl").write_text(prediction("B", True, "0") + "oops\n")
     assert not ingest_paths(app.state.store, [run_dir]).errors
     ingest_record(app.state.store, dataclasses.replace(record, run_key=POSTED_RUN))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 
 

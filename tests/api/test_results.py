@@ -23,7 +23,7 @@ def body() -> dict:
 @pytest.fixture
 def writer(tmp_path: Path):  # type: ignore[no-untyped-def]
     app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}", token=TOKEN))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -33,9 +33,9 @@ def auth(token: str = TOKEN) -> dict[str, str]:
 
 def test_closed_without_a_configured_token(tmp_path: Path) -> None:
     app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         response = client.post("/api/v1/results", json=body(), headers=auth("anything"))
-        assert response.status_code == 403 and "--token" in response.json()["detail"]
+        assert response.status_code == 403 and "--token-file" in response.json()["detail"]
         assert client.get("/api/v1/runs").json()["total"] == 0
 
 

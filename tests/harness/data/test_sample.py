@@ -40,7 +40,7 @@ def test_the_sample_root_trains_and_fills_every_category(tmp_path: Path) -> None
     first = harness(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "1 done, 0 failed" in first.stdout
-    api = TestClient(create_app(Settings(db_url=db)))
+    api = TestClient(create_app(Settings(db_url=db)), base_url="http://127.0.0.1")
     body = api.get("/api/v1/leaderboard/category", params={"include_smoke": True}).json()
     assert body["columns"] == ["General", "Knowledge", "OCR & Chart", "Vision-Centric"]
     [row] = body["rows"]

@@ -154,3 +154,19 @@ def test_run_dir_is_stored_absolute(store: Store, tmp_path: Path,
     assert ingest_paths(store, [Path("runs") / KEY / RECORD_FILE]).added == 1
     run_dir = Path(store.run(KEY)["run_dir"])
     assert run_dir.is_absolute() and run_dir == (tmp_path / "runs" / KEY).resolve()
+
+
+def test_a_record_nested_too_deep_fails_alone(tmp_path: Path) -> None:
+    from harness.record import write_record
+    from harness.store import Store, ingest_paths
+
+    from .test_store import make_record
+
+    good = write_record(tmp_path / "runs" / "good000001", make_record("good000001")).parent
+    deep = tmp_path / "runs" / "deep000001"
+    deep.mkdir(parents=True)
+    (deep / "record.json").write_text('{"run_key": "deep000001", "config": '
+                                      + "[" * 5000 + "]" * 5000 + "}")
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    report = ingest_paths(store, [deep, good])
+    assert report.added == 1 and [p.name for p, _ in report.errors] == ["deep000001"]
