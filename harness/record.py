@@ -278,6 +278,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
+def with_umask_mode(path: Path) -> Path:
+    """Give ``path`` the mode a new file gets under the umask: writers that make their file
+    owner-only (safetensors does, like a temporary file) would hide it from another user's
+    dashboard or ingest."""
+    os.chmod(path, 0o666 & ~current_umask())
+    return Path(path)
+
+
 def current_umask() -> int:
     """The process's umask, read without changing it (Linux names it in /proc); elsewhere
     set and restored at once."""

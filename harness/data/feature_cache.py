@@ -21,6 +21,7 @@ from PIL import Image
 
 from harness.encoder import Encoder, plain
 from harness.errors import HarnessError
+from harness.record import with_umask_mode
 
 FORMAT_VERSION = 1
 """Bump when the files' layout or what goes into a key changes: old caches are then ignored."""
@@ -162,6 +163,7 @@ def build(folder: Path, key: str, fields: dict[str, Any], encoder: Encoder, tran
     def flush() -> None:
         name = f"shard-{len(shards):05d}.safetensors"
         save_file({"features": torch.cat(pending).contiguous()}, str(folder / name))
+        with_umask_mode(folder / name)
         shards.append({"file": name, "images": list(pending_refs)})
         pending.clear()
         pending_refs.clear()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from harness.errors import HarnessError
+from harness.record import with_umask_mode
 
 if TYPE_CHECKING:
     from harness.encoder import EncoderSpec
@@ -95,6 +96,7 @@ def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> Path:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in state.items()}, str(path))
+    with_umask_mode(Path(path))
     return path
 
 

@@ -4,6 +4,7 @@ revision, and answers the API's and dashboard's queries (``harness.store.queries
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +30,20 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def resolve_db_url(db: str | None) -> str:
-    """The --db flag, else $HARNESS_DB_URL, else the SQLite file under harness-runs/."""
+    """The --db flag, else $HARNESS_DB_URL, else the SQLite file under harness-runs/. A
+    password in the flag is warned about: every local user reads a process's arguments."""
+    if db and _password(db):
+        print(f"warning: --db {redacted(db)} carries a password, which other users of this "
+              f"machine can read from the process list; set ${DB_URL_ENV} instead",
+              file=sys.stderr)
     return db or os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
+
+
+def _password(url: str) -> bool:
+    try:
+        return bool(make_url(url).password)
+    except Exception:  # an unparsable URL is reported where it is opened
+        return False
 
 
 def redacted(url: str) -> str:

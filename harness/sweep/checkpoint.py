@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from harness.record import Score, atomic_write_text, replace_folder
+from harness.record import Score, atomic_write_text, replace_folder, with_umask_mode
 
 FORMAT = 1
 CHECKPOINTS = "checkpoints"
@@ -78,6 +78,7 @@ def save_state(folder: Path, state: dict[str, Any]) -> None:
     tensors: dict[str, torch.Tensor] = {}
     skeleton = pack(state, tensors)
     save_file(tensors, str(folder / STATE_TENSORS))
+    with_umask_mode(folder / STATE_TENSORS)
     (folder / STATE_JSON).write_text(json.dumps(skeleton))
 
 

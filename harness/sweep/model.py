@@ -18,7 +18,7 @@ from torch import nn
 from harness.errors import HarnessError
 from harness.model.mllm import MLLM
 from harness.recipe import Recipe
-from harness.record import atomic_write_text, replace_folder
+from harness.record import atomic_write_text, replace_folder, with_umask_mode
 from harness.sweep.plan import Run
 
 MODEL_DIR = "model"
@@ -163,6 +163,7 @@ def save_model(run: Run, model: MLLM, tokenizer, mode: str) -> Path | None:
     tmp.mkdir(parents=True)
     save_safetensors(_parts_module(model, parts), str(tmp / WEIGHTS),
                      metadata={"run_key": run.key, "parts": ",".join(parts)})
+    with_umask_mode(tmp / WEIGHTS)
     tokenizer.save_pretrained(str(tmp / TOKENIZER))
     info = {
         "format": FORMAT, "run_key": run.key, "id": uuid.uuid4().hex, "save_model": mode,

@@ -68,3 +68,4 @@ def test_written_files_take_the_umask_not_owner_only(tmp_path: Path, umask: int,
     finally:
         os.umask(old)
     assert stat.S_IMODE(written.stat().st_mode) == mode
+

@@ -65,3 +65,14 @@ def test_a_refused_postgres_login_hides_the_password(pg_admin_url: str) -> None:
     assert "password authentication failed" in message
     closed = error_of(make_url(pg_admin_url).set(port=1).render_as_string(hide_password=False))
     assert "Connection refused" in closed or "connection failed" in closed
+
+
+def test_a_password_on_the_command_line_is_warned_about(capsys) -> None:
+    from harness.store.store import resolve_db_url
+
+    url = "postgresql+psycopg://app:s3cret@127.0.0.1:1/db"
+    assert resolve_db_url(url) == url
+    err = capsys.readouterr().err
+    assert "carries a password" in err and "s3cret" not in err and "HARNESS_DB_URL" in err
+    resolve_db_url("sqlite:///x.db")
+    assert capsys.readouterr().err == ""

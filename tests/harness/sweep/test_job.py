@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,3 +34,26 @@ def test_parameter_counts_follow_the_members_in_order() -> None:
     counts = parameter_counts(combine(encoders))
     assert counts == tuple(e.num_parameters() for e in encoders) and all(counts)
     assert parameter_counts(encoders[0]) == (encoders[0].num_parameters(),)
+
+
+def test_every_file_of_a_run_is_readable_by_other_users(tmp_path: Path,
+                                                        mini_preset: Path) -> None:
+    """Under umask 022, a run folder (record, config, ticket, status, model, predictions,
+    draws) is 0644 throughout: a dashboard or ingest running as another user reads it."""
+    import os
+    import stat
+
+    from harness.sweep.job import RunJob
+
+    from .conftest import plan_mini
+
+    [run] = plan_mini(tmp_path / "root", mini_preset, recipes=("frozen",))
+    old = os.umask(0o022)
+    try:
+        assert RunJob(checkpoint_every_s=0).run_one(run) == "done"
+    finally:
+        os.umask(old)
+    modes = {str(p.relative_to(run.run_dir)): stat.S_IMODE(p.stat().st_mode)
+             for p in Path(run.run_dir).rglob("*") if p.is_file()}
+    assert "model/model.safetensors" in modes and "record.json" in modes
+    assert {name: mode for name, mode in modes.items() if mode != 0o644} == {}
