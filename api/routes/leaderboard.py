@@ -54,7 +54,7 @@ def get_leaderboard_table(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Table:
-    """Seeds averaged per setting (encoder x recipe x LLM x connector x preset), pivoted:
+    """Seeds averaged per setting (runs whose configs differ only in the seed), pivoted:
 
     - ``category``: a column per category average (Cambrian's rule: plain mean of the
       category's benchmarks; ``counts`` says how many of its four were measured);

@@ -297,7 +297,7 @@ def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
     run.tiny = record.encoder.tiny
     run.connector = _connector_name(record)
     run.config_hash = stable_hash(record.config)
-    run.setting_hash = setting_hash(record.config)
+    run.setting_hash = setting_hash(record)
     recipe = record.config.get("recipe") if isinstance(record.config, dict) else None
     recipe = recipe if isinstance(recipe, dict) else {}
     stages = recipe.get("stages")
@@ -307,12 +307,17 @@ def _fill_run(run: RunRow, record: ResultRecord, digest: str) -> None:
     run.ingested_at = _now()
 
 
-def setting_hash(config: object) -> str:
+def setting_hash(record: ResultRecord) -> str:
     """What makes runs seeds of one setting: the resolved config without its seed (a recipe
-    edited under the same name is another setting); '' for a record without a config."""
+    edited under the same name is another setting), with the encoder, recipe, LLM and
+    connector names, which a partial config (a posted record's) may leave out. Not the preset:
+    presets that differ only outside the run key give one setting. '' without a config."""
+    config = record.config
     if not isinstance(config, dict) or not config:
         return ""
-    return stable_hash({k: v for k, v in config.items() if k != "seed"})
+    return stable_hash({"config": {k: v for k, v in config.items() if k != "seed"},
+                        "names": [record.encoder.id, record.recipe, record.llm,
+                                  record.connector]})
 
 
 def _now() -> datetime:

@@ -19,7 +19,13 @@ from harness.eval.categories import columns
 from harness.store.models import EncoderRow, RunRow, ScoreRow
 from harness.store.noise import RunDraws, pooled_columns, setting_rng
 from harness.store.queries import replicates
-from harness.store.summary import OVERALL, SETTING_FIELDS, Setting, build_settings
+from harness.store.summary import (
+    OVERALL,
+    SETTING_FIELDS,
+    Setting,
+    build_settings,
+    setting_key,
+)
 
 FULL_READ_SHARE = 0.25
 """Above this share of changed runs one scan of every score beats many keyed lookups."""
@@ -56,7 +62,7 @@ class RunScores:
 
     @property
     def setting(self) -> tuple[Any, ...]:
-        return tuple(self.identity[f] for f in SETTING_FIELDS)
+        return setting_key(self.identity)
 
     def variants(self) -> Iterable[tuple[Any, ...]]:
         """(benchmark, category, version, prompt, label patch, dataset, smoke) per score."""
@@ -102,7 +108,7 @@ class SettingsRollup:
             for setting in dirty:
                 self._rebuild(setting, session)
             self._variants = +self._variants  # drop the counts that fell to zero
-            self._sorted = sorted(self._settings.values(), key=lambda s: s.key)
+            self._sorted = sorted(self._settings.values(), key=lambda s: s.order)
             return self._sorted
 
     def benchmark_versions(self, include_smoke: bool = True) -> list[dict[str, Any]]:

@@ -232,7 +232,8 @@ class Store:
 
     def settings(self) -> list[Setting]:
         """Finished runs' overall scores averaged over seeds, one entry per setting
-        (encoder x recipe x LLM x connector x preset); cached until the data changes."""
+        (runs whose configs differ only in the seed, ``summary.setting_key``); cached until the
+        data changes."""
         return self._cached("settings", self._rollup.refresh)
 
     def setting_runs(self, setting: Setting) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from statistics import fmean as mean
@@ -28,8 +28,17 @@ BLIND_SUFFIXES = ("_blind", ":blind")
 image: the difference is the benchmark's vision reliance (Cambrian's blind test)."""
 
 SETTING_FIELDS = ("encoder_id", "recipe", "llm", "connector", "preset", "smoke", "setting_hash")
-"""What makes runs seeds of one setting: the names shown, and the hash of the resolved config
-without its seed (a recipe file edited under the same name is another setting)."""
+"""What a setting shows of itself; ``setting_key`` says which runs are its seeds."""
+
+
+def setting_key(values: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Which setting a run (or a setting's fields) belongs to: its resolved config without the
+    seed (``setting_hash``), so a recipe edited under the same name is another setting and a
+    preset that differs only outside the run key (``eval_batch``) is not; the names shown,
+    for a record that carries no config."""
+    if values.get("setting_hash"):
+        return (values["setting_hash"], bool(values["smoke"]))
+    return tuple(values[f] for f in SETTING_FIELDS)
 Axis = Literal["category", "benchmark", "recipe", "group"]
 AXES: tuple[Axis, ...] = ("category", "benchmark", "recipe", "group")
 ComparisonKind = Literal["unfreezing", "stages"]
@@ -114,6 +123,11 @@ class Setting:
 
     @property
     def key(self) -> tuple[Any, ...]:
+        return setting_key({f: getattr(self, f) for f in SETTING_FIELDS})
+
+    @property
+    def order(self) -> tuple[Any, ...]:
+        """How settings are listed: by the names they show."""
         return tuple(getattr(self, f) for f in SETTING_FIELDS)
 
     @cached_property
@@ -157,7 +171,7 @@ def build_settings(rows: Iterable[dict[str, Any]]) -> list[Setting]:
     metrics: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = defaultdict(dict)
     table5_values: dict[tuple[Any, ...], dict[tuple[str, str, str], float]] = defaultdict(dict)
     for row in rows:
-        key = tuple(row[f] for f in SETTING_FIELDS)
+        key = setting_key(row)
         setting = settings.get(key)
         if setting is None:
             setting = settings[key] = Setting(
@@ -182,7 +196,7 @@ def build_settings(rows: Iterable[dict[str, Any]]) -> list[Setting]:
             seeds=row["runs"], std=_std(row), blind=None if blind is None else blind["mean"],
             chance=row.get("chance"), items=row.get("n", 0),
         )
-    return sorted(settings.values(), key=lambda s: s.key)
+    return sorted(settings.values(), key=lambda s: s.order)
 
 
 def _std(row: dict[str, Any]) -> float | None:

@@ -123,3 +123,21 @@ def test_a_recipe_edited_under_its_name_is_another_setting(tmp_path) -> None:
     wild = run("d", 2, 1e-3, 1e9)
     with pytest.raises(HarnessError, match="= 1e\\+09 is outside its metric's declared range"):
         ingest_record(store, wild)
+
+
+def test_presets_that_differ_only_outside_the_run_key_share_a_setting(tmp_path) -> None:
+    """Two presets whose runs have the same config (one scored with a larger eval batch)
+    give seeds of one setting; the setting shows the first one's name."""
+    from harness.record import EncoderInfo, ResultRecord, Score
+    from harness.store import Store, ingest_record
+
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    for key, seed, preset, value in (("a", 0, "study", 40.0), ("b", 1, "study-fast", 50.0)):
+        ingest_record(store, ResultRecord(
+            run_key=key, status="done", smoke=False,
+            encoder=EncoderInfo("enc", "clip", "language", "vit", 224, tiny=False),
+            recipe="frozen", llm="llm", connector="mlp2x_gelu", seed=seed, preset=preset,
+            config={"recipe": {"name": "frozen"}, "seed": seed},
+            scores=(Score("probe", "accuracy", "overall", value, 100),)))
+    [setting] = store.settings()
+    assert setting.seeds == 2 and setting.value("probe") == 45.0
