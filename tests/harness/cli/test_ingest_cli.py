@@ -94,6 +94,8 @@ def test_a_read_only_or_unknown_database_is_one_line(
             "attempt to write a readonly database"), line
     code, out, err = harness("ingest", str(root), "--db", "foo://user:s3cret@host/db",
                              monkeypatch=monkeypatch, capsys=capsys)
-    [line] = err.splitlines()
+    # A password on the command line is warned about first (the process list shows it).
+    warning, line = err.splitlines()
+    assert warning.startswith("warning: --db foo://user:***@host/db carries a password")
     assert code == 2 and line.startswith("error: database foo://user:***@host/db: unknown")
     assert "s3cret" not in out + err
