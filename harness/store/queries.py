@@ -27,6 +27,8 @@ from harness.store.models import (
 )
 
 Page = tuple[list[dict[str, Any]], int]
+KEYS_PER_QUERY = 500
+"""Run keys per ``IN (...)`` list: well under every backend's bound-parameter limit."""
 
 SCORE_FIELDS = field_names(Score)
 ENCODER_FIELDS = field_names(EncoderInfo)
@@ -318,8 +320,8 @@ def replicates(session: Session, keys: list[str]) -> dict[str, dict[tuple[str, s
     out: dict[str, dict[tuple[str, str, str], Draws]] = {}
     query = select(ReplicatesRow.run_key, ReplicatesRow.benchmark, ReplicatesRow.metric,
                    ReplicatesRow.subset, ReplicatesRow.units, ReplicatesRow.draws)
-    for i in range(0, len(keys), 500):  # well under every backend's bound-parameter limit
-        chunk = query.where(ReplicatesRow.run_key.in_(keys[i:i + 500]))
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = query.where(ReplicatesRow.run_key.in_(keys[i:i + KEYS_PER_QUERY]))
         for run_key, benchmark, metric, subset, units, draws in session.execute(chunk):
             out.setdefault(run_key, {})[(benchmark, metric, subset)] = Draws(
                 np.frombuffer(draws, dtype="<f4").astype(np.float64), units)

@@ -18,7 +18,7 @@ from harness.eval.bootstrap import Draws
 from harness.eval.categories import columns
 from harness.store.models import EncoderRow, RunRow, ScoreRow
 from harness.store.noise import RunDraws, pooled_columns, setting_rng
-from harness.store.queries import replicates
+from harness.store.queries import KEYS_PER_QUERY, replicates
 from harness.store.summary import (
     OVERALL,
     SETTING_FIELDS,
@@ -29,8 +29,6 @@ from harness.store.summary import (
 
 FULL_READ_SHARE = 0.25
 """Above this share of changed runs one scan of every score beats many keyed lookups."""
-KEYS_PER_QUERY = 500
-"""Run keys per ``IN (...)`` list: well under every backend's bound-parameter limit."""
 
 # ingested_at too: an ingest that found new bootstrap draws for an unchanged record bumps it,
 # and the setting's pooled draws must follow.

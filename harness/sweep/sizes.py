@@ -4,6 +4,7 @@ A hub LLM's config must be readable (cached, when offline), as it must for the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import torch
@@ -68,10 +69,19 @@ def run_sizes(encoder_ids: list[str], tiny: bool, connector: str, llm: LLMSpec) 
                  llm_layers=layers, llm_hidden=hidden, llm_heads=heads)
 
 
-def in_llm_layers(encoder_ids: list[str], tiny: bool, connector: str, llm: LLMSpec
+def in_llm_layers(encoder_ids: Sequence[str], tiny: bool, connector: str, llm: LLMSpec
                   ) -> tuple[str, list[int]]:
     """Where a connector's in-LLM modules sit in this LLM: ``("after" | "before", decoder
     layers)``, no layers for a connector without them (what the plan shows)."""
+    where, layers = _in_llm_layers(tuple(encoder_ids), tiny, connector, llm)
+    return where, list(layers)
+
+
+@cache
+def _in_llm_layers(encoder_ids: tuple[str, ...], tiny: bool, connector: str, llm: LLMSpec
+                   ) -> tuple[str, tuple[int, ...]]:
+    # Cached: every seed and recipe of a sweep asks the same, and each answer builds the
+    # connector (on the meta device).
     shapes = [encoder_shape(e, tiny) for e in encoder_ids]
     _params, layers, hidden, _heads = llm_shape(llm)
     with torch.device("meta"):
@@ -79,4 +89,4 @@ def in_llm_layers(encoder_ids: list[str], tiny: bool, connector: str, llm: LLMSp
             [FeatureShape(dim, grid) for _, _, dim, grid in shapes], hidden)
         attach = getattr(built, "attach_llm", None)
         chosen = attach(layers) if attach else []
-    return getattr(built, "in_llm_placement", "after"), chosen
+    return getattr(built, "in_llm_placement", "after"), tuple(chosen)
