@@ -10,7 +10,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import plotly.io
@@ -30,7 +30,7 @@ from harness.eval import categories as table5
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.bootstrap import Interval
 from harness.eval.protocols import PROTOCOLS
-from harness.store.summary import Setting, comparisons, noise_marks
+from harness.store.summary import ComparisonKind, Setting, comparisons, noise_marks
 
 PLOTLY_JS_URL = "/static/plotly.min.js"
 STATIC_URL = "/static"
@@ -39,6 +39,8 @@ PREFERRED_BENCHMARK = "probe"
 NAV = [("/", "Leaderboard"), ("/families", "Families"), ("/recipes", "Recipes"),
        ("/benchmarks", "Benchmarks"), ("/runs", "Runs"), ("/docs", "API")]
 SETTING_SEPARATOR = "|"
+SMOKE_PARAM = "smoke"
+"""The query parameter (``smoke=true``) that makes a page include smoke runs."""
 NOISE_MARK_TITLE = ("≈: within noise of the next-better setting on this column (the 95% "
                     "interval of the gap, over seeds and questions, holds 0)")
 
@@ -57,8 +59,21 @@ def _render(template: str, title: str, active: str, figures: dict[str, Figure] |
                 for div, fig in (figures or {}).items()}
     return _env.get_template(template).render(
         title=title, active=active, nav=NAV, figures=embedded, plotly_js_url=PLOTLY_JS_URL,
-        static=STATIC_URL, smoke_command=SMOKE_COMMAND, **context,
+        static=STATIC_URL, smoke_command=SMOKE_COMMAND, smoke_param=SMOKE_PARAM, **context,
     )
+
+
+def show_smoke_url(path: str, **params: str | None) -> str:
+    """``path`` with smoke runs included and the page's other parameters kept (those given a
+    value): the switch a page offers when everything it would show is a hidden smoke run."""
+    kept = {k: v for k, v in params.items() if v}
+    return f"{path}?{urlencode({**kept, SMOKE_PARAM: 'true'})}"
+
+
+def smoke_left_out(settings: Sequence[Setting], include_smoke: bool) -> list[Setting]:
+    """The settings a page leaves out as smoke runs (none when it includes them): counted in
+    the notice it shows when they are all it has."""
+    return [] if include_smoke else [s for s in settings if s.smoke]
 
 
 def html_safe_json(text: str) -> Markup:
@@ -351,6 +366,7 @@ def render_families(settings: Sequence[Setting], published: Sequence[Row], *,
     """Cambrian-1 Figure 4 from measured and/or published category averages."""
     pool = [s for s in settings if include_smoke or not s.smoke]
     choices = setting_choices(pool)
+    requested = setting
     if setting not in {v for v, _ in choices}:
         setting = choices[0][0] if choices else None
     chosen = [s for s in pool if setting_value(s) == setting]
@@ -369,6 +385,9 @@ def render_families(settings: Sequence[Setting], published: Sequence[Row], *,
         has_data=has_data, has_published=bool(paper), setting=setting,
         setting_choices=choices, include_smoke=include_smoke,
         smoke_rows=sum(r["smoke"] for r in measured), measured_rows=len(measured),
+        # The switch keeps the setting asked for, which may exist only among smoke runs.
+        hidden_smoke=len(smoke_left_out(settings, include_smoke)),
+        show_smoke_url=show_smoke_url("/families", setting=requested),
         published_sources=sorted({r["source"] for r in paper}),
         beside=[b for b in beside if include_smoke or not b["smoke"]],
     )
@@ -376,13 +395,29 @@ def render_families(settings: Sequence[Setting], published: Sequence[Row], *,
 
 # -- recipes --------------------------------------------------------------------------------
 
+class Section(NamedTuple):
+    """One comparison on the recipes page."""
+
+    kind: ComparisonKind
+    heading: str
+    change: str
+    """What each bar is: the changed recipe's score minus the base recipe's."""
+    div: str
+    missing: str
+    """What to run when no encoder has both recipes, smoke runs included."""
+
+    @property
+    def title(self) -> str:
+        return f"{self.heading} ({self.change})"
+
+
 SECTIONS = (
-    ("unfreezing", "Unfreezing the encoder (unfrozen − frozen)", "unfreeze",
-     "No encoder has both a frozen and an unfrozen run with the same number of stages yet: "
-     "run e.g. `harness sweep --recipes frozen,unfrozen`."),
-    ("stages", "Adding the adapter stage (two-stage − one-stage)", "stages",
-     "No encoder has both a one-stage and a two-stage run yet: add a recipe with only a "
-     "[finetune] stage (see recipes/frozen.toml) and sweep both."),
+    Section("unfreezing", "Unfreezing the encoder", "unfrozen − frozen", "unfreeze",
+            "No encoder has both a frozen and an unfrozen run with the same number of stages "
+            "yet: run e.g. `harness sweep --recipes frozen,unfrozen`."),
+    Section("stages", "Adding the adapter stage", "two-stage − one-stage", "stages",
+            "No encoder has both a one-stage and a two-stage run yet: add a recipe with only "
+            "a [finetune] stage (see recipes/frozen.toml) and sweep both."),
 )
 
 
@@ -399,18 +434,28 @@ def _labelled(items: list[Row], kind: str) -> list[Row]:
 
 
 def render_recipes(settings: Sequence[Setting], include_smoke: bool = False) -> str:
+    """Per recipe trait, each encoder's change in score; a section with no comparison says
+    whether its pair exists among the hidden smoke runs or has still to be run."""
     pool = [s for s in settings if include_smoke or not s.smoke]
+    left_out = smoke_left_out(settings, include_smoke)
     sections, figures = [], {}
-    for kind, title, div, missing in SECTIONS:
-        rows = _labelled(comparisons(pool, kind), kind)
+    for section in SECTIONS:
+        rows = _labelled(comparisons(pool, section.kind), section.kind)
         names = {c for r in rows for c in r["deltas"]}
         columns = [c for c in _category_order(names) if c in table5.categories()] or sorted(names)
         if rows:
-            figures[div] = deltas_figure(rows, columns, title)
-        sections.append({"id": div, "title": title, "rows": rows, "columns": columns,
-                         "missing": missing, "smoke_rows": sum(r["smoke"] for r in rows)})
+            figures[section.div] = deltas_figure(rows, columns, section.title)
+        sections.append({
+            "id": section.div, "title": section.title, "change": section.change,
+            "rows": rows, "columns": columns, "missing": section.missing,
+            "smoke_rows": sum(r["smoke"] for r in rows),
+            # comparisons() never pairs a smoke setting with a real one: the hidden
+            # comparisons are those among the left-out settings alone.
+            "hidden_smoke": len(comparisons(left_out, section.kind)),
+        })
     return _render("recipes.html", "Recipes", "Recipes", figures, sections=sections,
-                   include_smoke=include_smoke)
+                   include_smoke=include_smoke, has_data=bool(settings),
+                   show_smoke_url=show_smoke_url("/recipes"))
 
 
 # -- benchmarks -----------------------------------------------------------------------------
@@ -444,7 +489,9 @@ def render_benchmarks(settings: Sequence[Setting], versions: Sequence[Row],
         figures["vision-reliance"] = vision_reliance_figure(gaps)
     return _render("benchmarks.html", "Benchmarks", "Benchmarks", figures, rows=rows,
                    gaps=gaps, versions=versions, include_smoke=include_smoke,
-                   smoke_rows=sum(s.smoke for s in pool))
+                   smoke_rows=sum(s.smoke for s in pool),
+                   hidden_smoke=len(smoke_left_out(settings, include_smoke)),
+                   show_smoke_url=show_smoke_url("/benchmarks"))
 
 
 # -- runs -----------------------------------------------------------------------------------

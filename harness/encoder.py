@@ -21,6 +21,11 @@ from harness.registry import Registry
 
 SUPERVISIONS: tuple[str, ...] = ("language", "self", "labels", "other")
 ARCHITECTURES: tuple[str, ...] = ("vit", "convnet")
+TINY_MAX_PARAMETERS = 2_000_000
+TINY_MAX_WIDTH = 256
+TINY_MAX_TOKENS = 256
+"""What a tiny twin should stay within, so a smoke sweep of every encoder stays minutes on a
+laptop CPU (the built-in twins are 0.06-0.43M parameters, 64-96 wide, 4x4 or 8x8 tokens)."""
 PRECISIONS: dict[str, torch.dtype] = {
     "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
 }

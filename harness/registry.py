@@ -38,9 +38,16 @@ class PluginProblem:
     entry_point: str
     distribution: str
     reason: str
+    names: tuple[str, ...] = ()
+    """The item names it gave, when it got as far as giving any."""
 
     def __str__(self) -> str:
         return f"plugin {self.entry_point!r} from {self.distribution}: {self.reason}"
+
+    def provides(self, name: str) -> bool:
+        """Whether the skipped plugin would have given ``name``: among its items, or named in
+        its problem (a spec that refused to be built says which one it was)."""
+        return name in self.names or repr(name) in self.reason
 
 
 class UnknownNameError(HarnessError):
@@ -109,10 +116,12 @@ class Registry(Generic[T]):
             version=dist.version if dist else "unknown",
             entry_point=f"{ep.name} = {ep.value}",
         )
+        names: list[str] = []
         try:
             loaded = ep.load()
             items = list(_as_items(loaded() if callable(loaded) and not self._is_item(loaded)
                                    else loaded, self._is_item))
+            names = [self._name_of(i) for i in items if self._is_item(i)]
             for item in items:
                 self._check_type(item)
             # Register all or nothing, so a half-broken plugin leaves no partial state.
@@ -127,9 +136,11 @@ class Registry(Generic[T]):
             for item in items:
                 self.register(item, provenance)
         except Exception as exc:  # a plugin may fail in any way; report it by name
-            problem = PluginProblem(ep.name, provenance.distribution, _one_line(exc))
+            problem = PluginProblem(ep.name, provenance.distribution, _one_line(exc),
+                                    tuple(names))
             if strict:
                 raise HarnessError(f"broken {self.kind} plugin: {problem}") from exc
+            # The one report of it (commands do not print it again); `--strict` raises.
             log.warning("skipping %s", problem)
             self.problems.append(problem)
 
@@ -139,8 +150,21 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            valid = ", ".join(sorted(self._items)) or "(none registered)"
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid: {valid}") from None
+            raise self.unknown(name) from None
+
+    def unknown(self, name: str, *, where: str = "",
+                also_valid: tuple[str, ...] = ()) -> UnknownNameError:
+        """The error for a name that is not registered: when a skipped plugin would have given
+        it, that plugin and its problem (fixing it is the next step); else the valid names,
+        and which plugins were skipped."""
+        for problem in self.problems:
+            if problem.provides(name):
+                return UnknownNameError(f"{self.kind} {name!r}{where} is not available: it"
+                                        f" comes from {problem}; the plugin was skipped")
+        valid = ", ".join([*also_valid, *sorted(self._items)]) or "(none registered)"
+        skipped = "".join(f"; skipped plugin {p.entry_point!r} from {p.distribution}"
+                          for p in self.problems)
+        return UnknownNameError(f"unknown {self.kind} {name!r}{where}; valid: {valid}{skipped}")
 
     def provenance(self, name: str) -> Provenance:
         self.get(name)

@@ -63,6 +63,8 @@ def test_sweep_trains_evaluates_stores_and_skips_on_rerun(mini) -> None:
     assert first.exit_code == 0, first.output
     n_runs = 3 * 2
     assert f"Planned {n_runs} runs: {n_runs} to run" in first.output
+    # Each finished run says how far the sweep is, and from the second on, the time left.
+    assert f"[1/{n_runs} runs, ~" in first.output and f"[{n_runs}/{n_runs} runs] ok" in first.output
     assert "Leaderboard (SMOKE: random-weight twins, not real scores)" in first.output
     assert "harness serve" in first.output
 
@@ -114,6 +116,15 @@ def test_a_crashing_run_is_recorded_and_the_sweep_goes_on(mini, monkeypatch) -> 
     retried = sweep(mini, "--rerun-failed", encoders="dinov2-vit-l14-518.lvd142m")
     assert retried.exit_code == 0, retried.output
     assert "Planned 2 runs: 1 to run, 1 already ran" in retried.output
+
+
+def test_json_output_is_the_json_alone(mini) -> None:
+    result = sweep(mini, "--format", "json", "--recipes", "frozen",
+                   encoders="dinov2-vit-l14-518.lvd142m")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # no progress, no leaderboard table around it
+    assert [r["state"] for r in data["runs"]] == ["done"] and len(data["leaderboard"]) == 1
+    assert "Planned 1 runs: 1 to run" in result.stderr and "runs] ok" not in result.output
 
 
 def test_local_executor_runs_each_job_in_a_subprocess(mini) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from api.deps import NAME_PATTERN, Name, Offset, StoreDep
 from dashboard.assets import plotly_js_path, static_path
 from dashboard.pages import (
+    SMOKE_PARAM,
     render_benchmarks,
     render_families,
     render_leaderboard,
@@ -66,6 +67,8 @@ def page_cache(request: Request) -> PageCache:
 
 
 PageCacheDep = Annotated[PageCache, Depends(page_cache)]
+IncludeSmoke = Annotated[bool, Query(alias=SMOKE_PARAM)]
+"""Whether a page includes smoke runs, under the name its switch and its forms use."""
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -77,7 +80,7 @@ def leaderboard(store: StoreDep, cache: PageCacheDep, benchmark: Name = None) ->
 @router.get("/families", response_class=HTMLResponse)
 def families(store: StoreDep, cache: PageCacheDep,
              setting: Annotated[str | None, Query(max_length=800)] = None,
-             smoke: bool = False) -> HTMLResponse:
+             smoke: IncludeSmoke = False) -> HTMLResponse:
     def render() -> str:
         settings, published = store.settings(), store.published()
         return render_families(settings, published, setting=setting, include_smoke=smoke,
@@ -87,13 +90,14 @@ def families(store: StoreDep, cache: PageCacheDep,
 
 
 @router.get("/recipes", response_class=HTMLResponse)
-def recipes(store: StoreDep, cache: PageCacheDep, smoke: bool = False) -> HTMLResponse:
+def recipes(store: StoreDep, cache: PageCacheDep, smoke: IncludeSmoke = False) -> HTMLResponse:
     return HTMLResponse(cache.get(store, ("/recipes", smoke), lambda: render_recipes(
         store.settings(), include_smoke=smoke)))
 
 
 @router.get("/benchmarks", response_class=HTMLResponse)
-def benchmarks(store: StoreDep, cache: PageCacheDep, smoke: bool = False) -> HTMLResponse:
+def benchmarks(store: StoreDep, cache: PageCacheDep, smoke: IncludeSmoke = False
+               ) -> HTMLResponse:
     return HTMLResponse(cache.get(store, ("/benchmarks", smoke), lambda: render_benchmarks(
         store.settings(), store.benchmark_versions(include_smoke=smoke), include_smoke=smoke)))
 

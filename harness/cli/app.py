@@ -25,17 +25,14 @@ from harness.cli import (
     status,
     sweep,
 )
+from harness.cli.common import command_group
 from harness.errors import HarnessError
 from harness.registry import Registry
 from harness.store.store import database_error
 
-app = typer.Typer(
-    name="harness",
-    help="Train the same MLLM on each image encoder and compare them (Cambrian-1's study).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+app = command_group(
+    "Train the same MLLM on each image encoder and compare them (Cambrian-1's study).",
+    name="harness")
 app.command("sweep")(sweep.sweep)
 app.command("ingest")(ingest.ingest)
 app.command("status")(status.status)
@@ -57,10 +54,9 @@ COMMANDS: Registry[types.FunctionType] = Registry(
 
 
 def _mount_plugin_commands() -> None:
+    # A broken command plugin is reported (once) by the registry as it is skipped.
     for command in COMMANDS.items():
         app.command(command.__name__)(command)
-    for problem in COMMANDS.problems:
-        typer.echo(f"warning: command {problem}", err=True)
 
 
 def main() -> None:

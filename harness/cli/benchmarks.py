@@ -7,17 +7,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from harness.cli.common import check_format, console, err_console, print_json
+from harness.cli.common import (
+    check_format,
+    command_group,
+    console,
+    err_console,
+    print_json,
+    print_table,
+)
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.categories import categories
 from harness.eval.files import UnreadableImage, open_image
 from harness.eval.runner import select
 
-app = typer.Typer(help="The benchmarks an evaluation can use.", no_args_is_help=True)
+app = command_group("The benchmarks an evaluation can use.")
 
 
 def benchmark_rows(category: str | None = None, strict: bool = False) -> list[dict]:
@@ -57,9 +63,7 @@ def list_benchmarks(
     for r in rows:
         table.add_row(r["name"], r["category"], r["metric"], r["prompt_hash"],
                       r["label_patch"].split("@")[0] or "-", ",".join(r["cambrian"]) or "-")
-    console.print(table)
-    for problem in BENCHMARKS.problems:
-        err_console.print(f"[yellow]warning:[/] skipped {escape(str(problem))}")
+    print_table(table)
 
 
 def check_data(name: str, data_dir: Path, *, subset: str | None = None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from harness.cli.common import check_format, console, print_json
+from harness.cli.common import check_format, console, print_json, print_table
 from harness.store import Store, resolve_db_url
 from harness.store.compare import report, resolve
 
@@ -34,9 +34,9 @@ def compare_command(
         print_json(result)
         return
     console.print(f"A: {side_a.label}\nB: {side_b.label}", highlight=False, markup=False)
-    console.print(_differences(result["differences"]))
+    print_table(_differences(result["differences"]))
     if plan is not None:
-        console.print(_plans(result["plans"], plan))
+        print_table(_plans(result["plans"], plan))
 
 
 def _differences(rows: list[dict[str, Any]]) -> Table:

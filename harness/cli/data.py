@@ -9,14 +9,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.common import check_format, console, print_json, run_root, split_names
+from harness.cli.common import (
+    check_format,
+    command_group,
+    console,
+    print_json,
+    print_table,
+    run_root,
+    split_names,
+)
 from harness.data.mixture import balance, read_sources, with_short_answer_prompt, write_mixture
 from harness.data.sources import DATA_SOURCES
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 
-app = typer.Typer(help="Training data: sources, data-root checks, mixtures and balancing.",
-                  no_args_is_help=True)
+app = command_group("Training data: sources, data-root checks, mixtures and balancing.")
 
 
 @app.command("sources")
@@ -38,7 +45,7 @@ def list_sources(
     for r in rows:
         note = f"\nuncertain: {r['uncertain']}" if r["uncertain"] else ""
         table.add_row(r["name"], r["layout"], r["release"] + note)
-    console.print(table)
+    print_table(table)
 
 
 @app.command("sample")
@@ -119,5 +126,5 @@ def mix(
         table.add_row(c.source, f"{c.before:,}", f"{c.after:,}")
     table.add_row("[bold]total", f"{sum(c.before for c in counts):,}",
                   f"{sum(c.after for c in counts):,}")
-    console.print(table)
+    print_table(table)
     console.print(f"wrote {len(entries):,} entries to {out}")

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import console
+from harness.cli.common import command_group, console
 from harness.store import Store, redacted, resolve_db_url
 from harness.store.schema import head_revision
 
-app = typer.Typer(help="The results database: schema migrations.", no_args_is_help=True)
+app = command_group("The results database: schema migrations.")
 
 DbOption = Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, "
                                               "else SQLite under harness-runs/).")]

@@ -12,10 +12,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli.common import check_format, console, err_console, print_json
+from harness.cli.common import (
+    check_format,
+    command_group,
+    console,
+    err_console,
+    print_json,
+    print_table,
+)
 from harness.encoder import (
     ENCODERS,
     GROUPS,
+    TINY_MAX_PARAMETERS,
+    TINY_MAX_TOKENS,
+    TINY_MAX_WIDTH,
     Encoder,
     EncoderSpec,
     build_encoder,
@@ -25,7 +35,7 @@ from harness.encoder import (
 )
 from harness.errors import HarnessError
 
-app = typer.Typer(help="The encoders a sweep can use.", no_args_is_help=True)
+app = command_group("The encoders a sweep can use.")
 
 
 def encoder_rows(group: str | None = None, strict: bool = False) -> list[dict]:
@@ -65,18 +75,16 @@ def list_encoders(
         print_json({"encoders": rows,
                     "problems": [str(p) for p in ENCODERS.problems]})
         return
-    table = Table("id", "group", "supervision", "arch", "res", "weights", "from")
+    table = Table("id", "group", "supervision", "arch", "res", "weights", "distribution")
     for r in rows:
         weights = f"{r['loader']}:{r['source']}" + (f".{r['weights']}" if r["weights"] else "")
         mark = "" if r["available"] else " (not installed)"
         table.add_row(r["id"] + mark, r["group"], r["supervision"], r["architecture"],
                       str(r["resolution"]), weights, r["distribution"])
-    console.print(table)
+    print_table(table)
     for r in rows:
         if r["note"]:
             err_console.print(f"[yellow]note:[/] {escape(r['id'])} {escape(r['note'])}")
-    for problem in ENCODERS.problems:
-        err_console.print(f"[yellow]warning:[/] skipped {escape(str(problem))}")
 
 
 def describe_encoder(spec: EncoderSpec, *, tiny: bool = False) -> dict[str, Any]:
@@ -133,7 +141,7 @@ def show(
         elif key == "grid":
             value = f"{value[0]}x{value[1]}"
         table.add_row(key, "" if value is None else str(value))
-    console.print(table)
+    print_table(table)
 
 
 def check_encoder(spec: EncoderSpec, *, tiny: bool, batch: int = 4, repeats: int = 3,
@@ -175,6 +183,9 @@ def check_encoder(spec: EncoderSpec, *, tiny: bool, batch: int = 4, repeats: int
     check("trainable", grads > 0, f"{grads} tensors got gradients")
     encoder.set_trainable(False)
     encoder.zero_grad(set_to_none=True)
+    if tiny:
+        check(*twin_size_check(encoder.num_parameters(), encoder.embed_dim,
+                               encoder.num_tokens))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -188,6 +199,20 @@ def check_encoder(spec: EncoderSpec, *, tiny: bool, batch: int = 4, repeats: int
             "forward_seconds": round(median, 4), "images_per_second": round(batch / median, 1),
             "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in checks],
             "ok": all(ok for _, ok, _ in checks)}
+
+
+def twin_size_check(parameters: int, width: int, tokens: int) -> tuple[str, bool, str]:
+    """Whether a tiny twin is tiny: constructor overrides may leave a wide network wide (a
+    ResNet-50 with one block per stage is still 10M parameters with 2048-wide tokens)."""
+    size = f"{parameters / 1e6:.2f}M parameters, {width}-wide tokens, {tokens} tokens"
+    ok = (parameters <= TINY_MAX_PARAMETERS and width <= TINY_MAX_WIDTH
+          and tokens <= TINY_MAX_TOKENS)
+    if not ok:
+        size += (f"; a twin should stay within {TINY_MAX_PARAMETERS / 1e6:g}M parameters,"
+                 f" {TINY_MAX_WIDTH} wide and {TINY_MAX_TOKENS} tokens: shrink the widths in"
+                 " `tiny`, or set `tiny_source` to a small model of the same family (timm's"
+                 " test_resnet, test_efficientnet, ...)")
+    return "tiny twin size", ok, size
 
 
 @app.command("check")
@@ -212,7 +237,7 @@ def check(
         table = Table("check", "result", "detail", title=title)
         for c in result["checks"]:
             table.add_row(c["name"], "[green]ok[/]" if c["ok"] else "[red]FAIL[/]", c["detail"])
-        console.print(table)
+        print_table(table)
         console.print(f"{result['parameters']:,} parameters, built in"
                       f" {result['build_seconds']:.1f} s; {result['images_per_second']:.1f}"
                       f" images/s at {result['image_size']} px (batch {batch}, frozen forward)")

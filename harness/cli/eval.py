@@ -13,7 +13,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.common import check_format, console, err_console, print_json, split_names
+from harness.cli.common import (
+    check_format,
+    console,
+    err_console,
+    print_json,
+    print_table,
+    split_names,
+)
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.categories import (
@@ -234,7 +241,7 @@ def print_report(report: dict) -> None:
     for r in report["benchmarks"]:
         table.add_row(r["benchmark"], r["metric"], _value(r["value"], r["scale"]), str(r["n"]),
                       Path(r["predictions"]).relative_to(report["run_dir"]).as_posix())
-    console.print(table)
+    print_table(table)
     if report["categories"]:
         cats = Table("category (Cambrian-1)", "average", "columns")
         for c in report["categories"]:
@@ -242,7 +249,7 @@ def print_report(report: dict) -> None:
             if c["missing"]:
                 cols += f" (missing {', '.join(c['missing'])})"
             cats.add_row(c["category"], _value(c["average"]), cols)
-        console.print(cats)
+        print_table(cats)
     for s in report["vision_reliance"]:
         if s["subset"] == "overall":
             console.print(f"vision reliance of {s['benchmark']}: {s['value']:+.1f} "

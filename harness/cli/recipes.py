@@ -7,12 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.common import check_format, console, print_json
+from harness.cli.common import check_format, command_group, print_json, print_table
 from harness.config import to_plain
 from harness.preset import PRESETS
 from harness.recipe import RECIPES
 
-app = typer.Typer(help="Training recipes and presets.", no_args_is_help=True)
+app = command_group("Training recipes and presets.")
 
 
 @app.command("list")
@@ -28,8 +28,8 @@ def list_recipes(
     table = Table("recipe", "encoder", "stages", "description")
     for r in RECIPES.items():
         table.add_row(r.name, r.encoder, " -> ".join(s.name for s in r.stages), r.description)
-    console.print(table)
+    print_table(table)
     presets = Table("preset", "description")
     for p in PRESETS.items():
         presets.add_row(p.name, p.description)
-    console.print(presets)
+    print_table(presets)

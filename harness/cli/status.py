@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.common import check_format, console, print_json, run_root, split_names
+from harness.cli.common import check_format, console, print_json, print_table, run_root, split_names
 from harness.combination import spelled_out
 from harness.errors import HarnessError
 from harness.sweep.driver import cancel_runs
@@ -47,11 +47,11 @@ def status(
         console.print(f"No runs under {folder}/runs" + (f" in state {state}" if state else "")
                       + ".")
         return
-    _print_table(views)
+    _print_views(views)
     console.print(", ".join(f"{counts[s]} {s}" for s in STATES if counts.get(s)))
 
 
-def _print_table(views: list[RunView]) -> None:
+def _print_views(views: list[RunView]) -> None:
     # A combination of encoders (a+b) shows one encoder per line.
     # The connector column shows only when runs differ in it (e.g. one combination under sva
     # and under concat).
@@ -71,7 +71,7 @@ def _print_table(views: list[RunView]) -> None:
         table.add_column(name, min_width=width, overflow="fold")
     for row in rows:
         table.add_row(*(row[n] for n in names))
-    console.print(table)
+    print_table(table)
 
 
 def cancel(

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness.cli.common import (
@@ -18,9 +16,11 @@ from harness.cli.common import (
     console,
     err_console,
     print_json,
+    print_table,
     run_root,
     split_names,
 )
+from harness.cli.sweep_progress import benchmarks_with_several_metrics, run_with_progress
 from harness.combination import combined_id, is_combination, spelled_out
 from harness.config import to_plain
 from harness.encoder import ENCODERS, available_encoder_ids, unavailable_encoders
@@ -29,7 +29,6 @@ from harness.model.connector_options import describe
 from harness.model.connectors import CONNECTORS
 from harness.preset import PRESETS, load_preset_file
 from harness.recipe import RECIPES, Recipe, load_recipe_file
-from harness.record import ResultRecord
 from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.cluster import (
     ClusterProfile,
@@ -39,10 +38,10 @@ from harness.sweep.cluster import (
     parse_sbatch_options,
 )
 from harness.sweep.cost import Cost, gpu_named
-from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs, find_in_flight
+from harness.sweep.driver import SweepReport, execute_runs, find_in_flight
 from harness.sweep.estimate import Hardware, estimate
 from harness.sweep.job import RunJob
-from harness.sweep.plan import Run, plan_sweep, split_combination
+from harness.sweep.plan import Run, plan_sweep, run_state, split_combination
 from harness.sweep.sizes import in_llm_layers
 from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
 from harness.sweep.tracking import Ticket
@@ -141,26 +140,25 @@ def sweep(
         help=f"Where runs execute: {', '.join(EXECUTORS)} (default: the cluster profile's,"
              " else local).")] = None,
     cluster: Annotated[str | None, typer.Option(
-        help="Cluster profile: a name (./clusters/, ~/.config/harness/clusters/, built-in) or"
-             " a .toml file.", rich_help_panel="SLURM")] = None,
-    partition: Annotated[str | None, typer.Option(rich_help_panel="SLURM")] = None,
-    account: Annotated[str | None, typer.Option(rich_help_panel="SLURM")] = None,
-    qos: Annotated[str | None, typer.Option(rich_help_panel="SLURM")] = None,
-    constraint: Annotated[str | None, typer.Option(help="Node features, e.g. 'a100|h100'.",
-                                                   rich_help_panel="SLURM")] = None,
+        help="SLURM: cluster profile, a name (./clusters/, ~/.config/harness/clusters/,"
+             " built-in) or a .toml file.")] = None,
+    partition: Annotated[str | None, typer.Option(help="SLURM: partition.")] = None,
+    account: Annotated[str | None, typer.Option(help="SLURM: account.")] = None,
+    qos: Annotated[str | None, typer.Option(help="SLURM: quality of service.")] = None,
+    constraint: Annotated[str | None, typer.Option(
+        help="SLURM: node features, e.g. 'a100|h100'.")] = None,
     time: Annotated[int | None, typer.Option(
-        "--time", help="Time limit per job in minutes (longer runs are checkpointed and"
-                       " requeued).", rich_help_panel="SLURM")] = None,
-    nodes: Annotated[int | None, typer.Option(rich_help_panel="SLURM")] = None,
+        "--time", help="SLURM: time limit per job in minutes (longer runs are checkpointed"
+                       " and requeued).")] = None,
+    nodes: Annotated[int | None, typer.Option(help="SLURM: nodes per job.")] = None,
     tasks_per_node: Annotated[int | None, typer.Option(
-        help="Processes per node, one per GPU.", rich_help_panel="SLURM")] = None,
-    gpus_per_task: Annotated[int | None, typer.Option(rich_help_panel="SLURM")] = None,
-    cpus_per_task: Annotated[int | None, typer.Option(rich_help_panel="SLURM")] = None,
-    mem: Annotated[float | None, typer.Option(help="Memory per node in GB.",
-                                              rich_help_panel="SLURM")] = None,
+        help="SLURM: processes per node, one per GPU.")] = None,
+    gpus_per_task: Annotated[int | None, typer.Option(help="SLURM: GPUs per task.")] = None,
+    cpus_per_task: Annotated[int | None, typer.Option(help="SLURM: CPUs per task.")] = None,
+    mem: Annotated[float | None, typer.Option(help="SLURM: memory per node in GB.")] = None,
     sbatch: Annotated[list[str] | None, typer.Option(
-        help="Any other sbatch option as KEY=VALUE (repeatable), e.g. exclude=node07.",
-        rich_help_panel="SLURM")] = None,
+        help="SLURM: any other sbatch option as KEY=VALUE (repeatable), e.g."
+             " exclude=node07.")] = None,
     accelerate_config: Annotated[Path | None, typer.Option(
         help="An accelerate config file (`accelerate config` writes one) every job builds its"
              " Accelerator under, e.g. DDP settings (default: the cluster profile's).")]
@@ -239,41 +237,54 @@ def sweep(
 
     store = Store(resolve_db_url(db))
     report = SweepReport()
+    # With --format json, stdout carries the JSON alone: no progress, and the few lines a
+    # person needs go to stderr.
+    quiet = format == "json"
+    say = err_console if quiet else console
     if not todo and not in_flight:
         counts = {s: sum(r.state == s for r in runs) for s in ("done", "failed")}
         hint = " (use --rerun-failed to retry failures)" if counts["failed"] else ""
-        console.print(f"Nothing new to run: all {len(runs)} planned runs already ran"
+        say.print(f"Nothing new to run: all {len(runs)} planned runs already ran"
                       f" ({counts['done']} done, {counts['failed']} failed){hint}.")
         ingest_paths(store, [Path(r.run_dir) for r in runs if r.state != "new"])
     else:
         flight_note = (f", {len(in_flight)} still in flight from an earlier submission"
                        " (watched, not resubmitted)" if in_flight else "")
-        console.print(f"Planned {len(runs)} runs: {len(todo)} to run, "
-                      f"{len(runs) - len(todo) - len(in_flight)} already ran{flight_note}."
-                      f" Executor: {where}"
-                      + (f" (preset {chosen.name}: random-weight tiny twins, smoke results"
-                         " only)" if chosen.tiny_encoders else ""))
+        say.print(f"Planned {len(runs)} runs: {len(todo)} to run, "
+                  f"{len(runs) - len(todo) - len(in_flight)} already ran{flight_note}."
+                  f" Executor: {where}"
+                  + (f" (preset {chosen.name}: random-weight tiny twins, smoke results"
+                     " only)" if chosen.tiny_encoders else ""), highlight=False)
         ingest_paths(store, [Path(r.run_dir) for r in runs if r.state != "new"])
         options = {"executor": kind, "root": run_root(root), "store": store,
                    "parallel": parallel_local, "slurm": slurm, "runs_per_job": per_job,
                    "in_flight": in_flight, "job": RunJob(accelerate_config=accelerate_file)}
-        if wait:
-            report = _run_with_progress(todo, options)
+        if wait and quiet:
+            report = execute_runs(todo, **options)
+        elif wait:
+            report = run_with_progress(todo, options, console,
+                                       in_flight=[r for r, _ in in_flight])
         else:
             report = execute_runs(todo, wait=False, **options)
-            _print_submitted(report, in_flight)
+            if quiet:
+                print_json({"submitted": report.submitted,
+                            "in_flight": [r.key for r, _ in in_flight]})
+            else:
+                _print_submitted(report, in_flight)
             return
 
     if format == "json":
+        # Each run's state now, not the plan's: the sweep just ran some of them.
+        runs = [dataclasses.replace(r, state=run_state(Path(r.run_dir))) for r in runs]
         print_json({"runs": [r.summary() for r in runs],
                     "leaderboard": store.leaderboard(subset="overall")})
     else:
         _print_leaderboard(store, {r.key for r in runs})
         console.print("Open the dashboard: [bold]harness serve[/] (then http://127.0.0.1:8000/)")
     if report.failed:
-        console.print(f"[red]{len(report.failed)} run(s) failed:[/]")
+        say.print(f"[red]{len(report.failed)} run(s) failed:[/]")
         for record in report.failed:
-            console.print(f"  {record.run_key} {spelled_out(record.encoder.id)} /"
+            say.print(f"  {record.run_key} {spelled_out(record.encoder.id)} /"
                           f" {record.recipe}:"
                           f" {escape(record.error or '')}")
         raise typer.Exit(1)
@@ -295,61 +306,6 @@ def _print_submitted(report: SweepReport, in_flight: list) -> None:
                   + (f" {len(in_flight)} run(s) were already in flight." if in_flight else ""))
     console.print("Follow them with [bold]harness status[/]; run this sweep again to watch"
                   " them and ingest their results (nothing is submitted twice).")
-
-
-def _run_with_progress(todo: list[Run], options: dict[str, Any]) -> SweepReport:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[info]}"), TimeElapsedColumn())
-    watched = todo + [r for r, _ in options["in_flight"]]
-    lock = threading.Lock()
-    with Progress(*columns, console=console) as progress:
-        overall = progress.add_task("[bold]sweep", total=len(watched), info="")
-        tasks: dict[str, int] = {}
-
-        def on_status(run: Run, status: dict) -> None:
-            # A run gets its own bar once its job starts it (a job may carry several runs).
-            loss = f" loss {status['loss']:.3f}" if status.get("loss") is not None else ""
-            with lock:
-                if run.key not in watcher.active:
-                    return
-                if run.key not in tasks:
-                    tasks[run.key] = progress.add_task(f"  {run.label}", total=None, info="")
-                progress.update(tasks[run.key], completed=status["step"],
-                                total=status["total"] or None,
-                                info=f"{status['stage']}{loss}")
-
-        watcher = ProgressWatcher(on_status)
-        with watcher:
-            for run in watched:
-                watcher.active[run.key] = run
-
-            def listener(run: Run, event: str, record: ResultRecord | None) -> None:
-                if event != "finished":
-                    return
-                with lock:
-                    watcher.active.pop(run.key, None)
-                    task = tasks.pop(run.key, None)
-                    if task is not None:
-                        progress.remove_task(task)
-                progress.advance(overall)
-                progress.console.print(_outcome_line(run, record))
-
-            report = execute_runs(todo, listener=listener, **options)
-    console.print(f"Sweep finished in {report.seconds:.0f} s: {len(report.done)} done,"
-                  f" {len(report.failed)} failed.")
-    return report
-
-
-def _outcome_line(run: Run, record: ResultRecord | None) -> str:
-    if record is None or record.status != "done":
-        error = record.error if record else "no record"
-        return f"[red]x[/] {run.label} failed: {error}"
-    overall = [s for s in record.scores if s.subset == "overall"]
-    several = _benchmarks_with_several_metrics((s.benchmark, s.metric) for s in overall)
-    parts = [f"{s.benchmark}" + (f" {s.metric}" if s.benchmark in several else "")
-             + f" {s.value:.1f}" + (f" (chance {s.chance:.1f})" if s.chance else "")
-             for s in overall]
-    return f"[green]ok[/] {run.label}: {', '.join(parts)} in {record.wall_seconds:.0f} s"
 
 
 def resolve_hardware(profile: ClusterProfile | None, slurm: SlurmSettings | None) -> Hardware:
@@ -384,7 +340,7 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cos
         table.add_row(r.key, spelled_out(r.encoder_id, "\n+ ") + (" (tiny)" if r.tiny else ""),
                       r.config.connector, r.config.recipe.name, str(r.config.seed), r.state,
                       "yes" if r in todo else "no")
-    console.print(table)
+    print_table(table)
     placed = {(r.config.connector, r.config.llm.id): _in_llm(r) for r in runs}
     for (connector, llm), (where, layers) in placed.items():
         if layers:
@@ -398,7 +354,7 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cos
             fits = "" if c.fits is not False else " (does not fit)"
             costs_table.add_row(r.key, "-" if c.gpu_hours is None else f"{c.gpu_hours:,.1f}",
                                 f"{c.memory_gb_per_gpu:,.1f} GB{fits}", f"{c.disk_gb:,.1f} GB")
-        console.print(costs_table)
+        print_table(costs_table)
     total = total_cost([c for _, c in scheduled])
     hours = ("set gpu in the cluster profile for GPU-hours" if total["gpu_hours"] is None
              else f"{total['gpu_hours']:,.1f} GPU-hours")
@@ -430,7 +386,7 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
     connectors = len({r["connector"] for r in rows}) > 1 or any(
         is_combination(r["encoder_id"]) for r in rows)
     # The metric too once a benchmark has several (e.g. accuracy and accuracy_blind).
-    metrics = bool(_benchmarks_with_several_metrics((r["benchmark"], r["metric"]) for r in rows))
+    metrics = bool(benchmarks_with_several_metrics((r["benchmark"], r["metric"]) for r in rows))
     names = ("group", *(("connector",) if connectors else ()), "recipe", "benchmark",
              *(("metric",) if metrics else ()), "score", "chance", "n")
     for name in names:
@@ -442,12 +398,4 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
                       *((r["connector"],) if connectors else ()), r["recipe"], r["benchmark"],
                       *((r["metric"],) if metrics else ()), f"{r['value']:.1f}", chance,
                       str(r["n"]))
-    console.print(table)
-
-
-def _benchmarks_with_several_metrics(pairs) -> set[str]:  # type: ignore[no-untyped-def]
-    """Benchmarks that appear with more than one metric in ``(benchmark, metric)`` pairs."""
-    seen: dict[str, set[str]] = {}
-    for benchmark, metric in pairs:
-        seen.setdefault(benchmark, set()).add(metric)
-    return {b for b, m in seen.items() if len(m) > 1}
+    print_table(table)

@@ -54,16 +54,17 @@ def build_open_clip(spec: EncoderSpec, tiny: bool, *,
     size = spec.tiny_resolution if tiny else spec.resolution
     kwargs: dict[str, Any] = {"force_image_size": size, **plain(spec.options)}
     name, checkpoint, local, looked = spec.source, None, None, []
+    if tiny or not pretrained:
+        # Random weights: on the meta device (encoders show) OpenCLIP must stay there, where
+        # its own .to(device) would try to copy data that meta tensors do not have.
+        kwargs["device"] = torch.empty(0).device
     if tiny:
         name = spec.tiny_source or spec.source
         kwargs.update({"embed_dim": 32, "text_cfg": dict(TINY_TEXT)})
         kwargs.update(plain(spec.tiny))
         if "vision_cfg" in kwargs:  # a replaced vision config must still say the size
             kwargs["vision_cfg"]["image_size"] = size
-    elif not pretrained:
-        # Architecture only; on the meta device (encoders show) OpenCLIP must stay there.
-        kwargs["device"] = torch.empty(0).device
-    else:
+    elif pretrained:
         local, looked = local_weights(spec, weights_path)
         if local is not None and local.is_dir() and (local / "open_clip_config.json").is_file():
             name = f"local-dir:{local}"

@@ -48,8 +48,7 @@ def split_combination(entry: str) -> list[str]:
                                " every encoder on its own")
         if part not in ENCODERS:
             where = f" in {entry!r}" if len(parts) > 1 else ""
-            valid = ", ".join(["all", *ENCODERS.names()])
-            raise HarnessError(f"unknown encoder {part!r}{where}; valid: {valid}")
+            raise ENCODERS.unknown(part, where=where, also_valid=("all",))
     repeated = sorted({p for p in parts if parts.count(p) > 1})
     if repeated:
         raise HarnessError(f"encoder {repeated[0]!r} appears twice in {entry!r}; combine"

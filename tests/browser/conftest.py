@@ -11,11 +11,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import Settings, create_app
 from harness.published import read_builtin
@@ -57,11 +59,15 @@ def _fill(app, root: Path) -> str:  # type: ignore[no-untyped-def]
     return "withpreds0001"
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    root = tmp_path_factory.mktemp("browser-store")
-    app = create_app(Settings(db_url=f"sqlite:///{root / 'harness.db'}"))
-    key = _fill(app, root)
+def _app(root: Path) -> FastAPI:
+    """The API and dashboard on a SQLite store of their own under ``root``."""
+    return create_app(Settings(db_url=f"sqlite:///{root / 'harness.db'}"))
+
+
+@contextmanager
+def _serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 (in a thread) and yield its
+    URL once it answers; stop it on leaving."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -71,12 +77,41 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield {"url": f"http://{HOST}:{port}", "run_with_predictions": key}
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    root = tmp_path_factory.mktemp("browser-store")
+    app = _app(root)
+    key = _fill(app, root)
+    with _serving(app) as url:
+        yield {"url": url, "run_with_predictions": key}
+
+
+SMOKE_ONLY = {"encoders": 3, "recipes": 2, "benchmarks": 4, "seeds": 1, "smoke_every": 1}
+"""The smoke-only store: every encoder a smoke twin, each run frozen and unfrozen (the first
+two synthetic recipes), so every setting and every comparison is one the pages hide."""
+
+
+@pytest.fixture(scope="session")
+def smoke_only_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A second server whose store holds smoke runs alone, as after
+    ``harness sweep --encoders all --preset smoke``: a few synthetic records, not a sweep."""
+    app = _app(tmp_path_factory.mktemp("smoke-only-store"))
+    ingest_records(app.state.store, synthetic_records(**SMOKE_ONLY))
+    with _serving(app) as url:
+        yield {"url": url, "settings": SMOKE_ONLY["encoders"] * SMOKE_ONLY["recipes"],
+               "encoders": SMOKE_ONLY["encoders"], "benchmarks": SMOKE_ONLY["benchmarks"]}
+
+
+# Per module, not per session: while Playwright's sync API is open its event loop counts as
+# running in the main thread, and the tests run after these (tests/api) call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set "
@@ -119,8 +154,18 @@ class Watched:
         """Load ``url`` and wait until the page's script has run: it sets a flag once the
         DOM is complete and every chart is drawn."""
         response = self.page.goto(url, wait_until="networkidle")
-        self.page.wait_for_selector("body[data-charts-ready=true]", state="attached")
+        self._wait_until_drawn()
         return response
+
+    def follow(self, link: str) -> None:
+        """Click the link ``link`` (a selector) and wait for the page it leads to as open()
+        does."""
+        with self.page.expect_navigation(wait_until="networkidle"):
+            self.page.click(link)
+        self._wait_until_drawn()
+
+    def _wait_until_drawn(self) -> None:
+        self.page.wait_for_selector("body[data-charts-ready=true]", state="attached")
 
     def check(self) -> None:
         assert self.outside == [], f"requests left {HOST}: {self.outside}"

@@ -220,3 +220,87 @@ def test_leaderboard_rows_kept_between_views_match_a_fresh_draw(monkeypatch) -> 
     fresh = render_leaderboard(changed, PUBLISHED)
     assert kept == again == fresh
     assert "55.0" in fresh and "71.0" in fresh
+
+
+# -- a store of smoke runs alone (after `harness sweep --encoders all --preset smoke`) --------
+
+SMOKE_ONLY = [
+    setting("tiny-a", "clip", smoke=True, mmvp=20.0, realworldqa=30.0),
+    setting("tiny-a", "clip", recipe="unfrozen", smoke=True, mmvp=22.0, realworldqa=31.0),
+    setting("tiny-b", "ssl", smoke=True, mmvp=25.0, realworldqa=28.0),
+    setting("tiny-b", "ssl", recipe="unfrozen", smoke=True, mmvp=24.0, realworldqa=29.0),
+]
+NO_RESULTS = "No results yet"
+
+
+def switch(path: str, switch_id: str = "show-hidden-smoke") -> str:
+    """The hidden-smoke notice's link, as the page writes it (``&`` escaped)."""
+    return f'<a href="{path}" id="{switch_id}" class="show-hidden-smoke">'
+
+
+def test_benchmarks_of_smoke_runs_alone_say_they_are_hidden_not_missing() -> None:
+    page = render_benchmarks(SMOKE_ONLY, [])
+    assert "4 settings exist among hidden smoke runs." in page
+    assert switch("/benchmarks?smoke=true") in page
+    assert NO_RESULTS not in page and "data-figure" not in page
+    assert "1 setting exists among hidden smoke runs." in render_benchmarks(SMOKE_ONLY[:1], [])
+
+    shown = render_benchmarks(SMOKE_ONLY, [], include_smoke=True)
+    assert len(figure(shown, "benchmark-heatmap")["data"][0]["y"]) == 4
+    assert "hidden smoke runs" not in shown and "All 4 settings come from" in shown
+
+    empty = render_benchmarks([], [])
+    assert NO_RESULTS in empty and "hidden smoke runs" not in empty
+
+
+def test_recipes_never_call_a_pair_missing_that_exists_among_hidden_smoke_runs() -> None:
+    page = render_recipes(SMOKE_ONLY)
+    assert "2 comparisons (unfrozen − frozen) exist among hidden smoke runs." in page
+    assert switch("/recipes?smoke=true", "show-hidden-smoke-unfreeze") in page
+    assert "No encoder has both a frozen and an unfrozen run" not in page
+    # No smoke run has one stage either: that advice still stands.
+    assert "No encoder has both a one-stage and a two-stage run yet" in page
+    assert NO_RESULTS not in page and "data-figure" not in page
+    # A real setting without its pair: the smoke pairs are still the ones to point at.
+    mixed = render_recipes([SETTINGS[1], *SMOKE_ONLY])
+    assert "2 comparisons (unfrozen − frozen) exist among hidden smoke runs." in mixed
+    assert "No encoder has both a frozen and an unfrozen run" not in mixed
+
+    shown = render_recipes(SMOKE_ONLY, include_smoke=True)
+    bars = figure(shown, "unfreeze")["data"]
+    assert sorted(x for t in bars for x in t["x"]) == ["tiny-a", "tiny-b"]
+    assert "hidden smoke runs" not in shown and "All 2 comparisons come from" in shown
+
+    empty = render_recipes([])
+    assert NO_RESULTS in empty and "No encoder has both" not in empty
+
+
+def test_families_of_smoke_runs_alone_offer_the_switch_keeping_the_setting() -> None:
+    unfrozen = "unfrozen|llm|mlp2x_gelu|full"
+    page = render_families(SMOKE_ONLY, [], setting=unfrozen)
+    assert "4 settings exist among hidden smoke runs." in page
+    assert switch("/families?setting=unfrozen%7Cllm%7Cmlp2x_gelu%7Cfull&amp;smoke=true") in page
+    assert NO_RESULTS not in page and "data-figure" not in page
+
+    # With published numbers the figure shows them, and the notice says what else there is.
+    with_paper = render_families(SMOKE_ONLY, PUBLISHED)
+    assert "4 settings exist among hidden smoke runs." in with_paper
+    assert switch("/families?smoke=true") in with_paper
+    assert "No measured runs yet" not in with_paper
+    assert {t["meta"]["kind"] for t in figure(with_paper, "families")["data"]} == {"published"}
+
+    shown = render_families(SMOKE_ONLY, [], setting=unfrozen, include_smoke=True)
+    assert f'value="{unfrozen}" selected' in shown and "hidden smoke runs" not in shown
+    bars = [t for t in figure(shown, "families")["data"] if t["y"]]
+    assert sorted(x for t in bars for x in t["x"]) == ["tiny-a", "tiny-b"]
+
+    empty = render_families([], [])
+    assert NO_RESULTS in empty and "hidden smoke runs" not in empty
+
+
+def test_leaderboard_of_smoke_runs_alone_says_they_wait_for_the_switch() -> None:
+    page = render_leaderboard(SMOKE_ONLY, [])
+    assert "All 4 settings come from" in page
+    assert '<label for="show-smoke" class="switch-name">show smoke</label>' in page
+    assert '<input type="checkbox" id="show-smoke">' in page
+    assert NO_RESULTS not in page

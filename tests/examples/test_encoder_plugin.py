@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 import harness.cli.encoders as cli_encoders
+import harness.cli.sweep as cli_sweep
 import harness.encoder as encoder_module
+import harness.sweep.plan as sweep_plan
 from harness.cli.app import app
 from harness.encoder import EncoderSpec, available_encoder_ids, build_encoder
 from harness.errors import HarnessError
@@ -47,8 +49,8 @@ def registry(installed, monkeypatch: pytest.MonkeyPatch) -> Registry[EncoderSpec
     """A registry that discovers afresh (the process-wide one ran before the install)."""
     fresh = Registry("encoder", "harness.encoders", name_of=lambda s: s.id,
                      item_type=EncoderSpec)
-    monkeypatch.setattr(encoder_module, "ENCODERS", fresh)
-    monkeypatch.setattr(cli_encoders, "ENCODERS", fresh)
+    for module in (encoder_module, cli_encoders, cli_sweep, sweep_plan):
+        monkeypatch.setattr(module, "ENCODERS", fresh)
     return fresh
 
 
@@ -73,11 +75,13 @@ def test_example_plugin_twins_keep_the_contract(registry, encoder_id: str) -> No
 
 def test_broken_plugin_is_reported_by_name_and_skipped(registry) -> None:
     reasons = {p.entry_point: p for p in registry.discover()}
-    assert set(reasons) == {"broken_import", "broken_spec", "broken_duplicate"}
+    assert set(reasons) == {"broken_import", "broken_spec", "broken_value", "broken_duplicate"}
     assert all(p.distribution == "harness-broken-encoders" for p in reasons.values())
     assert "ModuleNotFoundError" in reasons["broken_import"].reason
     assert "expected EncoderSpec, got dict" in reasons["broken_spec"].reason
     assert "duplicate encoder 'clip-vit-l14-336.openai'" in reasons["broken_duplicate"].reason
+    assert ("bad architecture 'resnet'; valid: vit, convnet"
+            in reasons["broken_value"].reason)
     # The others keep working: the built-in kept its id, the broken package's good entry loads.
     assert registry.provenance("clip-vit-l14-336.openai").distribution == "encoder-harness"
     assert registry.get("clip-vit-l14-336.openai").source == "vit_large_patch14_clip_336"
@@ -85,13 +89,35 @@ def test_broken_plugin_is_reported_by_name_and_skipped(registry) -> None:
     assert build_encoder(registry.get("fine-vit-s16-224.none"), tiny=True).grid == (8, 8)
 
 
-def test_cli_lists_plugins_and_warns_about_broken_ones(registry) -> None:
+def test_cli_lists_plugins_and_warns_once_about_each_broken_one(
+        registry, caplog: pytest.LogCaptureFixture) -> None:
     result = CliRunner().invoke(app, ["encoders", "list", "--group", "other"])
     assert result.exit_code == 0, result.output
-    assert "skipped plugin 'broken_import' from harness-broken-encoders" in result.output
+    said = [r.getMessage() for r in caplog.records] + result.output.splitlines()
+    for entry_point in ("broken_import", "broken_spec", "broken_value", "broken_duplicate"):
+        about = [line for line in said if f"plugin {entry_point!r}" in line]
+        assert len(about) == 1, about
+    assert any("skipping plugin 'broken_import' from harness-broken-encoders: "
+               "ModuleNotFoundError" in line for line in said)
     listed = CliRunner().invoke(app, ["encoders", "list", "--format", "json"])
     assert '"id": "deit-s16-224.fb-in1k"' in listed.output
     assert '"distribution": "harness-example-encoders"' in listed.output
+
+
+def test_asking_for_an_encoder_of_a_skipped_plugin_names_the_plugin_and_its_problem(
+        registry, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sweep", "--encoders", "resnet18-224.tv-in1k", "--preset",
+                                      "smoke", "--dry-run", "--root", str(tmp_path)])
+    assert result.exit_code != 0
+    assert str(result.exception) == (
+        "encoder 'resnet18-224.tv-in1k' is not available: it comes from plugin 'broken_value'"
+        " from harness-broken-encoders: HarnessError: encoder 'resnet18-224.tv-in1k': bad"
+        " architecture 'resnet'; valid: vit, convnet; the plugin was skipped")
+    # A name nobody provides lists the valid ones and the plugins that were skipped.
+    with pytest.raises(HarnessError, match=r"unknown encoder 'nope\.x'; valid: .*"
+                                           r"fine-vit-s16-224\.none.*; skipped plugin"
+                                           r" 'broken_import' from harness-broken-encoders"):
+        registry.get("nope.x")
 
 
 def test_strict_makes_a_broken_plugin_fatal(registry) -> None:

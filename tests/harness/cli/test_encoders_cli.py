@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli.app import app
-from harness.cli.encoders import check_encoder, describe_encoder, encoder_rows
-from harness.encoder import ENCODERS
+from harness.cli.encoders import check_encoder, describe_encoder, encoder_rows, twin_size_check
+from harness.encoder import ENCODERS, EncoderSpec
 
 runner = CliRunner()
 
@@ -73,3 +73,24 @@ def test_list_rows_carry_requirements() -> None:
     assert rows["sd21-unet-512.laion5b"]["requires"] == ["diffusers"]
     assert rows["sd21-unet-512.laion5b"]["extra"] == "diffusers"
     assert rows["sd21-unet-512.laion5b"]["available"]  # the test extra installs it
+
+
+def test_every_built_in_twin_is_described_and_tiny() -> None:
+    # On the meta device: no weights, no memory. OpenCLIP twins must stay there too.
+    for spec in ENCODERS.items():
+        info = describe_encoder(spec, tiny=True)
+        if info["missing"]:
+            continue  # an optional extra that is not installed
+        assert "shape_note" not in info, (spec.id, info.get("shape_note"))
+        assert twin_size_check(info["parameters"], info["embed_dim"], info["tokens"])[1], spec.id
+
+
+def test_a_twin_that_overrides_leave_wide_fails_the_size_check() -> None:
+    # A first guess at a ResNet-50 twin: one block per stage. Still 10M parameters.
+    spec = EncoderSpec(id="resnet50-224.guess", group="other", supervision="labels",
+                       architecture="convnet", resolution=224, loader="timm", source="resnet50",
+                       feature_layer=-1, tiny={"layers": [1, 1, 1, 1]}, tiny_resolution=64)
+    result = check_encoder(spec, tiny=True, batch=1, repeats=1)
+    size = next(c for c in result["checks"] if c["name"] == "tiny twin size")
+    assert not size["ok"] and not result["ok"]
+    assert "2048-wide tokens" in size["detail"] and "tiny_source" in size["detail"]

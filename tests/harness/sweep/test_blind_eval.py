@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.sweep import _outcome_line
+from harness.cli.sweep_progress import outcome_line
 from harness.record import PREDICTIONS_DIR, read_record
 from harness.store import Store, ingest_paths
 from harness.sweep.job import RunJob
@@ -41,7 +41,7 @@ def test_a_run_scores_each_benchmark_with_and_without_the_image(
                                                                     "probe_blind.jsonl"]
 
     # The sweep's summary names the metric once a benchmark has two.
-    line = _outcome_line(run, record)
+    line = outcome_line(run, record)
     assert "probe accuracy " in line and "probe accuracy_blind " in line
 
     store = Store(f"sqlite:///{tmp_path / 'harness.db'}")

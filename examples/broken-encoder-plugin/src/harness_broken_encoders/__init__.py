@@ -13,6 +13,17 @@ DUPLICATE = [
                 source="vit_base_patch16_224", description="a plugin shadowing a built-in"),
 ]
 
+BAD_VALUE_ID = "resnet18-224.tv-in1k"
+
+
+def bad_architecture() -> list[EncoderSpec]:
+    """A callable entry point, so the spec that refuses to be built fails this entry point
+    alone, not the whole module: "resnet" is not one of the architectures (vit, convnet)."""
+    return [EncoderSpec(id=BAD_VALUE_ID, group="other", supervision="labels",
+                        architecture="resnet", resolution=224, loader="timm",
+                        source="resnet18")]
+
+
 FINE = [
     EncoderSpec(id="fine-vit-s16-224.none", group="other", supervision="other",
                 architecture="vit", resolution=224, loader="timm",
