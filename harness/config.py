@@ -126,6 +126,7 @@ def identity(obj: Any) -> Any:
 
 
 def stable_hash(data: Any, length: int = 12) -> str:
-    """Hash of canonical JSON: equal configs give equal keys on every machine."""
-    blob = json.dumps(to_plain(data), sort_keys=True, separators=(",", ":"))
+    """Hash of canonical JSON of ``identity(data)``: equal configs give equal keys on every
+    machine, and a field added later at its default leaves every key as it was."""
+    blob = json.dumps(identity(data), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:length]

@@ -12,19 +12,9 @@ from typing import Any, Literal
 
 from harness.config import from_mapping, read_toml
 from harness.data.aspect import DEFAULT_ASPECT, ImageAspect
+from harness.data.probes import ProbeData
 from harness.errors import HarnessError
 from harness.registry import Registry
-
-
-@dataclass(frozen=True)
-class ProbeData:
-    """The procedural vision-centric probe (see ``harness.data.probe``)."""
-
-    seed: int = 0
-    n_align: int = 600
-    n_train: int = 1200
-    n_test: int = 300
-    image_size: int = 128
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,7 @@ class Preset:
     description: str
     llm: str
     data: ProbeData | None = None
-    """The probe's size, for a preset that trains on the probe (``[data]``)."""
+    """The probes' kinds and size, for a preset that trains on the probes (``[data]``)."""
     system_prompt: str | None = None
     """Put before the first user turn, replacing the LLM's own (LLaVA's ``vicuna_v1``
     conversation for Vicuna); unset keeps the LLM's. Part of the run key, with the LLM."""
@@ -72,8 +62,9 @@ class Preset:
     seeds: tuple[int, ...] = (0,)
     benchmarks: tuple[str, ...] = ("probe",)
     """Benchmarks or suites (``table5``: Cambrian's sixteen columns, ``vision-centric``,
-    ``probe``), each read from ``DIR/<name>/`` under the data root (the probe from the run's
-    own generated folder)."""
+    ``probe``), each read from ``DIR/<name>/`` under the data root (``probe`` and
+    ``probe-objects`` from the run's own generated probes, which ``[data] kinds`` must
+    include)."""
     micro_batch: int = 16
     eval_batch: int = 32
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)

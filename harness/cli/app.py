@@ -19,6 +19,7 @@ from harness.cli import (
     encoders,
     eval,
     ingest,
+    llms,
     published,
     recipes,
     rescore,
@@ -41,6 +42,7 @@ app.command("eval")(eval.eval_command)
 app.command("rescore")(rescore.rescore)
 app.command("compare")(compare.compare_command)
 app.add_typer(encoders.app, name="encoders")
+app.add_typer(llms.app, name="llms")
 app.add_typer(recipes.app, name="recipes")
 app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(data.app, name="data")

@@ -37,10 +37,12 @@ def import_cambrian_connector(
     [recipe_chosen] = resolve_recipes(recipe, chosen.recipes[:1])
     run = import_connector(file, encoders, recipe_chosen, chosen, seed, run_root(root))
     data = "--data-dir <folder>"
-    if run.config.data is not None:  # a probe preset: write the probe the run would score
-        from harness.sweep.job import training_data
+    if run.config.data is not None:  # a probe preset: write the probes the run would score
+        from harness.sweep.job import benchmark_folder, training_data
 
-        data = f"--data-dir probe={training_data(run)[2]}"
+        probes = training_data(run)[2]
+        data = " ".join(f"--data-dir {b['name']}={benchmark_folder(run, b['name'], probes)}"
+                        for b in run.config.benchmarks)
     console.print(f"imported {file} as run {run.key} ({run.config.connector}) in "
                   f"{run.run_dir}\nscore it: harness eval --checkpoint {run.run_dir} "
                   f"--benchmarks {','.join(b['name'] for b in run.config.benchmarks)} {data} "

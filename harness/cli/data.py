@@ -19,6 +19,7 @@ from harness.cli.common import (
     split_names,
 )
 from harness.data.mixture import balance, read_sources, with_short_answer_prompt, write_mixture
+from harness.data.probes import PROBE_BENCHMARKS
 from harness.data.sources import DATA_SOURCES
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
@@ -92,7 +93,7 @@ def check(
         console.print(f"{facts.name}: {facts.entries:,} entries, annotations "
                       f"{facts.annotation_hash}, every image opens")
     for name in benchmark_names([n for n in wanted if n not in sources]):
-        if name == "probe":
+        if name in PROBE_BENCHMARKS:  # generated per run: nothing in the data root
             continue
         facts = checks.benchmark(BENCHMARKS.get(name))
         console.print(f"{facts.name}: {facts.items:,} items, dataset {facts.dataset_hash}, "

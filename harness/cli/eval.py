@@ -21,6 +21,7 @@ from harness.cli.common import (
     print_table,
     split_names,
 )
+from harness.data.probes import PROBE_BENCHMARKS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.categories import (
@@ -86,8 +87,9 @@ def benchmark_folders(names: list[str], data_dirs: list[str], run: Run) -> dict[
             out[name] = found[0]
         elif len(names) == 1 and len(roots) == 1:
             out[name] = roots[0]
-        elif name == "probe" and Path(run.data_dir).is_dir():
-            out[name] = Path(run.data_dir)  # the run's own probe test set
+        elif name in PROBE_BENCHMARKS and Path(run.data_dir).is_dir():
+            # The run's own generated probe: its kind's test set.
+            out[name] = Path(run.data_dir) / PROBE_BENCHMARKS[name].folder
         else:
             where = ", ".join(str(r / name) for r in roots) or "(no --data-dir given)"
             raise HarnessError(

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -317,9 +317,25 @@ class FrozenFeatures:
         an unreadable one raises ``UnreadableImage`` as the pixel path would."""
         if isinstance(ref, str) and all(ref in s for s in self.stores):
             return [s.get(ref) for s in self.stores]
+        return self._computed(ref, self.root)
+
+    def within(self, folder: Path) -> Callable[[str | bytes], list[torch.Tensor]]:
+        """The lookup for a benchmark whose image paths are relative to ``folder``: one
+        inside the cache's root reads the cache (a probe kind's own folder), one elsewhere
+        goes through the encoders."""
+        folder = Path(folder)
+        if folder == self.root:
+            return self
+        try:
+            inside = folder.relative_to(self.root)
+        except ValueError:
+            return lambda ref: self._computed(ref, folder)
+        return lambda ref: self((inside / ref).as_posix() if isinstance(ref, str) else ref)
+
+    def _computed(self, ref: str | bytes, root: Path) -> list[torch.Tensor]:
         from harness.eval.files import open_image
 
-        image = open_image(ref, self.root)
+        image = open_image(ref, root)
         out = []
         for encoder, transform, use in zip(self.encoders, self.transforms, self.uses,
                                            strict=True):
@@ -376,10 +392,13 @@ def cache_off_reason(run) -> str | None:
 
 
 def for_run(run, encoders: Sequence[Encoder], data_root: Path,
-            rows: Iterable[dict[str, Any]], accelerator) -> tuple[FrozenFeatures | None,
-                                                                  dict[str, Any]]:
+            rows: Iterable[dict[str, Any]], accelerator,
+            benchmark_folders: Mapping[str, Path] | None = None
+            ) -> tuple[FrozenFeatures | None, dict[str, Any]]:
     """The cache a planned run (``harness.sweep.plan.Run``) uses, or None, and what its
-    record says about it. Holds the run's training images and its benchmarks' images."""
+    record says about it. Holds the run's training images and the images of its benchmarks
+    whose folder (``benchmark_folders``, default ``data_root``) lies inside ``data_root``,
+    by their paths relative to it (read them through ``FrozenFeatures.within``)."""
     reason = cache_off_reason(run)
     if reason is not None:
         return None, {"used": False, "hit": False, "reason": reason}
@@ -387,8 +406,12 @@ def for_run(run, encoders: Sequence[Encoder], data_root: Path,
 
     refs = image_refs(rows)
     for fingerprint in run.config.benchmarks:
-        items = BENCHMARKS.get(fingerprint["name"]).items(Path(data_root))
-        refs += [i.image for i in items if isinstance(i.image, str)]
+        folder = Path((benchmark_folders or {}).get(fingerprint["name"], data_root))
+        if not folder.is_relative_to(data_root):
+            continue
+        inside = folder.relative_to(data_root)
+        items = BENCHMARKS.get(fingerprint["name"]).items(folder)
+        refs += [(inside / i.image).as_posix() for i in items if isinstance(i.image, str)]
     features = open_frozen_features(
         Path(run.feature_cache), encoders, Path(data_root), refs, device=accelerator.device,
         autocast=str(accelerator.mixed_precision), autocast_context=accelerator.autocast,

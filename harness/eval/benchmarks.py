@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.data.probes import KINDS as PROBE_KINDS
 from harness.eval import (
     ai2d,
     chartqa,
@@ -67,19 +68,25 @@ def _cvbench_and_slices(judged: list[Judged]) -> list[Metric]:
     return cvbench_scores(judged) + accuracy_slices(judged)
 
 
-BENCHMARKS.register(Benchmark(
-    name="probe",
-    version="1",
-    category="Vision-Centric",
-    description="Procedural shapes (count, left/right, depth order) scored like CV-Bench",
-    load=load_cvbench_layout,
-    score=_cvbench_and_slices,
-    annotations=("test.jsonl",),
-    layout=cvbench.LAYOUT,
-    split="test",
-    max_new_tokens=6,
-    resample_within="source",
-))
+def _probe(name: str, description: str) -> Benchmark:
+    """A generated probe's test set (``harness.data.probes``): CV-Bench's layout and scoring."""
+    return Benchmark(
+        name=name,
+        version="1",
+        category="Vision-Centric",
+        description=description,
+        load=load_cvbench_layout,
+        score=_cvbench_and_slices,
+        annotations=("test.jsonl",),
+        layout=cvbench.LAYOUT,
+        split="test",
+        max_new_tokens=6,
+        resample_within="source",
+    )
+
+
+for _kind in PROBE_KINDS.values():
+    BENCHMARKS.register(_probe(_kind.benchmark, _kind.description))
 
 # In Cambrian-1 Table 5's order, which is the order of its columns and categories
 # (``harness.eval.categories``); where two benchmarks fill one column, the first is preferred

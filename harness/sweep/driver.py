@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.data.probe import write_probe
+from harness.data.probes import write_probes
 from harness.record import RECORD_FILE, ResultRecord, read_record
 from harness.store import Store, ingest_paths
 from harness.sweep.cluster import SlurmSettings
@@ -81,12 +81,11 @@ class Flight:
 
 
 def prepare_data(runs: list[Run]) -> None:
-    """Write each probe once, before any job starts, so parallel jobs never race on it (runs
-    on data-root sources read what is there)."""
+    """Write each run's probes once, before any job starts, so parallel jobs never race on
+    them (runs on data-root sources read what is there)."""
     probes = {r.data_dir: r.config.data for r in runs if r.config.data is not None}
     for data_dir, data in probes.items():
-        write_probe(Path(data_dir), seed=data.seed, n_align=data.n_align, n_train=data.n_train,
-                    n_test=data.n_test, image_size=data.image_size)
+        write_probes(Path(data_dir), data)
 
 
 def reset_run(run: Run) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data.feature_cache import cache_off_reason
+from harness.data.probes import PROBE_BENCHMARKS
 from harness.data.sources import resolve_source
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
@@ -39,8 +40,9 @@ def stage_work(run: Run, checks: DataChecks) -> list[StageWork]:
     config = run.config
     out = []
     for stage in config.recipe.stages:
-        if config.data is not None:
-            available = config.data.n_align if stage.name == "align" else config.data.n_train
+        if config.data is not None:  # each probe kind at the same size, mixed
+            per_kind = config.data.n_align if stage.name == "align" else config.data.n_train
+            available = per_kind * len(config.data.kinds)
             text = float(PROBE_TEXT_TOKENS)
         else:
             facts = checks.source(resolve_source(run.sources[stage.name]))
@@ -59,7 +61,7 @@ def eval_work(run: Run, checks: DataChecks) -> tuple[int, int]:
     items, new_tokens = 0, 0
     for fingerprint in run.config.benchmarks:
         benchmark = BENCHMARKS.get(fingerprint["name"])
-        if benchmark.name == "probe" and run.config.data is not None:
+        if benchmark.name in PROBE_BENCHMARKS and run.config.data is not None:
             n = run.config.data.n_test
         else:
             n = checks.benchmark(benchmark).items

@@ -313,9 +313,11 @@ def execute(run: Run, status: StatusWriter
     if run.gradient_checkpointing:
         enable_gradient_checkpointing(model.llm)
         train["gradient_checkpointing"] = {"used": True}
+    folders = {b["name"]: benchmark_folder(run, b["name"], probe_root)
+               for b in config.benchmarks}
     features, train["feature_cache"] = feature_cache.for_run(
         run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
-        accelerator)
+        accelerator, folders)
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:
@@ -365,13 +367,14 @@ def execute(run: Run, status: StatusWriter
                 ctx.safe_point(f"{stage} {done}/{total}", collective=False)
 
         status(stage, 0, 1, force=True)
+        folder = folders[benchmark.name]
         with accelerator.autocast():
-            found = evaluate(model, tokenizer, benchmark,
-                             benchmark_folder(run, benchmark.name, probe_root), transform,
+            found = evaluate(model, tokenizer, benchmark, folder, transform,
                              batch_size=run.eval_batch, blind=blind,
                              predictions_file=predictions / f"{name}.jsonl",
                              system=config.llm.system_prompt, on_progress=progress,
-                             image_features=features)
+                             image_features=None if features is None
+                             else features.within(folder))
         if ctx is not None:
             ctx.checkpoints.save_scores(name, found)
         scores += found
@@ -394,21 +397,18 @@ def run_transform(encoder, aspect: str):
 
 def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Path | None]:
     """Per stage, the conversations it trains on and the folder their images are relative
-    to; and the run's generated probe folder (None for a run on data-root sources). A source
+    to; and the run's generated probes' folder (None for a run on data-root sources). A source
     whose annotations changed since the plan fails the run: its key promised other data."""
-    from harness.data.conversations import load_conversations
-    from harness.data.probe import write_probe
+    from harness.data.probes import write_probes
     from harness.data.sources import resolve_source, subsample
     from harness.sweep.data_check import current_hash
 
     config = run.config
     if config.data is not None:
-        data = config.data
-        files = write_probe(Path(run.data_dir), seed=data.seed, n_align=data.n_align,
-                            n_train=data.n_train, n_test=data.n_test, image_size=data.image_size)
-        rows = {"align": load_conversations(files.align),
-                "finetune": load_conversations(files.train)}
-        return rows, dict.fromkeys(rows, files.root), files.root
+        probes = write_probes(Path(run.data_dir), config.data)
+        rows = {"align": probes.conversations("align"),
+                "finetune": probes.conversations("train")}
+        return rows, dict.fromkeys(rows, probes.root), probes.root
     data_root = Path(run.data_root) if run.data_root else None
     rows, images = {}, {}
     for stage in config.recipe.stages:
@@ -426,12 +426,13 @@ def training_data(run: Run) -> tuple[dict[str, list[dict]], dict[str, Path], Pat
 
 
 def benchmark_folder(run: Run, name: str, probe_root: Path | None) -> Path:
-    """Where a run reads a benchmark: the probe from its generated folder, every other one
-    from its release's folder under the data root (``DIR/<name>/``)."""
+    """Where a run reads a benchmark: a probe from its kind's folder among the run's generated
+    probes, every other one from its release's folder under the data root (``DIR/<name>/``)."""
+    from harness.data.probes import PROBE_BENCHMARKS
     from harness.eval.benchmarks import BENCHMARKS
 
-    if name == "probe" and probe_root is not None:
-        return probe_root
+    if name in PROBE_BENCHMARKS and probe_root is not None:
+        return probe_root / PROBE_BENCHMARKS[name].folder
     return Path(run.data_root) / BENCHMARKS.get(name).data_folder
 
 

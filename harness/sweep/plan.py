@@ -19,6 +19,7 @@ from typing import Any, Literal
 from harness.combination import COMBINE, combined_id, member_ids, spelled_out
 from harness.config import KEPT_OUT_AT_DEFAULT, from_mapping, identity, stable_hash, to_plain
 from harness.data.aspect import DEFAULT_ASPECT, ImageAspect
+from harness.data.probes import PROBE_BENCHMARKS, check_kinds
 from harness.data.sources import PROBE, SUBSAMPLE_SEED, check_samples, resolve_source
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
@@ -106,7 +107,7 @@ class RunConfig:
     llm: LLMSpec
     connector: str
     data: ProbeData | None
-    """The probe's size, for a run trained on the probe."""
+    """The probes' kinds and size, for a run trained on the probes."""
     seed: int
     benchmarks: tuple[dict[str, str], ...]
     sources: dict[str, dict[str, Any]] = field(
@@ -179,8 +180,26 @@ class Run:
 
 
 def data_dir_for(root: Path, data: ProbeData | None) -> Path | None:
-    """The folder the run's probe is generated in (None for a run on other data)."""
+    """The folder the run's probes are generated in (None for a run on other data)."""
     return None if data is None else root / "data" / f"probe-{stable_hash(data)}"
+
+
+def check_probes(preset: Preset, names: Sequence[str]) -> None:
+    """The probes a preset scores are ones it generates, and what they are drawn from is
+    there (Fashion-MNIST for ``objects``): one-line errors at plan time."""
+    for name in names:
+        kind = PROBE_BENCHMARKS.get(name)
+        if kind is None:
+            continue
+        if preset.data is None:
+            raise HarnessError(f"preset {preset.name!r} scores {name!r} but trains on "
+                               "[sources]: a probe's test set exists only with [data]")
+        if kind.name not in preset.data.kinds:
+            raise HarnessError(f"preset {preset.name!r} scores {name!r} but [data] kinds ="
+                               f" {list(preset.data.kinds)} does not generate it; add"
+                               f" {kind.name!r} to [data] kinds")
+    if preset.data is not None:
+        check_kinds(preset.data.kinds)
 
 
 def benchmark_names(names: Sequence[str]) -> list[str]:
@@ -281,14 +300,12 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                                        preset.connector_defaults)
               for entry, parts in entries}
     names = benchmark_names(preset.benchmarks)
-    if PROBE in names and preset.data is None:
-        raise HarnessError(f"preset {preset.name!r} scores the probe but trains on "
-                           "[sources]: the probe's test set exists only with [data]")
+    check_probes(preset, names)
     benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in names)
     # Each source and benchmark is checked once here, before anything is trained.
     checks = DataChecks(data_root, root / "cache")
     hashes = {b: checks.benchmark(BENCHMARKS.get(b)).dataset_hash
-              for b in names if b != PROBE}
+              for b in names if b not in PROBE_BENCHMARKS}
     data_dir = data_dir_for(root, preset.data)
     shrunk_recipes = [recipe.shrunk(preset.stages, preset.recipe) for recipe in recipes]
     fingerprints = {r.name: source_fingerprints(preset, r, checks) for r in shrunk_recipes}

@@ -97,11 +97,11 @@ def _pass(metric: str) -> str:
 
 def _benchmark_folder(run: Run, name: str) -> Path:
     """Where the run read the benchmark: its generated probe, or the data root's release."""
+    from harness.data.probes import PROBE_BENCHMARKS
     from harness.sweep.job import benchmark_folder, training_data
 
-    probe_root = None
-    if run.config.data is not None:
-        probe_root = Path(run.data_dir)
-        if name == "probe" and not (probe_root / "test.jsonl").is_file():
-            training_data(run)  # the probe is regenerated from its seed, byte for byte
-    return benchmark_folder(run, name, probe_root)
+    probe_root = None if run.config.data is None else Path(run.data_dir)
+    folder = benchmark_folder(run, name, probe_root)
+    if name in PROBE_BENCHMARKS and not (folder / "test.jsonl").is_file():
+        training_data(run)  # the probe is regenerated from its seed, byte for byte
+    return folder

@@ -33,16 +33,13 @@ def encoder_shape(encoder_id: str, tiny: bool) -> tuple[int, int, int, tuple[int
 @cache
 def llm_shape(spec: LLMSpec) -> tuple[int, int, int, int]:
     """(parameters, layers, hidden size, attention heads) of the LLM."""
-    from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     from harness.loaders.weights import hub_offline
+    from harness.model.llm import shape_config
 
-    if spec.source is None:
-        config = LlamaConfig(vocab_size=spec.vocab_size, hidden_size=spec.hidden_size,
-                             intermediate_size=spec.intermediate_size,
-                             num_hidden_layers=spec.num_layers,
-                             num_attention_heads=spec.num_heads,
-                             num_key_value_heads=spec.num_heads, tie_word_embeddings=True)
+    if spec.source is None:  # the tiny LLM, or the shape a GGUF LLM declares
+        config = shape_config(spec)
     else:
         try:
             config = AutoConfig.from_pretrained(spec.source, revision=spec.revision,

