@@ -362,3 +362,23 @@ def vision_reliance_figure(gaps: Sequence[Row]) -> Figure:
         "hoverinfo": "text",
     }], "layout": {**STYLE, "title": {"text": "Vision reliance: with image minus blind (points)"},
                    "yaxis": {"title": {"text": "points"}}, "shapes": [_hline(0)]}}
+
+
+def loss_curves(train: dict[str, Any]) -> Figure | None:
+    """A run's training loss per optimizer step, one trace per stage, the stages one after
+    the other on the x axis; None for a record from before losses were kept."""
+    traces, offset = [], 0
+    for name, stage in train.items():
+        losses = stage.get("losses") if isinstance(stage, dict) else None
+        if not losses:
+            continue
+        traces.append({"type": "scatter", "mode": "lines", "name": str(name),
+                       "x": list(range(offset + 1, offset + len(losses) + 1)),
+                       "y": list(losses)})
+        offset += len(losses)
+    if not traces:
+        return None
+    return {"data": traces, "layout": {
+        **STYLE, "height": 320, "title": {"text": "Training loss per step"},
+        "xaxis": {"title": {"text": "optimizer step"}},
+        "yaxis": {"title": {"text": "loss (answer tokens)"}}}}

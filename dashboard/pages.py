@@ -24,6 +24,7 @@ from dashboard.figures import (
     encoder_label,
     families_figure,
     group_comparison,
+    loss_curves,
     vision_reliance_figure,
 )
 from harness.eval import categories as table5
@@ -518,6 +519,12 @@ def render_run(run: Row, predictions: Sequence[Row], protocols: Row | None = Non
     """One run: provenance, every score with its hashes, how each headline moves with the
     scoring protocol (``harness.store.protocols``, as a dict, or ``{"error": why}``), sample
     predictions, config."""
-    return _render("run.html", f"Run {run['run_key']}", "Runs", run=run,
+    curves = loss_curves(run.get("train") or {})
+    # The per-step losses are drawn, so the stage facts below the figure leave them out.
+    stages = {name: {k: v for k, v in stage.items() if k != "losses"}
+              if isinstance(stage, dict) else stage
+              for name, stage in (run.get("train") or {}).items()}
+    return _render("run.html", f"Run {run['run_key']}", "Runs",
+                   {"loss-curves": curves} if curves else None, run=run,
                    predictions=predictions, protocols=protocols,
-                   protocol_names=PROTOCOL_TITLES)
+                   protocol_names=PROTOCOL_TITLES, train_facts=stages)

@@ -44,6 +44,8 @@ class StageResult:
     """Data-parallel processes (one per GPU) the stage trained on."""
     bad_images: int = 0
     """Images skipped because they could not be read (within the recipe's bound)."""
+    losses: tuple[float, ...] = ()
+    """Every optimizer step's loss, in order: the stage's loss curve (the run page draws it)."""
 
 
 def cosine_lr(step: int, total: int, warmup_ratio: float) -> float:
@@ -260,6 +262,7 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         accumulation=accumulation, first_loss=losses[0], final_loss=sum(tail) / len(tail),
         seconds=state.seconds + time.perf_counter() - started, resumed_at_step=resumed_at,
         processes=world, bad_images=len(getattr(dataset, "bad_images", {})),
+        losses=tuple(round(loss, 5) for loss in losses),
     )
 
 

@@ -74,6 +74,7 @@ def test_sweep_trains_evaluates_stores_and_skips_on_rerun(mini) -> None:
     assert record["status"] == "done" and record["smoke"] is True
     assert record["encoder"]["distribution"] == "encoder-harness"
     assert record["train"]["finetune"]["steps"] == 2
+    assert len(record["train"]["finetune"]["losses"]) == 2  # the loss curve, step by step
     overall = next(s for s in record["scores"] if s["subset"] == "overall")
     assert overall["n"] == 9 and 0 <= overall["value"] <= 100 and overall["prompt_hash"]
     predictions = records[0].parent / "predictions" / "probe.jsonl"

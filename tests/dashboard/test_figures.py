@@ -21,6 +21,7 @@ families_figure = validated(figures.families_figure)
 deltas_figure = validated(figures.deltas_figure)
 vision_reliance_figure = validated(figures.vision_reliance_figure)
 benchmark_heatmap = validated(figures.benchmark_heatmap)
+loss_curves = validated(figures.loss_curves)
 
 
 def row(encoder: str, group: str, value: float, smoke: bool = False, **extra: Any) -> dict:
@@ -143,3 +144,14 @@ def test_benchmark_heatmap_is_blank_where_not_measured() -> None:
                              {"label": "b", "values": {"y": 2.0}}], ["x", "y"])
     assert [list(r) for r in fig.data[0].z] == [[1.0, None], [None, 2.0]]
     assert list(fig.data[0].y) == ["a", "b"]
+
+
+def test_loss_curves_put_the_stages_one_after_the_other() -> None:
+    train = {"align": {"steps": 3, "losses": [6.0, 5.5, 5.1]}, "feature_cache": {"hit": True},
+             "finetune": {"steps": 2, "losses": [2.0, 1.5]}}
+    fig = loss_curves(train)
+    assert [t.name for t in fig.data] == ["align", "finetune"]
+    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[1].x) == [4, 5]
+    assert list(fig.data[1].y) == [2.0, 1.5]
+    # A record from before the losses were kept has no curve to draw.
+    assert figures.loss_curves({"align": {"steps": 3, "first_loss": 6.0}}) is None

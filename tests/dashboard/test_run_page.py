@@ -58,3 +58,12 @@ def test_protocol_table_says_why_it_is_missing() -> None:
     assert 'id="protocols"' not in page
     empty = render_run(RUN, [], {**protocols(), "benchmarks": [], "skipped": []})
     assert "No predictions of a registered benchmark" in empty
+
+
+def test_the_training_section_draws_the_loss_curve_and_lists_the_rest() -> None:
+    train = {"finetune": {"steps": 2, "final_loss": 1.5, "losses": [2.0, 1.5]}}
+    page = render_run({**RUN, "train": train}, [], protocols())
+    assert '<div id="loss-curves"></div>' in page and 'data-figure="loss-curves"' in page
+    facts = page[page.index("<h3>Training</h3>"):page.index("<h3>Resolved config</h3>")]
+    assert "final_loss" in facts and "losses" not in facts.replace("loss-curves", "")
+    assert 'id="loss-curves"' not in render_run(RUN, [], protocols())
