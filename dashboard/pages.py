@@ -42,6 +42,10 @@ NAV = [("/", "Leaderboard"), ("/families", "Families"), ("/recipes", "Recipes"),
 SETTING_SEPARATOR = "|"
 SMOKE_PARAM = "smoke"
 """The query parameter (``smoke=true``) that makes a page include smoke runs."""
+CPU_SCALE_BADGE = Markup(
+    ' <span class="badge cpu-scale" title="real weights trained at CPU scale (a small real '
+    'LLM on hundreds of samples): real results, not comparable with paper-scale ones">'
+    'CPU-scale</span>')
 NOISE_MARK_TITLE = ("≈: within noise of the next-better setting on this column (the 95% "
                     "interval of the gap, over seeds and questions, holds 0)")
 
@@ -108,7 +112,8 @@ def measured_row(s: Setting) -> Row:
     return {
         "kind": "measured", "label": setting_label(s), "encoder_id": s.encoder_id,
         "group": s.group, "recipe": s.recipe, "llm": s.llm, "connector": s.connector,
-        "preset": s.preset, "smoke": s.smoke, "seeds": s.seeds, "values": dict(s.values),
+        "preset": s.preset, "smoke": s.smoke, "scale": s.scale, "seeds": s.seeds,
+        "values": dict(s.values),
         "partial": {c: not cell.complete for c, cell in categories.items()},
         "std": {b: cell.std for b, cell in s.benchmarks.items()},
         "intervals": {c: (i.low, i.high) for c, i in s.intervals.items()},
@@ -271,7 +276,8 @@ def row_html(r: Row, columns: Sequence[Row], marks: dict[str, bool] | None = Non
         parts.append(f'<td>{e(r["label"])} <span class="badge published" '
                      f'title="{e(r["source"])}">published</span></td>')
     else:
-        smoke = ' <span class="badge smoke">smoke</span>' if r["smoke"] else ""
+        smoke = (' <span class="badge smoke">smoke</span>' if r["smoke"]
+                 else CPU_SCALE_BADGE if r.get("scale") == "cpu" else "")
         title = f' title="{e(r["encoder_id"])}"' if r["label"] != r["encoder_id"] else ""
         parts.append(f'<td><a href="{e(r["runs_url"])}"{title}>{e(r["label"])}</a>{smoke}</td>')
     parts.append("".join(f"<td>{e(r[k])}</td>" for k in ("group", "recipe", "llm",

@@ -58,6 +58,10 @@ class Preset:
     the encoder's mean colour, as LLaVA-1.5 and Cambrian-1 do) or ``crop`` (centre)."""
     tiny_encoders: bool = False
     """Use each encoder's tiny random-weight twin: results are smoke results, never scores."""
+    scale: Literal["full", "cpu"] = "full"
+    """``cpu``: real weights trained at CPU scale (a small real LLM, hundreds of samples), so
+    its results are real but not comparable with paper-scale ones; every record and leaderboard
+    row says so. Outside the run key: the scale a preset claims changes no model."""
     recipes: tuple[str, ...] = ("frozen", "unfrozen")
     seeds: tuple[int, ...] = (0,)
     benchmarks: tuple[str, ...] = ("probe",)

@@ -223,6 +223,9 @@ class ResultRecord:
     host: str = declared("", length=200)
     job_id: str = declared("", length=100)
     code_version: str = declared("", length=100)
+    scale: str = declared("full", length=20, server_default="full",
+                          doc="``cpu`` for real weights trained at CPU scale (the preset says "
+                              "so): real results, not comparable with paper-scale ones.")
     error: str | None = declared(None)
     schema: int = declared(SCHEMA_VERSION, column=False)
 

@@ -379,6 +379,8 @@ def _print_leaderboard(store: Store, keys: set[str]) -> None:
         title += " (SMOKE: random-weight twins, not real scores)"
     elif any(smoke):
         title += " (* = smoke: random-weight twin, not a real score)"
+    elif all(r.get("scale") == "cpu" for r in rows):
+        title += " (CPU-scale: real weights, a small LLM on little data; not paper-scale)"
     table = Table(title=title)
     table.add_column("encoder", no_wrap=True)
     # The connector matters once encoders are combined (sva vs concat): shown then, or when

@@ -42,7 +42,7 @@ RUN_DETAIL_FIELDS = ("config", "config_hash", "train", "run_dir", "record_hash")
 
 LEADERBOARD_COLUMNS = (
     EncoderRow.id.label("encoder_id"), EncoderRow.group, EncoderRow.supervision,
-    EncoderRow.architecture, RunRow.tiny, RunRow.smoke, RunRow.recipe, RunRow.llm,
+    EncoderRow.architecture, RunRow.tiny, RunRow.smoke, RunRow.scale, RunRow.recipe, RunRow.llm,
     RunRow.connector, RunRow.seed, *selected(ScoreRow, SCORE_FIELDS),
     RunRow.key.label("run_key"),
 )

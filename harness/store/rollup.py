@@ -34,7 +34,8 @@ FULL_READ_SHARE = 0.25
 # and the setting's pooled draws must follow.
 _IDENTITY_COLUMNS = (
     RunRow.record_hash, RunRow.ingested_at, RunRow.encoder_id, RunRow.recipe, RunRow.llm,
-    RunRow.connector, RunRow.preset, RunRow.smoke, RunRow.setting_hash, RunRow.recipe_encoder,
+    RunRow.connector, RunRow.preset, RunRow.smoke, RunRow.setting_hash, RunRow.scale,
+    RunRow.recipe_encoder,
     RunRow.recipe_stages, EncoderRow.group, EncoderRow.supervision, EncoderRow.architecture,
 )
 _IDENTITY_NAMES = ("record_hash", "ingested_at", *SETTING_FIELDS, "recipe_encoder",

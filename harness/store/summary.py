@@ -27,7 +27,8 @@ BLIND_SUFFIXES = ("_blind", ":blind")
 """A metric named ``<metric>_blind`` (or ``<metric>:blind``) is ``<metric>`` measured with no
 image: the difference is the benchmark's vision reliance (Cambrian's blind test)."""
 
-SETTING_FIELDS = ("encoder_id", "recipe", "llm", "connector", "preset", "smoke", "setting_hash")
+SETTING_FIELDS = ("encoder_id", "recipe", "llm", "connector", "preset", "smoke", "setting_hash",
+                  "scale")
 """What a setting shows of itself; ``setting_key`` says which runs are its seeds."""
 
 
@@ -114,6 +115,8 @@ class Setting:
     seeds: int
     setting_hash: str = ""
     """The resolved config without its seed, hashed (``SETTING_FIELDS``)."""
+    scale: str = "full"
+    """``cpu``: real weights trained at CPU scale, not comparable with paper-scale results."""
     benchmarks: dict[str, Cell] = field(default_factory=dict)
     table5: dict[str, float] = field(default_factory=dict)
     """Cambrian Table 5 columns on their published scales (MME-P in points), mean over seeds."""

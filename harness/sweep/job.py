@@ -257,6 +257,8 @@ def build_record(run: Run, info: EncoderInfo, *, scores: tuple[Score, ...] = (),
     now = datetime.now(UTC)
     return ResultRecord(
         run_key=run.key, status="failed" if error else "done", smoke=run.tiny,
+        # A tiny twin is a smoke run whatever the preset claims.
+        scale="full" if run.tiny else run.scale,
         encoder=info, recipe=run.config.recipe.name, llm=run.config.llm.id,
         connector=run.config.connector, seed=run.config.seed, preset=run.preset,
         config=identity(run.config), scores=scores, train=train or {},

@@ -148,6 +148,8 @@ class Run:
     """Recompute LLM activations in backward (the preset's switch; same numbers, less memory)."""
     blind_eval: bool = False
     """Score each benchmark a second time with no image (the preset's switch)."""
+    scale: str = "full"
+    """The preset's claim about its results: ``full``, or ``cpu`` (real weights at CPU scale)."""
     data_root: str = ""
     """Where the training sources and benchmarks lie (``DIR/<name>/``); empty for the probe."""
     sources: dict[str, str] = field(default_factory=dict)
@@ -333,7 +335,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     else "",
                     save_model=preset.save_model,
                     gradient_checkpointing=preset.gradient_checkpointing,
-                    blind_eval=preset.blind_eval,
+                    blind_eval=preset.blind_eval, scale=preset.scale,
                     data_root="" if data_root is None else str(data_root),
                     sources=dict(preset.sources), dataset_hashes=hashes,
                     data_loading=data_loading or preset.data_loading,

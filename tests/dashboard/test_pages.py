@@ -304,3 +304,14 @@ def test_leaderboard_of_smoke_runs_alone_says_they_wait_for_the_switch() -> None
     assert '<label for="show-smoke" class="switch-name">show smoke</label>' in page
     assert '<input type="checkbox" id="show-smoke">' in page
     assert NO_RESULTS not in page
+
+
+def test_cpu_scale_rows_are_real_and_say_so() -> None:
+    real = setting("effnet-lite0", "other", mmvp=55.0)
+    real.scale = "cpu"
+    page = render_leaderboard([real, setting("clip-a", "clip", mmvp=40.0)], [])
+    row = page[page.index('data-kind="measured"'):]
+    row = row[:row.index("</tr>")]
+    assert "effnet-lite0" in row and 'class="badge cpu-scale"' in row
+    assert 'data-smoke="false"' in row  # shown by default: not a smoke row
+    assert page.count("badge cpu-scale") == 1

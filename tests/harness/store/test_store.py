@@ -16,8 +16,8 @@ from harness.store.columns import field_names
 from harness.store.models import RunRow, ScoreRow
 
 LEADERBOARD_KEYS = {
-    "encoder_id", "group", "supervision", "architecture", "tiny", "smoke", "recipe", "llm",
-    "connector", "seed", "run_key", *field_names(Score),
+    "encoder_id", "group", "supervision", "architecture", "tiny", "smoke", "scale", "recipe",
+    "llm", "connector", "seed", "run_key", *field_names(Score),
 }  # fmt: skip
 
 

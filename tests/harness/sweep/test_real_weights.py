@@ -16,6 +16,7 @@ name = "real-mini"
 description = "test-sized real-cpu"
 llm = "smollm2-135m-instruct"
 tiny_encoders = false
+scale = "cpu"
 recipes = ["frozen"]
 seeds = [0]
 benchmarks = ["probe", "probe-objects"]
@@ -55,6 +56,7 @@ def test_a_real_weight_run_trains_and_scores_both_probes(tmp_path: Path, monkeyp
     assert run["state"] == "done"
     record = json.loads((tmp_path / "runs" / "runs" / run["key"] / "record.json").read_text())
     assert record["smoke"] is False and record["encoder"]["weights"]
+    assert record["scale"] == "cpu"  # real, and marked as CPU-scale wherever it is shown
     assert record["llm"] == "smollm2-135m-instruct"
     overall = {(s["benchmark"], s["metric"]) for s in record["scores"]
                if s["subset"] == "overall"}
