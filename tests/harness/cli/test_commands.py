@@ -52,7 +52,8 @@ def test_dry_run_json_plans_every_encoder_and_recipe(tmp_path: Path) -> None:
     (["sweep", "--encoders", "clip-nope", "--preset", "smoke"],
      "error: unknown encoder 'clip-nope'; valid: all, clip-vit-l14-224.openai"),
     (["sweep", "--encoders", "all", "--preset", "huge"],
-     "error: unknown preset 'huge'; valid: cambrian-study, llava-1.5, probe-cpu, sample, smoke"),
+     "error: unknown preset 'huge'; valid: cambrian-study, llava-1.5, probe-cpu, real-cpu, sample,"
+     " smoke"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--recipes", "frozen,warm"],
      "error: unknown recipe 'warm'; valid: cambrian-1stage-frozen,"),
     (["sweep", "--encoders", "all", "--preset", "smoke", "--executor", "cloud"],
