@@ -9,6 +9,7 @@ whose jobs are still alive are watched, not submitted twice.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -348,8 +349,9 @@ def _job_error(job) -> str:
 
 
 def _log_tail(flight: Flight) -> str:
-    """The last line the job wrote to stderr (SLURM's own 'CANCELLED AT' or 'oom-kill'
-    message lands there)."""
+    """Why the job's stderr says it ended: SLURM's own 'CANCELLED AT' or 'oom-kill' message
+    lands there. Only a line that reads like a cause: a library's warning printed before the
+    job was killed is not the reason it died."""
     from submitit.core.utils import JobPaths
 
     path = JobPaths(flight.ticket.folder, flight.ticket.job_id).stderr
@@ -358,7 +360,18 @@ def _log_tail(flight: Flight) -> str:
                  if ln.strip()]
     except OSError:
         return ""
-    return lines[-1][:300] if lines else ""
+    return death_line(lines)
+
+
+_CAUSE = re.compile(r"error|exception|traceback|killed|cancelled|oom|out of memory|signal|"
+                    r"terminated|time limit|preempt|fault|abort|core dumped", re.IGNORECASE)
+
+
+def death_line(lines: list[str]) -> str:
+    """Of a dead job's stderr lines, the last one that names a cause, cut to 300 characters;
+    empty when none does."""
+    causes = [ln for ln in lines if _CAUSE.search(ln)]
+    return causes[-1][:300] if causes else ""
 
 
 class ProgressWatcher:

@@ -175,3 +175,16 @@ def test_after_a_full_crash_a_rerun_sends_out_runs_that_never_started(
     assert read_record(Path(begun.run_dir)).error.startswith("job died: job 4242 ")
     assert not (Path(waiting.run_dir) / "record.json").exists()
     assert not (Path(waiting.run_dir) / "job.json").exists()  # free to go out again
+
+
+def test_a_dead_jobs_reason_is_a_line_that_names_a_cause_not_a_warning() -> None:
+    from harness.sweep.driver import death_line
+
+    warning = ("[transformers] The new embeddings will be initialized from a multivariate "
+               "normal distribution")
+    slurm = "slurmstepd: error: *** JOB 4711 ON node07 CANCELLED AT 2026-12-06T06:38:16 ***"
+    assert death_line(["starting", slurm, warning]) == slurm
+    assert death_line(["Loading weights: 100%", warning]) == ""
+    killed = "/bin/sh: line 1: 123 Killed python job.py"
+    assert death_line([killed]) == killed
+    assert len(death_line(["x" * 500 + " oom-kill"])) == 300
