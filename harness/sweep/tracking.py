@@ -247,6 +247,11 @@ def view_run(folder: Path, ticket: Ticket | None, states: dict[str, JobState]) -
             return RunView(**base, state="failed", error="the driver running it stopped")
         return RunView(**base, state="queued", error=previous)
     if job.phase == "dead" or job.phase == "finished":
+        if str(status.get("job_id", "")) != ticket.job_id:
+            # Its job ended before it began this run: a sweep sends it out again (the rule
+            # of driver.started_in), so it is not a failure.
+            return RunView(**base, state="planned", error=f"job {ticket.job_id} "
+                           f"{job.describe()} before starting it; a sweep sends it out again")
         return RunView(**base, state="failed", error=f"job {ticket.job_id} {job.describe()}")
     # The job writes "preempted:..." when it stops and "starting" when it comes back.
     preempted = str(base["stage"]).startswith("preempted")

@@ -69,9 +69,9 @@ def _ticket(run, job_id: str, **extra) -> None:
                                            **extra))
 
 
-def _status(run, stage: str, step: int = 0, total: int = 0) -> None:
+def _status(run, stage: str, step: int = 0, total: int = 0, job_id: str = "") -> None:
     (Path(run.run_dir) / "status.json").write_text(
-        json.dumps({"stage": stage, "step": step, "total": total}))
+        json.dumps({"stage": stage, "step": step, "total": total, "job_id": job_id}))
 
 
 def test_every_state_a_run_can_be_in(planned) -> None:
@@ -85,7 +85,7 @@ def test_every_state_a_run_can_be_in(planned) -> None:
     _ticket(done, "20_3")
     (Path(done.run_dir) / "record.json").write_text(json.dumps({"status": "done"}))
     _ticket(dead, "21")
-    _status(dead, "align", 1, 5)
+    _status(dead, "align", 1, 5, job_id="21")
     states = {"20_0": JobState("queued", "PENDING"), "20_1": JobState("running", "RUNNING"),
               "20_2": JobState("queued", "PENDING", "BeginTime"),
               "21": JobState("dead", "CANCELLED by 0")}
@@ -100,6 +100,20 @@ def test_every_state_a_run_can_be_in(planned) -> None:
     assert views[done.key].state == "failed" and "unreadable" in views[done.key].error
     assert views[dead.key].state == "failed"
     assert views[dead.key].error == "job 21 CANCELLED by 0"
+
+
+def test_a_run_whose_job_died_before_reaching_it_is_not_failed(planned) -> None:
+    root, runs = planned
+    begun, never_begun = runs[:2]
+    for run in (begun, never_begun):
+        write_ticket(Path(run.run_dir), Ticket("local", "123", "/tmp/f", "now",
+                                               (begun.key, never_begun.key)))
+    _status(begun, "finetune", 2, 9, job_id="123")
+    views = {v.key: v for v in view_runs(root, {"123": JobState("dead", "GONE")})}
+    assert views[begun.key].state == "failed"
+    # The sweep sends it out again (driver.started_in), so status does not call it failed.
+    assert views[never_begun.key].state == "planned"
+    assert "before starting it" in views[never_begun.key].error
 
 
 def test_a_job_running_another_run_first_shows_this_one_queued(planned) -> None:
