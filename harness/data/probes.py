@@ -1,9 +1,10 @@
 """The generated probes a preset trains on (``[data] kinds``): each kind is written to a folder
 of its own under the run's probe folder and its test set is scored by a benchmark of its own;
-with several kinds, the training conversations of all of them are mixed.
+with several kinds, the training conversations of all of them are mixed. The benchmarks are
+declared in ``harness.eval.benchmarks``; this module names them.
 
-Light to import (the preset checks kind names against it): each kind's generator is imported
-when it writes."""
+The preset checks kind names against it, so each kind's generator is imported only when it
+writes (drawing images needs PIL and the photographs, checking a name does not)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from harness.config import KEPT_OUT_AT_DEFAULT
 from harness.data.probe_format import ProbeFiles
 from harness.errors import HarnessError
+from harness.eval.benchmarks import OBJECTS_PROBE, SHAPES_PROBE
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,7 @@ class ProbeKind:
 
     name: str
     benchmark: str
-    """The benchmark that scores this kind's test set (registered from here)."""
-    description: str
-    """The benchmark's description."""
+    """The benchmark that scores this kind's test set (``harness.eval.benchmarks``)."""
     folder: str
     """Where it is written, relative to the run's probe folder."""
     write: Callable[..., ProbeFiles]
@@ -57,13 +57,9 @@ def _check_objects() -> object:
 KINDS = {k.name: k for k in (
     # The shapes probe stays where it was before there were kinds, so its folders and the
     # ``probe`` benchmark's folder are the same as ever.
-    ProbeKind("shapes", benchmark="probe", folder="", write=_write_shapes,
-              description="Procedural shapes (count, left/right, depth order) scored like"
-                          " CV-Bench"),
-    ProbeKind("objects", benchmark="probe-objects", folder="objects", write=_write_objects,
-              check=_check_objects,
-              description="Fashion-MNIST objects on a canvas (count, left/right,"
-                          " larger/nearer) scored like CV-Bench"),
+    ProbeKind("shapes", benchmark=SHAPES_PROBE.name, folder="", write=_write_shapes),
+    ProbeKind("objects", benchmark=OBJECTS_PROBE.name, folder="objects",
+              write=_write_objects, check=_check_objects),
 )}
 DEFAULT_KINDS = ("shapes",)
 PROBE_BENCHMARKS = {k.benchmark: k for k in KINDS.values()}

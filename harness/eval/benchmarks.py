@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.data.probes import KINDS as PROBE_KINDS
 from harness.eval import (
     ai2d,
     chartqa,
@@ -69,7 +68,8 @@ def _cvbench_and_slices(judged: list[Judged]) -> list[Metric]:
 
 
 def _probe(name: str, description: str) -> Benchmark:
-    """A generated probe's test set (``harness.data.probes``): CV-Bench's layout and scoring."""
+    """A generated probe's test set (each a kind of ``harness.data.probes``, which names it
+    here): CV-Bench's layout and scoring."""
     return Benchmark(
         name=name,
         version="1",
@@ -85,8 +85,11 @@ def _probe(name: str, description: str) -> Benchmark:
     )
 
 
-for _kind in PROBE_KINDS.values():
-    BENCHMARKS.register(_probe(_kind.benchmark, _kind.description))
+SHAPES_PROBE = BENCHMARKS.register(_probe(
+    "probe", "Procedural shapes (count, left/right, depth order) scored like CV-Bench"))
+OBJECTS_PROBE = BENCHMARKS.register(_probe(
+    "probe-objects", "Fashion-MNIST objects on a canvas (count, left/right, larger/nearer)"
+                     " scored like CV-Bench"))
 
 # In Cambrian-1 Table 5's order, which is the order of its columns and categories
 # (``harness.eval.categories``); where two benchmarks fill one column, the first is preferred
