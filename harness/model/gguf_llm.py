@@ -101,10 +101,12 @@ def converted_folder(spec: LLMSpec, cache: Path | None = None) -> Path:
     """
     from filelock import FileLock
 
-    gguf = verified_gguf(spec)
     cache = Path(cache) if cache is not None else llm_cache()
     final = cache / spec.sha256
     if not (final / MARKER).is_file():
+        # Only a conversion reads the GGUF, so only it hashes the file (98 MB); a converted
+        # folder is named by that hash already.
+        gguf = verified_gguf(spec)
         try:
             cache.mkdir(parents=True, exist_ok=True)
             with FileLock(str(cache / f"{spec.sha256}.lock")):
