@@ -38,13 +38,14 @@ class SweepClock:
         elapsed = (time.monotonic() if now is None else now) - self.started
         return elapsed / self.done * (self.total - self.done)
 
+    def time_left(self, now: float | None = None) -> str:
+        """``~5 min left``; empty before the first run ends and once the last has."""
+        left = self.seconds_left(now)
+        return f"~{duration(left)} left" if left is not None and self.done < self.total else ""
+
     def describe(self, now: float | None = None) -> str:
         """``12/38 runs, ~5 min left``."""
-        said = f"{self.done}/{self.total} runs"
-        left = self.seconds_left(now)
-        if left is not None and self.done < self.total:
-            said += f", ~{duration(left)} left"
-        return said
+        return ", ".join(p for p in (f"{self.done}/{self.total} runs", self.time_left(now)) if p)
 
 
 def duration(seconds: float) -> str:
@@ -80,8 +81,7 @@ def run_with_progress(todo: list[Run], options: dict[str, Any], console: Console
                                 total=status["total"] or None,
                                 info=f"{status['stage']}{loss}")
                 # The estimate is refreshed as time passes, not only when a run ends.
-                left = clock.seconds_left()
-                progress.update(overall, info=f"~{duration(left)} left" if left else "")
+                progress.update(overall, info=clock.time_left())
 
         watcher = ProgressWatcher(on_status)
         with watcher:
@@ -97,9 +97,7 @@ def run_with_progress(todo: list[Run], options: dict[str, Any], console: Console
                     if task is not None:
                         progress.remove_task(task)
                     clock.finish_one()
-                    left = clock.seconds_left()
-                    progress.update(overall, advance=1,
-                                    info=f"~{duration(left)} left" if left else "")
+                    progress.update(overall, advance=1, info=clock.time_left())
                 progress.console.print(escape(f"[{clock.describe()}]") + " "
                                        + outcome_line(run, record), highlight=False)
 
