@@ -78,6 +78,12 @@ class Preset:
     feature_cache: bool = True
     """Frozen-encoder recipes read encoder features from ``<root>/cache/features`` (computed
     once, shared by recipes, seeds and LLMs); false runs the encoder on every batch."""
+    distributed: Literal["auto", "ddp", "fsdp"] = "auto"
+    """How a job's processes share the model: ``ddp`` (each holds all of it), ``fsdp`` (each
+    holds a shard of every parameter, gradient and optimizer state: a 7B LLM's finetune fits
+    only so) or ``auto`` (DDP where the memory plan says it fits the cluster profile's GPU,
+    else FSDP). A cluster profile's, or an accelerate config's FSDP, replaces it. The numbers
+    are the same within rounding, so not part of the key."""
     gradient_checkpointing: bool = False
     """Recompute the LLM's activations in the backward pass instead of keeping them (less
     memory, about a third more compute); the numbers are the same, so not part of the key."""

@@ -20,6 +20,7 @@ from accelerate.utils import send_to_device
 from harness.data.conversations import UNREADABLE
 from harness.errors import HarnessError
 from harness.model.mllm import MLLM
+from harness.parallel import DataParallel, Parallel
 from harness.preset import DataLoading
 from harness.recipe import Recipe, Stage
 
@@ -42,6 +43,8 @@ class StageResult:
     """Optimizer steps an earlier, preempted attempt had done (0: trained in one go)."""
     processes: int = 1
     """Data-parallel processes (one per GPU) the stage trained on."""
+    distributed: str = "ddp"
+    """How the processes shared the model: ``ddp`` (whole copies) or ``fsdp`` (shards)."""
     bad_images: int = 0
     """Images skipped because they could not be read (within the recipe's bound)."""
     losses: tuple[float, ...] = ()
@@ -159,14 +162,16 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
                 accelerator: Accelerator, seed: int,
                 on_step: ProgressFn | None = None,
                 hooks: StageHooks | None = None,
-                loading: DataLoading | None = None) -> StageResult:
+                loading: DataLoading | None = None,
+                parallel: Parallel | None = None) -> StageResult:
     """Train one stage; with ``hooks``, resume from and save checkpoints inside it.
 
-    ``model`` is the plain module. accelerate prepares it for this stage only (DDP with
-    several processes, with the DDP options of ``accelerator``'s kwargs handlers, see
-    ``harness.sweep.model.make_accelerator``) and the stage hands it back plain, because which
-    parameters train (and so which gradients DDP reduces) changes between stages.
+    ``parallel`` spreads the stage over the processes (``harness.parallel``; default DDP
+    through ``accelerator``). Under DDP ``model`` is the plain module, prepared for this stage
+    only and handed back plain, because which parameters train (and so which gradients DDP
+    reduces) changes between stages; under FSDP it is already sharded, once for all stages.
     """
+    parallel = parallel or DataParallel(accelerator)
     set_trainable(model, stage, recipe)
     world = accelerator.num_processes
     micro, accumulation = plan_batches(stage.global_batch, micro_batch, world)
@@ -182,7 +187,7 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
     # schedule counts global optimizer steps.
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: cosine_lr(s, steps, stage.warmup_ratio))
-    optimizer = accelerator.prepare_optimizer(optimizer)
+    optimizer = parallel.prepare_optimizer(optimizer)
     state = (hooks.restore(stage, model, optimizer, scheduler) if hooks else None) or LoopState()
     if state.bad_images and hasattr(dataset, "bad_images"):
         dataset.bad_images.update(state.bad_images)
@@ -200,7 +205,7 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         generator=torch.Generator().manual_seed(seed), num_workers=loading.workers,
         pin_memory=loading.pin_memory, persistent_workers=loading.persistent_workers,
         prefetch_factor=loading.prefetch_factor if loading.workers else None)
-    trained = accelerator.prepare_model(model)
+    trained = parallel.prepare(model)
     trained.train()
     if not model.encoder.trainable:
         model.encoder.eval()
@@ -226,7 +231,7 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
                 batch = send_to_device(next_batch(), accelerator.device)
                 # Reduce gradients across processes only on the last micro-batch of a step.
                 last = k == accumulation - 1
-                with contextlib.nullcontext() if last else accelerator.no_sync(trained):
+                with contextlib.nullcontext() if last else parallel.no_sync(trained):
                     with accelerator.autocast():
                         # Cached features (a frozen encoder, harness.data.feature_cache) come
                         # instead of pixels.
@@ -238,7 +243,7 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
             if world > 1:  # report the step's loss over all processes, as one process sees it
                 step_loss = accelerator.reduce(
                     torch.tensor([step_loss], device=accelerator.device), "mean").item()
-            accelerator.clip_grad_norm_(trained.parameters(), 1.0)
+            parallel.clip(trained, 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -253,7 +258,7 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
                 hooks.after_step(stage, model, optimizer, scheduler, state)
                 state.seconds = spent
     finally:
-        _unprepare(trained, accelerator)
+        parallel.release(trained)
     check_bad_images(dataset, stage, recipe)
     losses = state.losses
     tail = losses[-max(1, len(losses) // 10):]
@@ -261,7 +266,8 @@ def train_stage(model: MLLM, stage: Stage, recipe: Recipe, dataset, *, micro_bat
         name=stage.name, steps=steps, samples=steps * stage.global_batch, micro_batch=micro,
         accumulation=accumulation, first_loss=losses[0], final_loss=sum(tail) / len(tail),
         seconds=state.seconds + time.perf_counter() - started, resumed_at_step=resumed_at,
-        processes=world, bad_images=len(getattr(dataset, "bad_images", {})),
+        processes=world, distributed=parallel.name,
+        bad_images=len(getattr(dataset, "bad_images", {})),
         losses=tuple(round(loss, 5) for loss in losses),
     )
 
@@ -279,14 +285,3 @@ def check_bad_images(dataset, stage: Stage, recipe: Recipe) -> None:
             f" ({share:.1%} > max_bad_images {recipe.max_bad_images:.1%}); first: {path}:"
             f" {reason}")
 
-
-def _unprepare(trained: torch.nn.Module, accelerator: Accelerator) -> None:
-    """Undo ``prepare_model`` at the end of a stage: the model out of DDP, its forward without
-    the autocast wrapper accelerate put on it, and forgotten by the accelerator, so that the
-    next stage prepares it afresh over its own trainable parameters."""
-    model = accelerator.unwrap_model(trained, keep_fp32_wrapper=False)
-    # accelerate marks what it returned as prepared and would hand it back untouched: in one
-    # process that is the model itself, and every stage must be prepared alike (a resumed
-    # run may start at any of them).
-    vars(model).pop("_is_accelerate_prepared", None)
-    accelerator.free_memory()

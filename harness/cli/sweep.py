@@ -39,7 +39,7 @@ from harness.sweep.cluster import (
 )
 from harness.sweep.cost import Cost, gpu_named
 from harness.sweep.driver import SweepReport, execute_runs, find_in_flight
-from harness.sweep.estimate import Hardware, estimate
+from harness.sweep.estimate import Hardware, memory_plan
 from harness.sweep.job import RunJob
 from harness.sweep.plan import Run, plan_sweep, run_state, split_combination
 from harness.sweep.sizes import in_llm_layers
@@ -206,7 +206,8 @@ def sweep(
                       resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector,
                       connector_args=connector_args,
                       data_root=resolve_data_root(data_root, profile),
-                      data_loading=profile.data_loading if profile else None)
+                      data_loading=profile.data_loading if profile else None,
+                      distributed=profile.distributed if profile else None)
     in_flight: list[tuple[Run, Ticket]] = []
     if not dry_run:
         in_flight, died = find_in_flight(runs)
@@ -219,9 +220,14 @@ def sweep(
     per_job = choose_runs_per_job(kind, len(todo), parallel_local, per_job_asked)
     where = _describe_executor(kind, slurm, per_job, parallel_local, run_root(root))
 
+    hardware = resolve_hardware(profile, slurm)
+    if dry_run or hardware.gpu is not None:
+        # Where the GPU is known: each run's memory under DDP and FSDP, the strategy it gets,
+        # and (when not a dry run) a run that fits under none refused before submitting.
+        runs, costs = memory_plan(runs, hardware, run_root(root) / "cache", refuse=not dry_run)
+        todo = [r for r in runs if r.key not in flying
+                and (r.state == "new" or (rerun_failed and r.state == "failed"))]
     if dry_run:
-        hardware = resolve_hardware(profile, slurm)
-        costs = estimate(runs, hardware, run_root(root) / "cache")
         if format == "json":
             print_json({"executor": kind, "executor_settings": to_plain(slurm) if slurm
                         else {"parallel": parallel_local}, "runs_per_job": per_job,
@@ -348,12 +354,14 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cos
                           f"{', '.join(map(str, layers))}", highlight=False, markup=False)
     scheduled = [(r, c) for r, c in zip(runs, costs, strict=True) if r in todo]
     if scheduled and not all(r.tiny for r, _ in scheduled):
-        costs_table = Table("key", "GPU-hours", "memory per GPU", "disk",
+        costs_table = Table("key", "GPU-hours", "memory per GPU", "DDP / FSDP", "disk",
                             title=f"Cost per run ({costs[0].assumptions})")
         for r, c in scheduled:
             fits = "" if c.fits is not False else " (does not fit)"
             costs_table.add_row(r.key, "-" if c.gpu_hours is None else f"{c.gpu_hours:,.1f}",
-                                f"{c.memory_gb_per_gpu:,.1f} GB{fits}", f"{c.disk_gb:,.1f} GB")
+                                f"{c.memory_gb_per_gpu:,.1f} GB {c.distributed}{fits}",
+                                f"{c.memory_gb_ddp:,.1f} / {c.memory_gb_fsdp:,.1f} GB",
+                                f"{c.disk_gb:,.1f} GB")
         print_table(costs_table)
     total = total_cost([c for _, c in scheduled])
     hours = ("set gpu in the cluster profile for GPU-hours" if total["gpu_hours"] is None

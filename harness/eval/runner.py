@@ -427,6 +427,21 @@ def _append(path: Path, predictions: list[Prediction]) -> None:
         os.fsync(fh.fileno())
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This process's share of an evaluation spread over ``world`` processes: items
+    ``rank``, ``rank + world``, ... ``wait`` blocks until every process reaches it."""
+
+    rank: int
+    world: int
+    wait: Callable[[], None]
+
+    def file(self, predictions_file: Path) -> Path:
+        """Where this process keeps its own predictions (merged by the main one)."""
+        return predictions_file.with_name(f"{predictions_file.stem}.rank{self.rank}"
+                                          f"-of-{self.world}{predictions_file.suffix}")
+
+
 def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, transform, *,
              batch_size: int, predictions_file: Path, system: str = "",
              mode: Mode = "generate", blind: bool = False, limit: int | None = None,
@@ -434,9 +449,14 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
              max_new_tokens: int | None = None, strict_images: bool = False,
              model_tag: str = "",
              on_progress: Callable[[int, int], None] | None = None,
-             image_features: FeatureLookup | None = None) -> list[Score]:
+             image_features: FeatureLookup | None = None,
+             shard: Shard | None = None) -> list[Score]:
     """Predict every item (or a ``subset`` / the first ``limit``), keep each prediction in
     ``predictions_file`` (JSONL, appended and synced per batch), and return the scores.
+
+    With a ``shard``, this process predicts only its share into a file of its own; after all
+    have finished, the main process (rank 0) merges the shares into ``predictions_file`` and
+    returns the scores, the others return ``[]``.
 
     A file left by an interrupted evaluation with the same settings is resumed: items already
     predicted are skipped. One written under other settings (benchmark version, prompt, label
@@ -459,6 +479,11 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
             "blind": blind, "system": template_hash(system),
             "max_new_tokens": opts.max_new_tokens, "n_items": len(items),
             "model_tag": model_tag}
+    merged_file = predictions_file
+    if shard is not None:
+        items_all, items = items, items[shard.rank::shard.world]
+        predictions_file = shard.file(predictions_file)
+        meta = {**meta, "shard": [shard.rank, shard.world]}
     meta_path = _meta_path(predictions_file)
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else None
     if not resume or previous != meta:
@@ -482,8 +507,36 @@ def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, trans
         if on_progress:
             on_progress(finished, len(items))
     predictions = [done[i.idx] for i in items]
+    if shard is not None:
+        shard.wait()  # every share is on disk
+        if shard.rank != 0:
+            return []
+        predictions = _merge_shares(merged_file, items_all, shard.world, meta)
     return score(benchmark, predictions, dataset_hash, variant=opts.variant,
-                 replicates_file=replicates_path(predictions_file))
+                 replicates_file=replicates_path(merged_file))
+
+
+def _merge_shares(predictions_file: Path, items: list[Item], world: int,
+                  meta: dict[str, Any]) -> list[Prediction]:
+    """The shares of ``world`` processes as one predictions file, in item order (as one
+    process writes it, so ``harness rescore`` and a later resume read it alike)."""
+    shares = [Shard(rank, world, lambda: None).file(predictions_file) for rank in range(world)]
+    done: dict[str, Prediction] = {}
+    for share in shares:
+        done.update(_read_done(share))
+    missing = [i.idx for i in items if i.idx not in done]
+    if missing:
+        raise HarnessError(f"{predictions_file}: {len(missing)} items have no prediction in"
+                           f" the {world} shares, e.g. {missing[0]!r}")
+    predictions = [done[i.idx] for i in items]
+    whole = {k: v for k, v in meta.items() if k != "shard"} | {"n_items": len(items)}
+    atomic_write_text(predictions_file, "".join(json.dumps(asdict(p)) + "\n"
+                                                for p in predictions))
+    atomic_write_text(_meta_path(predictions_file), json.dumps(whole, indent=2, sort_keys=True))
+    for share in shares:  # merged: only benchmark files stay in the folder
+        share.unlink()
+        _meta_path(share).unlink(missing_ok=True)
+    return predictions
 
 
 def vision_reliance(with_image: Iterable[Score], blind: Iterable[Score]) -> list[Score]:

@@ -68,6 +68,11 @@ class ConnectorSpec:
     """The implementation's version: raised when the same name and options start computing
     something else, so runs of the old one are never taken for runs of the new (it joins the
     run key above 1)."""
+    shardable: bool = True
+    """Whether FSDP may shard it (in the root unit, with any in-LLM modules); a plugin whose
+    forward reaches parameters outside the MLLM's units says False, with ``shardable_why``,
+    and FSDP sweeps refuse it at plan time."""
+    shardable_why: str = ""
 
     @property
     def base(self) -> str:

@@ -108,15 +108,15 @@ def image_token_id(tokenizer) -> int:
     return tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
 
 
-def load_pretrained_llm(source: str, revision: str | None = None):
-    """A hub or local causal LM (at ``revision`` when pinned) and its tokenizer, with the
-    image token added if missing."""
+def load_pretrained_llm(source: str, revision: str | None = None,
+                        dtype: torch.dtype = torch.float32):
+    """A hub or local causal LM (at ``revision`` when pinned, in ``dtype``) and its
+    tokenizer, with the image token added if missing."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
-        model = AutoModelForCausalLM.from_pretrained(source, revision=revision,
-                                                     dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=dtype)
     except OSError as exc:
         raise HarnessError(
             f"cannot load LLM {source!r} (a hub id, or a local folder when offline): "
@@ -152,18 +152,19 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokeniz
 
 
 def build_llm(spec: LLMSpec, corpus: Iterable[str],
-              tokenizer: PreTrainedTokenizerFast | None = None
+              tokenizer: PreTrainedTokenizerFast | None = None,
+              dtype: torch.dtype = torch.float32
               ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    """The LLM and its tokenizer: loaded from ``spec.source`` or from the GGUF's cached
-    safetensors folder (converted on first use), or the tiny random one with a tokenizer
-    trained on ``corpus`` (or the given ``tokenizer``, one a run saved)."""
+    """The LLM and its tokenizer: loaded (in ``dtype``) from ``spec.source`` or from the
+    GGUF's cached safetensors folder (converted on first use), or the tiny random one (fp32)
+    with a tokenizer trained on ``corpus`` (or the given ``tokenizer``, one a run saved)."""
     if spec.source:
-        return load_pretrained_llm(spec.source, spec.revision)
+        return load_pretrained_llm(spec.source, spec.revision, dtype)
     if spec.gguf:
         from harness.model.gguf_llm import converted_folder
 
         # The same path as any hf: LLM from here: <image> added, embeddings resized, pad set.
-        return load_pretrained_llm(str(converted_folder(check_available(spec))))
+        return load_pretrained_llm(str(converted_folder(check_available(spec))), dtype=dtype)
     if tokenizer is None:
         tokenizer = train_tokenizer(corpus, spec.vocab_size)
     config = LlamaConfig(

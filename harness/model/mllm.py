@@ -159,4 +159,7 @@ class MLLM(nn.Module):
             attention_mask=attention_mask,
             max_new_tokens=max_new_tokens,
             do_sample=False,
+            # Each process decodes its own items (under FSDP with its parameters gathered
+            # first, harness.parallel): never wait for the other processes' decoding.
+            synced_gpus=False,
         )

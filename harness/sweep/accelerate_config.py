@@ -12,18 +12,16 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-# What the loop does with each process: DDP (accelerate's MULTI_* device types) or nothing.
+# What the loop does with each process: DDP (accelerate's MULTI_* device types), FSDP (the
+# harness's own FSDP2 sharding, harness.parallel) or nothing.
 SUPPORTED = ("NO", "MULTI_CPU", "MULTI_GPU", "MULTI_NPU", "MULTI_XPU", "MULTI_MLU",
-             "MULTI_SDAA", "MULTI_MUSA", "MULTI_HPU", "MULTI_NEURON")
+             "MULTI_SDAA", "MULTI_MUSA", "MULTI_HPU", "MULTI_NEURON", "FSDP")
 # The variables the Accelerator reads. Precision is not among them: the recipe sets it (it is
 # part of the run's identity), so a config file's mixed_precision is ignored.
 _PREFIXES = ("ACCELERATE_", "FSDP_")
 _IGNORED = ("ACCELERATE_MIXED_PRECISION",)
 
 WHY_NOT = {
-    "FSDP": "the loop prepares the model anew for each stage, whose trainable parameters"
-            " differ, and evaluates and saves on rank 0 alone, neither of which a sharded"
-            " model allows; accelerate 1.15 has no FSDP on CPU",
     "DEEPSPEED": "the loop steps its own optimizer and scheduler, which DeepSpeed takes over",
     "MEGATRON_LM": "the MLLM is not a Megatron-LM model",
     "XLA": "the loop is not written for TPUs",

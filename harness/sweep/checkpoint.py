@@ -2,10 +2,14 @@
 so a preempted or requeued job continues exactly where it stopped, and only for the same run.
 
 ``checkpoints/stage-<name>/`` holds the model after a finished stage, ``checkpoints/progress-
-<stage>-<step>/`` the state inside a stage (model, optimizer, scheduler, RNG, data position),
+<stage>/`` the state inside a stage (model, optimizer, scheduler, RNG, data position),
 ``checkpoints/eval/<benchmark>.json`` the scores of a finished benchmark. A checkpoint folder
 counts only once its ``meta.json`` exists (written last), and only when the run key in it
 matches the run's: a folder copied from another config is never resumed.
+
+Under FSDP (``harness.parallel``) the weights and optimizer state go to ``shards/``, one
+safetensors file per process written through ``torch.distributed.checkpoint``, so no process
+ever holds the full model; such a checkpoint resumes only on as many processes as wrote it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
+from harness.errors import HarnessError
+from harness.parallel import Parallel, load_sharded, save_sharded
 from harness.record import Score, atomic_write_text, replace_folder, with_umask_mode
 
 FORMAT = 1
@@ -30,6 +36,7 @@ META = "meta.json"
 MODEL = "model.safetensors"
 STATE_TENSORS = "state.safetensors"
 STATE_JSON = "state.json"
+SHARDS = "shards"
 
 
 # ---------------------------------------------------------------- nested state <-> files
@@ -106,11 +113,28 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- the run's checkpoint folder
 class RunCheckpoints:
-    """The checkpoints of one run; every read checks the run key first."""
+    """The checkpoints of one run; every read checks the run key first.
 
-    def __init__(self, run_dir: Path, run_key: str) -> None:
+    Call every method on every process of a job: with whole models (one process, DDP) only
+    the main one writes; with a sharded model (FSDP) every one writes its shards."""
+
+    def __init__(self, run_dir: Path, run_key: str, parallel: Parallel | None = None) -> None:
         self.root = Path(run_dir) / CHECKPOINTS
         self.run_key = run_key
+        self.parallel = parallel
+        """How the job's processes hold the model (None: one process, whole)."""
+
+    @property
+    def _sharded(self) -> bool:
+        return self.parallel is not None and self.parallel.sharded
+
+    @property
+    def _main(self) -> bool:
+        return self.parallel is None or self.parallel.is_main
+
+    def _layout(self) -> dict[str, Any]:
+        p = self.parallel
+        return {"distributed": p.name if p else "ddp", "world": p.world if p else 1}
 
     # A folder is complete once meta.json names this run (it is written last).
     def _meta(self, folder: Path) -> dict[str, Any] | None:
@@ -123,62 +147,115 @@ class RunCheckpoints:
             return None
         return meta
 
+    def _check_layout(self, folder: Path, meta: dict[str, Any]) -> None:
+        """A sharded checkpoint fits only the process layout that wrote it (whole weights fit
+        any number of DDP processes)."""
+        ours = self._layout()
+        theirs = {"distributed": meta.get("distributed", "ddp"), "world": meta.get("world", 1)}
+        if theirs["distributed"] == ours["distributed"] and (
+                not self._sharded or theirs["world"] == ours["world"]):
+            return
+        raise HarnessError(
+            f"{folder}: checkpoint written by {theirs['world']} process(es) under"
+            f" {theirs['distributed']}, this job runs {ours['world']} under"
+            f" {ours['distributed']}: resume with the same layout, or delete the folder to"
+            " train the stage again")
+
     def _recover(self, final: Path) -> None:
         """A job killed between the two renames of ``replace_folder`` leaves no ``final``, but a
-        complete new (``.tmp``) or previous (``.old``) copy: put the newest back."""
-        if final.exists():
-            return
-        for spare in (final.with_name(f".{final.name}.tmp"),
-                      final.with_name(f".{final.name}.old")):
-            if (spare / META).is_file():
-                spare.rename(final)
-                return
+        complete new (``.tmp``) or previous (``.old``) copy: put the newest back. The main
+        process does it while the others wait, so every process then reads the same folder."""
+        if self._main and not final.exists():
+            for spare in (final.with_name(f".{final.name}.tmp"),
+                          final.with_name(f".{final.name}.old")):
+                if (spare / META).is_file():
+                    spare.rename(final)
+                    break
+        self._barrier()
+
+    def _barrier(self) -> None:
+        if self.parallel is not None and self.parallel.world > 1:
+            self.parallel.barrier()
 
     def _write(self, name: str, meta: dict[str, Any], model: torch.nn.Module,
-               state: dict[str, Any] | None) -> Path:
+               state: dict[str, Any] | None, optimizer=None) -> None:
         """Write into a temporary folder, then rename it in place: a job killed while saving
         leaves the previous checkpoint intact."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self._main or self._sharded):
+            return
         tmp = self.root / f".{name}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        save_model(model, str(tmp / MODEL))
-        if state is not None:
-            save_state(tmp, state)
-        for f in tmp.iterdir():
-            _fsync(f)
-        atomic_write_text(tmp / META, json.dumps(
-            {"run_key": self.run_key, "format": FORMAT, **meta}, indent=2))
-        return replace_folder(tmp, self.root / name)
+        if self._main:
+            self.root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+        if self._sharded:
+            self._barrier()
+            plain = save_sharded(tmp / SHARDS, model, optimizer)
+            if state is not None:
+                state = {**state, "optimizer_plain": plain}
+            self._barrier()
+        else:
+            save_model(model, str(tmp / MODEL))
+            if state is not None and optimizer is not None:
+                state = {**state, "optimizer": optimizer.state_dict()}
+        if self._main:
+            if state is not None:
+                save_state(tmp, state)
+            for f in tmp.rglob("*"):
+                if f.is_file():
+                    _fsync(f)
+            atomic_write_text(tmp / META, json.dumps(
+                {"run_key": self.run_key, "format": FORMAT, **self._layout(), **meta},
+                indent=2))
+            replace_folder(tmp, self.root / name)
+        if self._sharded:
+            self._barrier()
+
+    def _read_weights(self, folder: Path, model: torch.nn.Module, optimizer=None,
+                      state: dict[str, Any] | None = None) -> None:
+        meta = self._meta(folder) or {}
+        self._check_layout(folder, meta)
+        if self._sharded:
+            load_sharded(folder / SHARDS, model, optimizer,
+                         None if state is None else state.get("optimizer_plain"))
+            return
+        load_model(model, str(folder / MODEL), strict=True, device=str(_device_of(model)))
+        if optimizer is not None and state is not None:
+            optimizer.load_state_dict(state["optimizer"])
 
     # -- a finished stage
     def save_stage(self, stage: str, model: torch.nn.Module, result: dict[str, Any],
                    extra: dict[str, Any] | None = None) -> None:
         self._write(f"stage-{stage}", {"stage": stage, "result": result, **(extra or {})},
                     model, None)
-        self.drop_progress(stage)
+        if self._main:
+            self.drop_progress(stage)
 
     def stage_meta(self, stage: str) -> dict[str, Any] | None:
         return self._meta(self.root / f"stage-{stage}")
 
     def load_stage(self, stage: str, model: torch.nn.Module) -> dict[str, Any]:
-        load_model(model, str(self.root / f"stage-{stage}" / MODEL), strict=True,
-                   device=str(_device_of(model)))
+        self._read_weights(self.root / f"stage-{stage}", model)
         return self.stage_meta(stage) or {}
 
     # -- inside a stage
     def save_progress(self, stage: str, model: torch.nn.Module, state: dict[str, Any],
-                      extra: dict[str, Any] | None = None) -> None:
-        self._write(f"progress-{stage}", {"stage": stage, **(extra or {})}, model, state)
+                      extra: dict[str, Any] | None = None, optimizer=None) -> None:
+        """``state``: the plain and tensor state besides the weights; ``optimizer``'s state
+        is written beside it (sharded under FSDP)."""
+        self._write(f"progress-{stage}", {"stage": stage, **(extra or {})}, model, state,
+                    optimizer)
 
     def progress_meta(self, stage: str) -> dict[str, Any] | None:
         return self._meta(self.root / f"progress-{stage}")
 
-    def load_progress(self, stage: str, model: torch.nn.Module) -> dict[str, Any]:
+    def load_progress(self, stage: str, model: torch.nn.Module,
+                      optimizer=None) -> dict[str, Any]:
         folder = self.root / f"progress-{stage}"
         self._recover(folder)
-        load_model(model, str(folder / MODEL), strict=True, device=str(_device_of(model)))
-        return load_state(folder)
+        state = load_state(folder)
+        self._read_weights(folder, model, optimizer, state)
+        return state
 
     def drop_progress(self, stage: str) -> None:
         shutil.rmtree(self.root / f"progress-{stage}", ignore_errors=True)

@@ -133,6 +133,9 @@ class ClusterProfile:
     data_loading: DataLoading | None = None
     """DataLoader workers and pinned memory on this cluster's nodes (``[data_loading]``);
     replaces the preset's."""
+    distributed: Literal["auto", "ddp", "fsdp"] | None = None
+    """``auto``, ``ddp`` or ``fsdp`` for every run this profile submits; replaces the
+    preset's (see ``Preset.distributed``)."""
 
 
 def search_path() -> list[Path]:

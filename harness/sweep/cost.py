@@ -12,11 +12,16 @@ The model is the usual transformer arithmetic, with its assumptions written here
   the source's annotations at plan time; 32 tokens for the probe's short questions).
 - Evaluation: one forward per benchmark item over its image and 64 prompt tokens, plus the
   generated tokens.
-- Memory, data-parallel (no sharding): fp32 weights (4 bytes per parameter, as the loop keeps
-  them under bf16 autocast), fp32 gradients and Adam's two moments (12 bytes) per trainable
-  parameter, and activations after Korthikanti et al. (2022): per layer
+- Memory under DDP (each GPU holds the whole model): fp32 weights (4 bytes per parameter, as
+  the loop keeps them under bf16 autocast), fp32 gradients and Adam's two moments (12 bytes)
+  per trainable parameter, and activations after Korthikanti et al. (2022): per layer
   ``seq * batch * hidden * (34 + 5 * heads * seq / hidden)`` bytes in 16-bit, or only the
   layer inputs (2 bytes per value) with gradient checkpointing.
+- Memory under FSDP over ``gpus`` GPUs (``harness.parallel``): the same weights, gradients
+  and moments divided by ``gpus``; plus, gathered in bf16 while a step runs, the root unit
+  (the LLM's parameters outside its decoder layers: embeddings, LM head) held throughout and
+  two decoder layers at a time (the one computing and the one prefetched); activations as
+  under DDP. ``auto`` takes DDP where it fits (or where no GPU is named), else FSDP.
 - The connector is left out of compute (well under 1% of the LLM's).
 """
 
@@ -73,6 +78,12 @@ class Sizes:
     llm_layers: int
     llm_hidden: int
     llm_heads: int
+    llm_layer_params: int = 0
+    """One decoder layer's parameters (0: the LLM's spread evenly over its layers)."""
+
+    @property
+    def layer_params(self) -> float:
+        return self.llm_layer_params or self.llm_params / self.llm_layers
 
 
 @dataclass(frozen=True)
@@ -90,8 +101,13 @@ class Cost:
     wall_hours: float | None
     """GPU-hours over the run's GPUs (perfect scaling)."""
     memory_gb_per_gpu: float
+    """Under the strategy chosen (``distributed``)."""
     fits: bool | None
     """Whether that memory fits the GPU; None without a GPU."""
+    distributed: str
+    """``ddp`` or ``fsdp``: the run's own, or what ``auto`` chose by memory."""
+    memory_gb_ddp: float
+    memory_gb_fsdp: float
     disk_gb: float
     assumptions: str
 
@@ -103,7 +119,8 @@ class Cost:
 
 def run_cost(sizes: Sizes, stages: list[StageWork], *, encoder: str, eval_items: int,
              eval_new_tokens: int, micro_batch: int, gradient_checkpointing: bool,
-             feature_cache: bool, keep: str, gpu: GPU | None, gpus: int, mfu: float) -> Cost:
+             feature_cache: bool, keep: str, gpu: GPU | None, gpus: int, mfu: float,
+             distributed: str = "auto") -> Cost:
     """The compute, memory and disk of one run (see the module's assumptions)."""
     flops = 0.0
     seen_images = 0
@@ -126,7 +143,12 @@ def run_cost(sizes: Sizes, stages: list[StageWork], *, encoder: str, eval_items:
     per_layer = seq * micro_batch * sizes.llm_hidden
     activations = sizes.llm_layers * per_layer * (
         2 if gradient_checkpointing else 34 + 5 * sizes.llm_heads * seq / sizes.llm_hidden)
-    memory = (weights + states + activations) / GB
+    ddp = (weights + states + activations) / GB
+    gathered = 2 * (sizes.llm_params - sizes.llm_layers * sizes.layer_params) \
+        + 2 * 2 * sizes.layer_params
+    fsdp = ((weights + states) / gpus + gathered + activations) / GB
+    chosen = choose_distributed(distributed, ddp, fsdp, gpu, gpus)
+    memory = fsdp if chosen == "fsdp" else ddp
 
     saved = {"all": sizes.llm_params + sizes.encoder_params, "trainable": trainable,
              "none": 0}[keep]
@@ -138,6 +160,29 @@ def run_cost(sizes: Sizes, stages: list[StageWork], *, encoder: str, eval_items:
     hours = None if gpu is None else flops / (gpu.bf16_tflops * 1e12 * mfu) / 3600
     return Cost(flops=flops, gpu_hours=hours, wall_hours=None if hours is None else hours / gpus,
                 memory_gb_per_gpu=memory,
-                fits=None if gpu is None else memory <= gpu.memory_gb, disk_gb=disk,
+                fits=None if gpu is None else memory <= gpu.memory_gb, distributed=chosen,
+                memory_gb_ddp=ddp, memory_gb_fsdp=fsdp, disk_gb=disk,
                 assumptions=f"MFU {mfu:.2f} on {gpu.name} x{gpus}" if gpu else
                 "no GPU named: set gpu in the cluster profile for GPU-hours")
+
+
+def choose_distributed(asked: str, ddp_gb: float, fsdp_gb: float, gpu: GPU | None,
+                       gpus: int) -> str:
+    """``auto``: DDP where it fits the GPU (or no GPU is named, or there is one GPU to shard
+    over), else FSDP; ``ddp`` and ``fsdp`` as asked."""
+    if asked != "auto":
+        return asked
+    if gpu is None or gpus == 1 or ddp_gb <= gpu.memory_gb:
+        return "ddp"
+    return "fsdp"
+
+
+def memory_problem(cost: Cost, gpu: GPU, gpus: int) -> str | None:
+    """A one-line refusal when the run fits its GPU under its strategy, with the numbers."""
+    if cost.fits is not False:
+        return None
+    return (f"needs {cost.memory_gb_per_gpu:,.1f} GB per GPU under {cost.distributed}, the"
+            f" {gpu.name} has {gpu.memory_gb:g} GB (DDP {cost.memory_gb_ddp:,.1f} GB, FSDP over"
+            f" {gpus} GPU(s) {cost.memory_gb_fsdp:,.1f} GB): use more GPUs per run, a smaller"
+            " micro_batch or gradient_checkpointing = true"
+            + ("" if cost.distributed == "fsdp" else ", or distributed = \"fsdp\""))

@@ -4,6 +4,7 @@ of its models (``harness.sweep.sizes``) and the cluster profile's GPU (``harness
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from harness.sweep.cost import (
     PROBE_TEXT_TOKENS,
     Cost,
     StageWork,
+    memory_problem,
     run_cost,
 )
 from harness.sweep.data_check import DataChecks
 from harness.sweep.plan import Run
-from harness.sweep.sizes import run_sizes
+from harness.sweep.sizes import check_shardable, run_sizes
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,27 @@ def estimate(runs: list[Run], hardware: Hardware, cache_dir: Path) -> list[Cost]
             eval_items=items, eval_new_tokens=new_tokens, micro_batch=run.micro_batch,
             gradient_checkpointing=run.gradient_checkpointing,
             feature_cache=cache_off_reason(run) is None, keep=run.save_model, gpu=hardware.gpu,
-            gpus=hardware.gpus, mfu=hardware.mfu))
+            gpus=hardware.gpus, mfu=hardware.mfu, distributed=run.distributed))
     for check in checks.values():
         check.save()
     return out
+
+
+def memory_plan(runs: list[Run], hardware: Hardware, cache_dir: Path, *,
+                refuse: bool) -> tuple[list[Run], list[Cost]]:
+    """Each run with ``auto`` turned into the strategy its memory allows on the hardware's GPU
+    (``harness.sweep.cost.choose_distributed``), with its cost. ``refuse``: a run that fits
+    under no strategy is refused here, in one line with the numbers, before anything is
+    submitted. Without a GPU named there is nothing to fit: the runs stay as they are."""
+    costs = estimate(runs, hardware, cache_dir)
+    if hardware.gpu is None:
+        return runs, costs
+    planned = []
+    for run, cost in zip(runs, costs, strict=True):
+        problem = memory_problem(cost, hardware.gpu, hardware.gpus)
+        if problem and refuse:
+            raise HarnessError(f"run {run.key} ({run.label}): {problem}")
+        if cost.distributed == "fsdp" and run.distributed != "fsdp":
+            check_shardable(run.config.connector, run.config.llm)
+        planned.append(dataclasses.replace(run, distributed=cost.distributed))
+    return planned, costs

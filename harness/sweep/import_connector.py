@@ -77,8 +77,8 @@ def import_connector(path: Path, entry: str, recipe: Recipe, preset: Preset, see
     parts = split_combination(entry)
     shapes = [FeatureShape(dim, grid) for _, _, dim, grid in
               (encoder_shape(p, preset.tiny_encoders) for p in parts)]
-    _params, layers, hidden, _heads = llm_shape(_llm(preset))
-    name = connector_name(state, shapes, hidden)
+    llm_sizes = llm_shape(_llm(preset))
+    name = connector_name(state, shapes, llm_sizes.hidden)
     # The checkpoint decides every option: a preset's shrinking defaults must not fill any.
     bare = dataclasses.replace(preset, connector_defaults={})
     [run] = plan_sweep([entry], [recipe], bare, [seed], root, connector=name)
@@ -89,7 +89,8 @@ def import_connector(path: Path, entry: str, recipe: Recipe, preset: Preset, see
     if len(model.connector.in_llm) != sum(k.endswith(".proj_in.weight") and
                                           k.startswith("in_llm.") for k in weights):
         raise HarnessError(f"the checkpoint's in-LLM modules do not fit {run.config.llm.id}'s "
-                           f"{layers} layers (it places them after {model.in_llm_layers})")
+                           f"{llm_sizes.layers} layers (it places them after"
+                           f" {model.in_llm_layers})")
     missing, unexpected = model.connector.load_state_dict(
         {k: v.to(torch.float32) for k, v in weights.items()}, strict=False)
     if missing or unexpected:

@@ -134,8 +134,7 @@ class RunContext(StatusWriter):
         meta = self.checkpoints.progress_meta(stage.name)
         if meta is None or meta.get("tokenizer_hash") != self.tokenizer_hash:
             return None
-        state = self.checkpoints.load_progress(stage.name, model)
-        optimizer.load_state_dict(state["optimizer"])
+        state = self.checkpoints.load_progress(stage.name, model, optimizer)
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         return LoopState(**state["loop"])
@@ -147,12 +146,11 @@ class RunContext(StatusWriter):
         if asked and self.preemption is not None:
             self.preemption.save_requested = False
         if stop or due or asked:
-            if rank() == 0:
-                self.checkpoints.save_progress(
-                    stage.name, model,
-                    {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "rng": rng_state(), "loop": dataclasses.asdict(state)},
-                    {"step": state.step, "tokenizer_hash": self.tokenizer_hash})
+            self.checkpoints.save_progress(
+                stage.name, model,
+                {"scheduler": scheduler.state_dict(), "rng": rng_state(),
+                 "loop": dataclasses.asdict(state)},
+                {"step": state.step, "tokenizer_hash": self.tokenizer_hash}, optimizer)
             if self.accelerator is not None:
                 self.accelerator.wait_for_everyone()
             self._saved_at = time.monotonic()
@@ -281,12 +279,14 @@ def execute(run: Run, status: StatusWriter
     """Build, train and evaluate; returns the scores, per-stage training stats and each
     encoder's parameter count (one per member for a combination). Given a ``RunContext``,
     resume what an earlier attempt saved."""
+    import torch
+
     from harness.data import feature_cache
     from harness.data.conversations import ConversationDataset
-    from harness.eval.benchmarks import BENCHMARKS
-    from harness.eval.runner import EvalOptions, evaluate
+    from harness.parallel import make_parallel
     from harness.sweep.model import (
         build_model,
+        distributed_for,
         enable_gradient_checkpointing,
         make_accelerator,
         save_model,
@@ -300,7 +300,11 @@ def execute(run: Run, status: StatusWriter
 
     corpus = [t["value"] for rows in stage_data.values() for r in rows
               for t in r["conversations"]]
-    model, tokenizer = build_model(run, corpus)
+    distributed = distributed_for(run)
+    # Under FSDP a pretrained LLM is read in bf16 (half the host memory of fp32, and what
+    # released weights are), and each process upcasts only its own shard.
+    model, tokenizer = build_model(run, corpus, llm_dtype=torch.bfloat16
+                                   if distributed == "fsdp" else torch.float32)
     encoder = model.encoder
     image_tokens = model.num_image_tokens
     accelerator = make_accelerator(config.recipe)
@@ -320,6 +324,11 @@ def execute(run: Run, status: StatusWriter
     features, train["feature_cache"] = feature_cache.for_run(
         run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
         accelerator, folders)
+    # After the features are cached (the encoders ran whole): FSDP shards the model here,
+    # once for every stage.
+    parallel = make_parallel(accelerator, model, distributed, config.recipe.precision)
+    if ctx is not None:
+        ctx.checkpoints.parallel = parallel
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:
@@ -336,21 +345,42 @@ def execute(run: Run, status: StatusWriter
         result = train_stage(model, stage, config.recipe, dataset,
                              micro_batch=run.micro_batch, accelerator=accelerator,
                              seed=config.seed, on_step=status, hooks=ctx,
-                             loading=run.data_loading)
+                             loading=run.data_loading, parallel=parallel)
         train[stage.name] = to_plain(result)
         if ctx is not None:
-            if rank() == 0:
-                ctx.checkpoints.save_stage(stage.name, model, train[stage.name],
-                                           {"tokenizer_hash": ctx.tokenizer_hash})
+            ctx.checkpoints.save_stage(stage.name, model, train[stage.name],
+                                       {"tokenizer_hash": ctx.tokenizer_hash})
             accelerator.wait_for_everyone()
-    if rank() != 0:
-        return (), train, parameter_counts(encoder)  # the main task evaluates and records
 
     predictions = Path(run.run_dir) / PREDICTIONS_DIR
-    if config.recipe.stages[-1].name not in restored:
+    if config.recipe.stages[-1].name not in restored and parallel.is_main:
         # The evaluation resumes from predictions an earlier attempt left, which is right only
         # for the very weights that made them: those of a restored final stage.
         shutil.rmtree(predictions, ignore_errors=True)
+    parallel.barrier()
+    with parallel.full_params(model):
+        scores = _evaluate_all(run, ctx, status, model, tokenizer, transform, folders,
+                               features, accelerator, parallel)
+    # The trained model stays with its scores (``harness eval`` rebuilds it from there).
+    save_model(run, model, tokenizer, run.save_model, parallel)
+    if not parallel.is_main:
+        return (), train, parameter_counts(encoder)  # the main task records
+    if not scores:
+        raise HarnessError("no scores: the preset names no benchmark")
+    return tuple(scores), train, parameter_counts(encoder)
+
+
+def _evaluate_all(run: Run, ctx: RunContext | None, status, model, tokenizer, transform,
+                  folders: dict[str, Path], features, accelerator, parallel) -> list[Score]:
+    """Score every benchmark (and blind, when asked): each process predicts its own share of
+    the items and the main process merges them and scores (the others get [])."""
+    from harness.eval.benchmarks import BENCHMARKS
+    from harness.eval.runner import EvalOptions, Shard, evaluate
+
+    config = run.config
+    predictions = Path(run.run_dir) / PREDICTIONS_DIR
+    shard = Shard(parallel.rank, parallel.world, parallel.barrier) if parallel.world > 1 \
+        else None
     scores: list[Score] = []
     # With the image, then (blind_eval) without it: the gap is the benchmark's vision reliance.
     passes = (False, True) if run.blind_eval else (False,)
@@ -376,16 +406,13 @@ def execute(run: Run, status: StatusWriter
                              predictions_file=predictions / f"{name}.jsonl",
                              system=config.llm.system_prompt, on_progress=progress,
                              image_features=None if features is None
-                             else features.within(folder))
-        if ctx is not None:
+                             else features.within(folder), shard=shard)
+        if ctx is not None and parallel.is_main:
             ctx.checkpoints.save_scores(name, found)
+        parallel.barrier()  # the scores are on disk before any process looks for them
         scores += found
         status(stage, 1, 1, force=True)
-    if not scores:
-        raise HarnessError("no scores: the preset names no benchmark")
-    # The trained model stays with its scores (``harness eval`` rebuilds it from there).
-    save_model(run, model, tokenizer, run.save_model)
-    return tuple(scores), train, parameter_counts(encoder)
+    return scores
 
 
 def run_transform(encoder, aspect: str):

@@ -17,6 +17,7 @@ from torch import nn
 
 from harness.errors import HarnessError
 from harness.model.mllm import MLLM
+from harness.parallel import Parallel, without_aliases
 from harness.recipe import Recipe
 from harness.record import atomic_write_text, replace_folder, with_umask_mode
 from harness.sweep.plan import Run
@@ -31,12 +32,14 @@ SaveMode = Literal["all", "trainable", "none"]
 SAVE_MODES: tuple[str, ...] = ("all", "trainable", "none")
 
 
-def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
+def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None,
+                llm_dtype: torch.dtype = torch.float32):
     """The run's MLLM with its initial weights, and its tokenizer.
 
     Seeded by the run's seed before anything is built, so a tiny twin's and the tiny LLM's
     random weights are the same on every build: the job and ``harness eval`` both call this.
     ``tokenizer`` replaces the one the tiny LLM would train on ``corpus`` (a saved one).
+    ``llm_dtype`` is the dtype a pretrained LLM is read in (bf16 before FSDP shards it).
     """
     from accelerate.utils import set_seed
 
@@ -63,7 +66,7 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None):
             f"run {run.key} was trained with version {config.connector_version} of connector "
             f"{spec.base!r}, this installation has version {spec.version}: its weights do not "
             "fit")
-    llm, tokenizer = build_llm(config.llm, corpus, tokenizer=tokenizer)
+    llm, tokenizer = build_llm(config.llm, corpus, tokenizer=tokenizer, dtype=llm_dtype)
     connector = spec.create(
         [FeatureShape(e.embed_dim, e.grid) for e in encoders], llm.config.hidden_size)
     # One encoder is held as itself (unchanged state-dict keys), several as an EncoderGroup.
@@ -90,13 +93,10 @@ def make_accelerator(recipe: Recipe):
     multi-task job joins); a setup the loop cannot train with is refused."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env
+    from accelerate.utils import DistributedDataParallelKwargs
 
     from harness.sweep.accelerate_config import check_distributed_type
 
-    # accelerate 1.x builds no FSDP plugin on CPU and trains with DDP instead, without a word.
-    if parse_flag_from_env("ACCELERATE_USE_FSDP"):
-        check_distributed_type("FSDP", "accelerate environment (ACCELERATE_USE_FSDP=true)")
     # One accelerate state per process: a job may run many runs in one process.
     AcceleratorState._reset_state(reset_partial_state=True)
     accelerator = Accelerator(
@@ -107,6 +107,18 @@ def make_accelerator(recipe: Recipe):
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     check_distributed_type(accelerator.distributed_type.value, "accelerate environment")
     return accelerator
+
+
+def distributed_for(run: Run) -> str:
+    """How the run's processes share the model: the run's ``distributed`` (its preset's or
+    cluster profile's), or ``fsdp`` when the accelerate config asks for FSDP. The harness
+    shards with torch's own FSDP2 either way (accelerate's plugin is not used: on CPU it
+    falls back to DDP without a word)."""
+    from accelerate.utils import parse_flag_from_env
+
+    if parse_flag_from_env("ACCELERATE_USE_FSDP") or run.distributed == "fsdp":
+        return "fsdp"
+    return "ddp"  # ``auto`` that no memory plan turned into fsdp
 
 
 def tokenizer_hash(tokenizer) -> str:
@@ -135,8 +147,12 @@ def parts_for(mode: str, recipe: Recipe) -> tuple[str, ...]:
 def weights_hash(module: nn.Module) -> str:
     """SHA-256 of a module's state (names, dtypes, shapes, bytes): the check that a part
     rebuilt rather than saved is the very one the run trained with."""
+    return state_hash(module.state_dict())
+
+
+def state_hash(state: dict[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(state.items()):
         t = tensor.detach().to("cpu").contiguous().reshape(-1)
         digest.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}\0".encode())
         digest.update(t.view(torch.uint8).numpy().tobytes())
@@ -148,27 +164,44 @@ def _parts_module(model: MLLM, parts: Iterable[str]) -> nn.ModuleDict:
     return nn.ModuleDict({p: getattr(model, p) for p in parts})
 
 
-def save_model(run: Run, model: MLLM, tokenizer, mode: str) -> Path | None:
+def save_model(run: Run, model: MLLM, tokenizer, mode: str,
+               parallel: Parallel | None = None) -> Path | None:
     """Write ``<run_dir>/model/`` for ``mode`` (``all``, ``trainable``, ``none``); the parts
     left out are rebuilt by ``load_model`` and checked against the hashes kept here. Written
-    to a temporary folder and renamed, so a reader never sees half a model."""
+    to a temporary folder and renamed, so a reader never sees half a model.
+
+    Call it on every process: a sharded model (FSDP) is gathered once, onto the main
+    process, which alone writes; the file is the same full safetensors either way."""
+    from safetensors.torch import save_file
     from safetensors.torch import save_model as save_safetensors
 
     parts = parts_for(mode, run.config.recipe)
     if not parts:
         return None
+    sharded = parallel is not None and parallel.sharded
+    full = parallel.full_state_dict(model) if sharded else None
+    if parallel is not None and not parallel.is_main:
+        return None
     folder = Path(run.run_dir) / MODEL_DIR
     tmp = folder.with_name(f".{MODEL_DIR}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_safetensors(_parts_module(model, parts), str(tmp / WEIGHTS),
-                     metadata={"run_key": run.key, "parts": ",".join(parts)})
+    metadata = {"run_key": run.key, "parts": ",".join(parts)}
+    if full is None:
+        save_safetensors(_parts_module(model, parts), str(tmp / WEIGHTS), metadata=metadata)
+        hashes = {p: weights_hash(getattr(model, p)) for p in PARTS if p not in parts}
+    else:
+        kept = {k: v.contiguous() for k, v in full.items() if k.split(".", 1)[0] in parts}
+        save_file(without_aliases(kept), str(tmp / WEIGHTS), metadata=metadata)
+        hashes = {p: state_hash({k.removeprefix(f"{p}."): v for k, v in full.items()
+                                 if k.startswith(f"{p}.")})
+                  for p in PARTS if p not in parts}
     with_umask_mode(tmp / WEIGHTS)
     tokenizer.save_pretrained(str(tmp / TOKENIZER))
     info = {
         "format": FORMAT, "run_key": run.key, "id": uuid.uuid4().hex, "save_model": mode,
         "parts": list(parts),
-        "rebuilt": {p: weights_hash(getattr(model, p)) for p in PARTS if p not in parts},
+        "rebuilt": hashes,
         "params": {p: sum(t.numel() for t in getattr(model, p).parameters()) for p in PARTS},
         "encoder": run.encoder_id, "tiny": run.tiny,
         "tokenizer_hash": tokenizer_hash(tokenizer),

@@ -158,6 +158,10 @@ class Run:
     """Each benchmark's dataset revision as the plan found it (shown by ``--dry-run``)."""
     data_loading: DataLoading = field(default_factory=DataLoading)
     """DataLoader workers and pinned memory (the preset's, or the cluster profile's)."""
+    distributed: str = "auto"
+    """``ddp``, ``fsdp`` or ``auto`` (the preset's, or the cluster profile's; the sweep's
+    memory plan turns ``auto`` into one of the others where the GPU is known, the job into
+    ``ddp`` where it is not; ``harness.parallel``)."""
 
     @property
     def encoder_ids(self) -> list[str]:
@@ -176,6 +180,7 @@ class Run:
                 "connector": self.config.connector, "tiny": self.tiny,
                 "recipe": self.config.recipe.name, "seed": self.config.seed,
                 "preset": self.preset, "state": self.state, "run_dir": self.run_dir,
+                "distributed": self.distributed,
                 "sources": self.config.sources or {"all stages": {"name": PROBE}},
                 "benchmarks": [{**b, "dataset_hash": self.dataset_hashes.get(b["name"], "")}
                                for b in self.config.benchmarks]}
@@ -280,7 +285,8 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                seeds: list[int], root: Path, *, connector: str | None = None,
                connector_args: str | Mapping[str, object] | None = None,
                data_root: Path | None = None,
-               data_loading: DataLoading | None = None) -> list[Run]:
+               data_loading: DataLoading | None = None,
+               distributed: str | None = None) -> list[Run]:
     """One run per encoder entry x recipe x seed. An entry ``a+b`` is one run on both
     encoders; ``connector`` (default: ``mlp2x_gelu`` for one encoder, ``sva`` for several)
     must take as many encoders as each entry has. ``connector_args`` (``grid=12,layers=3``
@@ -301,6 +307,12 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
     chosen = {entry: resolve_connector(connector, args, entry, len(parts),
                                        preset.connector_defaults)
               for entry, parts in entries}
+    distributed = distributed or preset.distributed
+    if distributed == "fsdp":
+        from harness.sweep.sizes import check_shardable
+
+        for name in dict.fromkeys(chosen.values()):
+            check_shardable(name, llm)
     names = benchmark_names(preset.benchmarks)
     check_probes(preset, names)
     benchmarks = tuple(BENCHMARKS.get(b).fingerprint() for b in names)
@@ -339,6 +351,7 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
                     data_root="" if data_root is None else str(data_root),
                     sources=dict(preset.sources), dataset_hashes=hashes,
                     data_loading=data_loading or preset.data_loading,
+                    distributed=distributed,
                 ))
     # One key is one run: a seed, encoder or recipe given twice (--seeds 0,0) must not run
     # the same folder twice at once.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
 import torch
 
@@ -31,8 +32,29 @@ def encoder_shape(encoder_id: str, tiny: bool) -> tuple[int, int, int, tuple[int
 
 
 @cache
-def llm_shape(spec: LLMSpec) -> tuple[int, int, int, int]:
-    """(parameters, layers, hidden size, attention heads) of the LLM."""
+class LLMShape(NamedTuple):
+    params: int
+    layers: int
+    hidden: int
+    heads: int
+    layer_params: int
+    """One decoder layer's parameters (an FSDP unit)."""
+
+
+def llm_shape(spec: LLMSpec) -> LLMShape:
+    """The LLM's sizes, from its structure on the meta device."""
+    model = llm_skeleton(spec)
+    config = model.config
+    layers = getattr(getattr(model, "get_decoder", lambda: None)(), "layers", None) or []
+    return LLMShape(params=sum(p.numel() for p in model.parameters()),
+                    layers=config.num_hidden_layers, hidden=config.hidden_size,
+                    heads=config.num_attention_heads,
+                    layer_params=max((sum(p.numel() for p in m.parameters()) for m in layers),
+                                     default=0))
+
+
+def llm_skeleton(spec: LLMSpec):
+    """The LLM built on the meta device from its config: its structure, no weights."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from harness.loaders.weights import hub_offline
@@ -48,22 +70,21 @@ def llm_shape(spec: LLMSpec) -> tuple[int, int, int, int]:
             raise HarnessError(f"LLM {spec.source!r}: no config to size it "
                                f"({str(exc).splitlines()[0]})") from None
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    params = sum(p.numel() for p in model.parameters())
-    return params, config.num_hidden_layers, config.hidden_size, config.num_attention_heads
+        return AutoModelForCausalLM.from_config(config)
 
 
 def run_sizes(encoder_ids: list[str], tiny: bool, connector: str, llm: LLMSpec) -> Sizes:
     shapes = [encoder_shape(e, tiny) for e in encoder_ids]
-    llm_params, layers, hidden, heads = llm_shape(llm)
+    llm_sizes = llm_shape(llm)
     with torch.device("meta"):
         built = CONNECTORS.get(connector).create(
-            [FeatureShape(dim, grid) for _, _, dim, grid in shapes], hidden)
+            [FeatureShape(dim, grid) for _, _, dim, grid in shapes], llm_sizes.hidden)
     return Sizes(encoder_params=sum(s[0] for s in shapes),
                  encoder_param_tokens=sum(s[0] * s[1] for s in shapes),
                  image_tokens=built.num_tokens,
-                 cached_values=sum(s[1] * s[2] for s in shapes), llm_params=llm_params,
-                 llm_layers=layers, llm_hidden=hidden, llm_heads=heads)
+                 cached_values=sum(s[1] * s[2] for s in shapes), llm_params=llm_sizes.params,
+                 llm_layers=llm_sizes.layers, llm_hidden=llm_sizes.hidden,
+                 llm_heads=llm_sizes.heads, llm_layer_params=llm_sizes.layer_params)
 
 
 def in_llm_layers(encoder_ids: Sequence[str], tiny: bool, connector: str, llm: LLMSpec
@@ -80,10 +101,25 @@ def _in_llm_layers(encoder_ids: tuple[str, ...], tiny: bool, connector: str, llm
     # Cached: every seed and recipe of a sweep asks the same, and each answer builds the
     # connector (on the meta device).
     shapes = [encoder_shape(e, tiny) for e in encoder_ids]
-    _params, layers, hidden, _heads = llm_shape(llm)
+    llm_sizes = llm_shape(llm)
     with torch.device("meta"):
         built = CONNECTORS.get(connector).create(
-            [FeatureShape(dim, grid) for _, _, dim, grid in shapes], hidden)
+            [FeatureShape(dim, grid) for _, _, dim, grid in shapes], llm_sizes.hidden)
         attach = getattr(built, "attach_llm", None)
-        chosen = attach(layers) if attach else []
+        chosen = attach(llm_sizes.layers) if attach else []
     return getattr(built, "in_llm_placement", "after"), tuple(chosen)
+
+
+def check_shardable(connector: str, llm: LLMSpec) -> None:
+    """Refuse, before anything trains, an FSDP run whose connector or LLM cannot be sharded:
+    a connector that says so (``ConnectorSpec.shardable``), or an LLM without a list of
+    decoder layers to make units of (its structure is built on the meta device)."""
+    from harness.parallel import decoder_layers
+
+    spec = CONNECTORS.get(connector)
+    if not spec.shardable:
+        valid = ", ".join(sorted(c.base for c in CONNECTORS if c.shardable))
+        raise HarnessError(f"distributed fsdp: connector {spec.base!r} cannot be sharded"
+                           f" ({spec.shardable_why or 'it says so'}); use distributed ="
+                           f" \"ddp\", or a connector that can: {valid}")
+    decoder_layers(llm_skeleton(llm))

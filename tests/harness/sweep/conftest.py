@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,82 @@ def straight_and_resumed(tmp_path: Path, preset: Path, encoders=("clip-vit-l14-3
         execute(stopped, PreemptAt(stopped, "finetune", 2))
     assert RunJob(checkpoint_every_s=0).run_one(stopped) == "done"
     return straight, stopped
+
+
+# ---------------------------------------------------------------- several processes, one job
+# The job entry in a process of its own, joined into a gloo group as torchrun joins them.
+# ``SLOW`` sleeps after each reported finetune step, so a kill can land mid-stage on any
+# machine; it only stretches time, never the numbers.
+JOB_CHILD = """
+import sys, time
+from pathlib import Path
+from harness.sweep import job
+from harness.sweep.plan import load_run
+
+run_dir, config, every_s, slow = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), \\
+    float(sys.argv[4])
+report = job.RunContext.__call__
+
+def slowed(self, stage, step, total, loss=None, force=False):
+    report(self, stage, step, total, loss, force)
+    if stage == "finetune" and slow:
+        time.sleep(slow)
+
+job.RunContext.__call__ = slowed
+print(job.RunJob(checkpoint_every_s=every_s, accelerate_config=config or None).run_one(
+    load_run(run_dir)))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_job(run_dir: Path, world: int, config: Path | None = None, every_s: float = 0.0,
+              slow: float = 0.0) -> list[subprocess.Popen]:
+    """``world`` processes running the run's job as one group on 127.0.0.1."""
+    port = free_port()
+    procs = []
+    for rank in range(world):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank),
+               "WORLD_SIZE": str(world), "LOCAL_WORLD_SIZE": str(world),
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", JOB_CHILD, str(run_dir), str(config or ""), str(every_s),
+             str(slow)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+def finish_job(procs: list[subprocess.Popen], timeout: float = 300) -> list[str]:
+    """Each process's last line (the run's status), once all have exited cleanly."""
+    outs = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, err[-3000:]
+            outs.append(out.strip().splitlines()[-1])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return outs
+
+
+def launch_job(run_dir: Path, world: int, config: Path | None = None,
+               timeout: float = 300) -> list[str]:
+    return finish_job(start_job(run_dir, world, config), timeout)
+
+
+def preset_with(tmp_path: Path, name: str, changes: dict[str, str]) -> Path:
+    """The mini preset with each ``old`` text replaced by ``new`` (each must occur)."""
+    text = MINI_PRESET
+    for old, new in changes.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path

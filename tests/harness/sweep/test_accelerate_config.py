@@ -1,6 +1,7 @@
 """An accelerate config file becomes the environment ``accelerate launch`` would give a job;
-a distributed setup the loop cannot train with (FSDP, DeepSpeed) is refused in one line, from a
-config file, a cluster profile, the sweep command or accelerate's own environment."""
+FSDP in one (or in accelerate's environment) makes the run shard with the harness's own FSDP2;
+a distributed setup the loop cannot train with (DeepSpeed) is refused in one line, from a
+config file, a cluster profile or the sweep command."""
 
 from __future__ import annotations
 
@@ -46,19 +47,28 @@ def test_an_accelerate_config_becomes_the_launch_environment(tmp_path: Path,
         assert nothing == {}
 
 
-@pytest.mark.parametrize(("kind", "extra", "why"), [
-    ("FSDP", FSDP, "prepares the model anew for each stage"),
-    ("DEEPSPEED", "", "DeepSpeed takes over"),
-])
-def test_a_config_the_loop_cannot_train_with_is_refused(tmp_path: Path, kind: str,
-                                                        extra: str, why: str) -> None:
-    path = tmp_path / f"{kind}.yaml"
-    path.write_text(CONFIG.format(kind=kind, cpu="false") + extra)
-    with pytest.raises(HarnessError, match=rf"{path}: distributed_type {kind} is not supported"
-                                           rf" \(.*{why}.*\); valid: NO, MULTI_CPU, MULTI_GPU"
-                       ) as info:
+def test_a_config_the_loop_cannot_train_with_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "DEEPSPEED.yaml"
+    path.write_text(CONFIG.format(kind="DEEPSPEED", cpu="false"))
+    with pytest.raises(HarnessError, match=rf"{path}: distributed_type DEEPSPEED is not"
+                                           r" supported \(.*DeepSpeed takes over.*\); valid: NO,"
+                                           r" MULTI_CPU, MULTI_GPU.*, FSDP$") as info:
         launch_env(path)
     assert "\n" not in str(info.value)
+
+
+def test_an_fsdp_config_makes_the_run_shard(tmp_path: Path, mini_preset: Path) -> None:
+    from harness.sweep.model import distributed_for
+
+    from .conftest import plan_mini
+
+    path = tmp_path / "fsdp.yaml"
+    path.write_text(CONFIG.format(kind="FSDP", cpu="false") + FSDP)
+    run = plan_mini(tmp_path / "runs", mini_preset)[0]
+    assert distributed_for(run) == "ddp"
+    with applied(path) as env:
+        assert env["ACCELERATE_USE_FSDP"] == "true"
+        assert distributed_for(run) == "fsdp"
 
 
 def test_a_missing_or_broken_config_is_refused(tmp_path: Path) -> None:
@@ -71,16 +81,16 @@ def test_a_missing_or_broken_config_is_refused(tmp_path: Path) -> None:
         launch_env(path)
 
 
-def test_fsdp_from_accelerate_launch_is_refused_not_dropped(monkeypatch) -> None:
-    """On CPU accelerate would quietly train with DDP instead: the harness says no."""
-    from harness.recipe import RECIPES
-    from harness.sweep.model import make_accelerator
+def test_fsdp_from_accelerate_launch_is_honoured_not_dropped(monkeypatch,
+                                                          tmp_path: Path,
+                                                          mini_preset: Path) -> None:
+    """On CPU accelerate would quietly train with DDP instead: the harness shards itself."""
+    from harness.sweep.model import distributed_for
+
+    from .conftest import plan_mini
 
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
-    with pytest.raises(HarnessError, match=r"ACCELERATE_USE_FSDP=true\): distributed_type FSDP"
-                                           r" is not supported .*accelerate 1.15 has no FSDP on"
-                                           r" CPU\); valid: NO, MULTI_CPU"):
-        make_accelerator(RECIPES.get("frozen"))
+    assert distributed_for(plan_mini(tmp_path / "runs", mini_preset)[0]) == "fsdp"
 
 
 def test_one_process_makes_a_plain_accelerator() -> None:
@@ -100,19 +110,19 @@ def test_a_profile_names_a_config_beside_it_and_the_sweep_checks_it(tmp_path: Pa
     from harness.cli.app import app
     from harness.sweep.cluster import load_cluster
 
-    (tmp_path / "fsdp.yaml").write_text(CONFIG.format(kind="FSDP", cpu="false") + FSDP)
-    (tmp_path / "gpus.toml").write_text('executor = "local"\naccelerate_config = "fsdp.yaml"\n')
+    (tmp_path / "ds.yaml").write_text(CONFIG.format(kind="DEEPSPEED", cpu="false"))
+    (tmp_path / "gpus.toml").write_text('executor = "local"\naccelerate_config = "ds.yaml"\n')
     profile = load_cluster(str(tmp_path / "gpus.toml"))
-    assert profile.accelerate_config == str((tmp_path / "fsdp.yaml").resolve())
+    assert profile.accelerate_config == str((tmp_path / "ds.yaml").resolve())
 
     base = ["sweep", "--encoders", "clip-vit-l14-336.openai", "--preset", "smoke",
             "--dry-run", "--root", str(tmp_path / "runs")]
     for how in (["--cluster", str(tmp_path / "gpus.toml")],
-                ["--accelerate-config", str(tmp_path / "fsdp.yaml")]):
+                ["--accelerate-config", str(tmp_path / "ds.yaml")]):
         result = CliRunner().invoke(app, [*base, *how])
         # A HarnessError: the CLI's entry point prints it in one line and exits with 2.
         assert isinstance(result.exception, HarnessError), result.output
-        assert "fsdp.yaml: distributed_type FSDP is not supported" in str(result.exception)
+        assert "ds.yaml: distributed_type DEEPSPEED is not supported" in str(result.exception)
 
 
 def test_a_job_builds_under_its_config(tmp_path: Path, mini_preset: Path) -> None:
@@ -121,10 +131,10 @@ def test_a_job_builds_under_its_config(tmp_path: Path, mini_preset: Path) -> Non
 
     from .conftest import plan_mini
 
-    path = tmp_path / "fsdp.yaml"
-    path.write_text(CONFIG.format(kind="FSDP", cpu="false") + FSDP)
+    path = tmp_path / "ds.yaml"
+    path.write_text(CONFIG.format(kind="DEEPSPEED", cpu="false"))
     job = RunJob(checkpoint_every_s=0, accelerate_config=str(path))
     run = plan_mini(tmp_path / "runs", mini_preset)[0]
-    with pytest.raises(HarnessError, match="distributed_type FSDP is not supported"):
+    with pytest.raises(HarnessError, match="distributed_type DEEPSPEED is not supported"):
         job(run)
     assert job.checkpoint(run).function.accelerate_config == str(path)

@@ -4,10 +4,6 @@ the same trained weights as one with the same global batch."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +11,7 @@ import torch
 
 from harness.sweep.plan import write_config
 
-from .conftest import MINI_PRESET, plan_mini
+from .conftest import launch_job, plan_mini, preset_with
 
 # Enough samples for 2 optimizer steps per stage with a global batch of 8: one process takes
 # 4 micro-batches of 2 per step, two processes 2 each (no_sync on all but the last).
@@ -24,71 +20,22 @@ WORLD_PRESET = {"n_align = 8\n": "n_align = 16\n", "n_train = 12\n": "n_train = 
                 "global_batch = 4\nmax_steps = 4\n": "global_batch = 8\nmax_steps = 2\n",
                 "eval_batch = 6\n": 'eval_batch = 6\nsave_model = "all"\n'}
 
-CHILD = """
-import sys
-from pathlib import Path
-from harness.sweep.job import RunJob
-from harness.sweep.plan import load_run
-
-job = RunJob(checkpoint_every_s=0, accelerate_config=sys.argv[2] or None)
-print(job(load_run(Path(sys.argv[1]))))
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch(run_dir: Path, world: int, config: Path | None = None,
-            timeout: float = 300) -> list[str]:
-    """``world`` processes joined into one gloo group on 127.0.0.1, as torchrun would."""
-    port = _free_port()
-    procs = []
-    for rank in range(world):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank),
-               "WORLD_SIZE": str(world), "LOCAL_WORLD_SIZE": str(world),
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(run_dir), str(config or "")], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    outs = []
-    try:
-        for proc in procs:
-            out, err = proc.communicate(timeout=timeout)
-            assert proc.returncode == 0, err[-3000:]
-            outs.append(out.strip().splitlines()[-1])
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return outs
-
-
 @pytest.mark.slow
 def test_two_processes_train_the_weights_one_process_does(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     from harness.record import read_record
 
-    text = MINI_PRESET
-    for old, new in WORLD_PRESET.items():
-        assert old in text
-        text = text.replace(old, new)
-    (tmp_path / "world.toml").write_text(text)
-    one, two = (plan_mini(tmp_path / name, tmp_path / "world.toml")[0]
-                for name in ("one", "two"))
+    preset = preset_with(tmp_path, "world", WORLD_PRESET)
+    one, two = (plan_mini(tmp_path / name, preset)[0] for name in ("one", "two"))
     for run in (one, two):
         write_config(run)
-    assert _launch(Path(one.run_dir), 1) == ["done"]
+    assert launch_job(Path(one.run_dir), 1) == ["done"]
     config = tmp_path / "ddp.yaml"  # as `accelerate config` writes it for CPU processes
     config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_CPU\n"
                       "num_machines: 1\nnum_processes: 2\nmixed_precision: 'no'\n"
                       "use_cpu: true\n")
-    assert _launch(Path(two.run_dir), 2, config) == ["done", "done"]
+    assert launch_job(Path(two.run_dir), 2, config) == ["done", "done"]
 
     a, b = read_record(Path(one.run_dir)), read_record(Path(two.run_dir))
     for stage in ("align", "finetune"):

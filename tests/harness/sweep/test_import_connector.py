@@ -33,10 +33,10 @@ runner = CliRunner()
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """Cambrian's layout (``model.`` prefix) of an sva sized for the smoke preset's models."""
     shapes = [FeatureShape(d, g) for _, _, d, g in (encoder_shape(p, True) for p in PAIR)]
-    _, layers, hidden, _ = llm_shape(LLMS.get("tiny-llama"))
+    llm = llm_shape(LLMS.get("tiny-llama"))
     torch.manual_seed(3)
-    connector = CONNECTORS.get(NAME).create(shapes, hidden)
-    connector.attach_llm(layers)
+    connector = CONNECTORS.get(NAME).create(shapes, llm.hidden)
+    connector.attach_llm(llm.layers)
     state = {k: v.contiguous() for k, v in export_connector_state(connector, prefix=True).items()}
     path = tmp_path_factory.mktemp("ckpt") / "mm_projector.safetensors"
     save_file(state, str(path))

@@ -74,9 +74,9 @@ def test_a_checkpoint_asked_for_by_sigterm_is_saved_and_the_run_goes_on(
     saved: list[tuple[str, int]] = []
     real = RunCheckpoints.save_progress
 
-    def spy(self, stage, model, state, extra=None):
+    def spy(self, stage, model, state, extra=None, optimizer=None):
         saved.append((stage, state["loop"]["step"]))
-        return real(self, stage, model, state, extra)
+        return real(self, stage, model, state, extra, optimizer)
 
     monkeypatch.setattr(RunCheckpoints, "save_progress", spy)
 
