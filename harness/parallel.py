@@ -119,7 +119,7 @@ class FullyShardedDataParallel(Parallel):
 
     def __init__(self, accelerator, model: nn.Module, precision: str) -> None:
         super().__init__(accelerator)
-        _ensure_process_group(accelerator.device)
+        ensure_process_group(accelerator.device)
         shard(model, precision)
 
     def prepare(self, model: nn.Module) -> nn.Module:
@@ -173,7 +173,7 @@ class FullyShardedDataParallel(Parallel):
         return full
 
 
-def _ensure_process_group(device: torch.device) -> None:
+def ensure_process_group(device: torch.device) -> None:
     """FSDP needs a process group even for one process (a single GPU: the bench's FSDP
     case); accelerate starts none then, so start a group of one."""
     import torch.distributed as dist

@@ -163,8 +163,8 @@ def test_the_memory_plan_gives_auto_runs_fsdp_where_ddp_does_not_fit(
     assert same == runs
     # One GPU: nothing to shard over, and DDP does not fit: refused with the numbers.
     with pytest.raises(HarnessError, match=rf"^run {runs[0].key} \(clip-vit-l14-336.openai"
-                                           r" \(tiny twin\) / frozen / seed 0\): needs .* GB per GPU under"
-                                           r" ddp, the h100-sxm has 80 GB"):
+                                           r" \(tiny twin\) / frozen / seed 0\): needs .* GB"
+                                           r" per GPU under ddp, the h100-sxm has 80 GB"):
         estimate.memory_plan(runs, estimate.Hardware(gpu=h100, gpus=1), tmp_path / "cache",
                              refuse=True)
     # A dry run shows it instead of refusing.

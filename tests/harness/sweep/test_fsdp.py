@@ -154,11 +154,14 @@ def test_a_sharded_checkpoint_refuses_another_world_size(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_sva_with_in_llm_modules_trains_under_fsdp_as_in_one_process(tmp_path: Path) -> None:
     """Cambrian's connector on two encoders: its in-LLM modules hook decoder layers that are
-    FSDP units of their own, while their parameters live in the root unit."""
+    FSDP units of their own, while their parameters live in the root unit; and activation
+    checkpointing (on in the FSDP run only) composes with both."""
     pair = ("clip-vit-l14-336.openai+dinov2-vit-l14-336.lvd142m",)
     one = plan_mini(tmp_path / "one", preset_with(
         tmp_path, "one", {**FSDP_PRESET, 'distributed = "fsdp"\n': ""}), encoders=pair)[0]
-    two = plan_mini(tmp_path / "two", preset_with(tmp_path, "two", FSDP_PRESET),
+    two = plan_mini(tmp_path / "two", preset_with(tmp_path, "two", {
+        **FSDP_PRESET, 'distributed = "fsdp"\n': 'distributed = "fsdp"\n'
+                                                 "gradient_checkpointing = true\n"}),
                     encoders=pair)[0]
     assert one.config.connector.startswith("sva")
     for run in (one, two):
@@ -167,6 +170,7 @@ def test_sva_with_in_llm_modules_trains_under_fsdp_as_in_one_process(tmp_path: P
     assert launch_job(Path(two.run_dir), 2) == ["done", "done"]
     ours, theirs = _weights(Path(two.run_dir)), _weights(Path(one.run_dir))
     assert any(k.startswith("connector.in_llm.") for k in ours)
+    assert read_record(Path(two.run_dir)).train["gradient_checkpointing"] == {"used": True}
     different = {k: (ours[k] - theirs[k]).abs().max().item() for k in ours
                  if not torch.allclose(ours[k], theirs[k], rtol=0, atol=1e-5)}
     assert not different, different
