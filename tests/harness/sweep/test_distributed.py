@@ -1,9 +1,11 @@
 """Training on several processes goes through accelerate (DDP over gloo here, the processes
 joined as torchrun joins them, the job under an accelerate config file): two processes end with
-the same trained weights as one with the same global batch."""
+the same trained weights as one with the same global batch, and evaluate half the items each
+into the predictions one process makes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,11 @@ def test_two_processes_train_the_weights_one_process_does(tmp_path: Path) -> Non
                  if not torch.allclose(ours[k], theirs[k], rtol=0, atol=1e-5)}
     assert not different, different
 
+
+    # Evaluation on both processes, merged by rank 0 in item order: one process's answers.
+    def answers(run) -> list[tuple[str, str]]:
+        lines = (Path(run.run_dir) / "predictions" / "probe.jsonl").read_text().splitlines()
+        return [(p["idx"], p["output"]) for p in map(json.loads, lines)]
+
+    assert answers(two) == answers(one)
+    assert [(s.metric, s.value) for s in a.scores] == [(s.metric, s.value) for s in b.scores]
