@@ -21,7 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from harness.encoder import ENCODERS, available_encoder_ids, build_encoder  # noqa: E402
+from harness.encoder import ENCODERS, available_encoder_ids  # noqa: E402
+from harness.loaders import build_encoder  # noqa: E402
 
 
 def measure(encoder_id: str, batch: int, repeats: int) -> dict:

@@ -28,7 +28,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from harness.encoder import ENCODERS, build_encoder  # noqa: E402
+from harness.encoder import ENCODERS  # noqa: E402
+from harness.loaders import build_encoder  # noqa: E402
 from harness.preset import PRESETS, Preset, load_preset_file  # noqa: E402
 from harness.recipe import RECIPES  # noqa: E402
 from harness.record import read_record  # noqa: E402

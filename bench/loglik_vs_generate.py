@@ -20,9 +20,10 @@ import torch
 
 from harness.data.conversations import ConversationDataset, load_conversations
 from harness.data.probe import write_probe
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.runner import predict
+from harness.loaders import build_encoder
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMS, build_llm, image_token_id

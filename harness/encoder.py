@@ -7,9 +7,8 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
@@ -290,31 +289,9 @@ def resample_tokens(tokens: torch.Tensor, grid: tuple[int, int],
     return maps.flatten(2).transpose(1, 2)
 
 
-class EncoderBuilder(Protocol):
-    def __call__(self, spec: EncoderSpec, tiny: bool, *, weights_path: Path | None = None,
-                 pretrained: bool = True) -> Encoder: ...
-
-
 ENCODERS: Registry[EncoderSpec] = Registry(
     "encoder", "harness.encoders", name_of=lambda s: s.id, item_type=EncoderSpec
 )
-LOADERS: Registry[tuple[str, EncoderBuilder]] = Registry(
-    "encoder loader", None, name_of=lambda pair: pair[0], item_type=tuple
-)
-
-
-def register_loader(name: str) -> Callable[[EncoderBuilder], EncoderBuilder]:
-    """Decorator: ``@register_loader("timm")`` on a function
-    ``(spec, tiny, *, weights_path=None, pretrained=True) -> Encoder``; ``pretrained=False``
-    builds the real architecture with random weights, loading nothing."""
-
-    def wrap(fn: EncoderBuilder) -> EncoderBuilder:
-        LOADERS.register((name, fn))
-        return fn
-
-    return wrap
-
-
 def missing_requirements(spec: EncoderSpec) -> list[str]:
     """The import names in ``spec.requires`` that are not installed."""
     return [name for name in spec.requires if importlib.util.find_spec(name) is None]
@@ -346,31 +323,3 @@ def available_encoder_ids(*, strict: bool = False) -> list[str]:
     installed (see ``unavailable_encoders`` for the others and why)."""
     skipped = unavailable_encoders(strict=strict)
     return [name for name in ENCODERS.names() if name not in skipped]
-
-
-def build_encoder(spec: EncoderSpec, *, tiny: bool, resolution: int | None = None,
-                  output_grid: tuple[int, int] | None = None,
-                  feature_layer: int | None = None, precision: str | None = None,
-                  weights_path: str | Path | None = None, pretrained: bool = True) -> Encoder:
-    """Build the encoder (or its tiny random-weight twin) through its loader.
-
-    The keyword overrides are applied to the spec first (``EncoderSpec.overridden``), so the
-    built encoder's ``spec`` states what it runs. ``weights_path`` points at a weights file or
-    folder for this one build; otherwise ``$HARNESS_WEIGHTS_DIR`` and then the hub are used.
-    ``pretrained=False`` builds the real architecture with random weights (``encoders show``
-    does so on the meta device to count parameters without memory).
-    """
-    import harness.loaders  # noqa: F401  (registers the loader kinds)
-
-    spec = spec.overridden(tiny=tiny, resolution=resolution, output_grid=output_grid,
-                           feature_layer=feature_layer, precision=precision)
-    missing = missing_requirements(spec)
-    if missing:
-        raise HarnessError(f"encoder {spec.id!r} needs {', '.join(missing)}, which is not"
-                           f" installed: {install_hint(spec)}")
-    _, builder = LOADERS.get(spec.loader)
-    path = Path(weights_path).expanduser() if weights_path is not None else None
-    if path is not None and tiny:
-        raise HarnessError("weights_path loads real weights; a tiny twin has random weights"
-                           " (drop --tiny or the weights path)")
-    return builder(spec, tiny, weights_path=path, pretrained=pretrained)

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import harness.loaders  # noqa: F401  (registers the loader kinds)
-from harness.encoder import ARCHITECTURES, GROUPS, LOADERS, PRECISIONS, SUPERVISIONS
+from harness.encoder import ARCHITECTURES, GROUPS, PRECISIONS, SUPERVISIONS
+from harness.loaders.registry import LOADERS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

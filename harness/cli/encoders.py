@@ -28,12 +28,12 @@ from harness.encoder import (
     TINY_MAX_WIDTH,
     Encoder,
     EncoderSpec,
-    build_encoder,
     missing_requirements,
     plain,
     unavailable_encoders,
 )
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 
 app = command_group("The encoders a sweep can use.")
 

@@ -19,8 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.encoder import Encoder, EncoderSpec, plain, register_loader
+from harness.encoder import Encoder, EncoderSpec, plain
 from harness.errors import HarnessError
+from harness.loaders.registry import register_loader
 from harness.loaders.weights import local_weights, missing_weights
 
 DEFAULTS = {"timestep": 250, "up_blocks": (0, 1, 2, 3), "patch": 16, "noise_seed": 0}

@@ -22,8 +22,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from harness.encoder import Encoder, EncoderSpec, plain, register_loader
+from harness.encoder import Encoder, EncoderSpec, plain
 from harness.errors import HarnessError
+from harness.loaders.registry import register_loader
 from harness.loaders.timm_models import TimmEncoder, create_timm
 from harness.loaders.weights import hub_offline, local_weights, missing_weights, read_state_dict
 

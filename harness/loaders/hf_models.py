@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from harness.encoder import Encoder, EncoderSpec, plain, register_loader
+from harness.encoder import Encoder, EncoderSpec, plain
 from harness.errors import HarnessError
+from harness.loaders.registry import register_loader
 from harness.loaders.weights import local_weights, missing_weights, one_line
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 
-from harness.encoder import Encoder, EncoderSpec, plain, register_loader
+from harness.encoder import Encoder, EncoderSpec, plain
 from harness.errors import HarnessError
+from harness.loaders.registry import register_loader
 from harness.loaders.weights import local_weights, missing_weights, one_line, weights_file
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

@@ -43,7 +43,8 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None,
     """
     from accelerate.utils import set_seed
 
-    from harness.encoder import ENCODERS, build_encoder
+    from harness.encoder import ENCODERS
+    from harness.loaders import build_encoder
     from harness.model.connector_options import current_name
     from harness.model.connector_parts import FeatureShape
     from harness.model.connectors import CONNECTORS

@@ -10,8 +10,9 @@ from typing import NamedTuple
 
 import torch
 
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec

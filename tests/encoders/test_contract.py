@@ -15,10 +15,10 @@ from harness.encoder import (
     Encoder,
     EncoderSpec,
     available_encoder_ids,
-    build_encoder,
     missing_requirements,
 )
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 from harness.loaders.weights import WEIGHTS_DIR_ENV
 
 SPECS = ENCODERS.items()

@@ -17,8 +17,9 @@ import harness.cli.sweep as cli_sweep
 import harness.encoder as encoder_module
 import harness.sweep.plan as sweep_plan
 from harness.cli.app import app
-from harness.encoder import EncoderSpec, available_encoder_ids, build_encoder
+from harness.encoder import EncoderSpec, available_encoder_ids
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 from harness.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]

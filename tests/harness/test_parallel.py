@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 from harness.parallel import decoder_layers, encoder_blocks, make_parallel, without_aliases
 
 

@@ -38,7 +38,8 @@ def test_plan_batches_rejects_an_uneven_split() -> None:
 class Toy(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        from harness.encoder import ENCODERS, build_encoder
+        from harness.encoder import ENCODERS
+        from harness.loaders import build_encoder
 
         self.encoder = build_encoder(ENCODERS.get("clip-vit-l14-336.openai"), tiny=True)
         self.connector = torch.nn.Linear(2, 2)

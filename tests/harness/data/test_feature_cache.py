@@ -17,7 +17,8 @@ from PIL import Image
 
 from harness.data import feature_cache
 from harness.data.feature_cache import MANIFEST, FeatureStore, ensure
-from harness.encoder import ENCODERS, Encoder, build_encoder
+from harness.encoder import ENCODERS, Encoder
+from harness.loaders import build_encoder
 from harness.record import read_record
 from harness.sweep.job import RunJob
 from harness.testing import ForwardCounter
@@ -215,7 +216,8 @@ import json, os, sys, time
 from pathlib import Path
 import torch
 from harness.data.feature_cache import ensure
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
+from harness.loaders import build_encoder
 
 cache, data, go, refs = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4:]
 torch.manual_seed(0)

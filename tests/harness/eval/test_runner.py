@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.eval import runner
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.runner import evaluate, option_continuations, option_logliks, vision_reliance
+from harness.loaders import build_encoder
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMS, build_llm, image_token_id

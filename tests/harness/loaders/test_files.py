@@ -10,8 +10,9 @@ import pytest
 import timm
 import torch
 
-from harness.encoder import ENCODERS, EncoderSpec, build_encoder
+from harness.encoder import ENCODERS, EncoderSpec
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 
 MOCO_LIKE = {"state_dict_key": "state_dict", "prefix": "module.base_encoder.",
              "ignore": ("head.",)}

@@ -8,8 +8,9 @@ import pytest
 import torch
 from transformers import Dinov2Config, Dinov2Model
 
-from harness.encoder import EncoderSpec, build_encoder
+from harness.encoder import EncoderSpec
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 
 SPEC = EncoderSpec(id="toy-dinov2.saved", group="ssl", supervision="self", architecture="vit",
                    resolution=56, loader="transformers", source="facebook/dinov2-small",

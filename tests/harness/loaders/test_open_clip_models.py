@@ -9,8 +9,9 @@ import open_clip
 import pytest
 import torch
 
-from harness.encoder import EncoderSpec, build_encoder
+from harness.encoder import EncoderSpec
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 from harness.loaders.weights import save_state_dict
 
 CONFIG = {"embed_dim": 32,

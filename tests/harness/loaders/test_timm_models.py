@@ -8,8 +8,9 @@ import pytest
 import timm
 import torch
 
-from harness.encoder import EncoderSpec, build_encoder
+from harness.encoder import EncoderSpec
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
 from harness.loaders.weights import save_state_dict
 
 SPEC = EncoderSpec(id="toy-vit.saved", group="ssl", supervision="self", architecture="vit",

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from harness.data.conversations import pad_batch
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
+from harness.loaders import build_encoder
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
 from harness.model.ensemble import EncoderGroup, MultiPixels, combine, stack_pixels

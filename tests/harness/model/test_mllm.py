@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
+from harness.loaders import build_encoder
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMS, build_llm, image_token_id

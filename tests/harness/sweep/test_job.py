@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.encoder import ENCODERS, build_encoder
+from harness.encoder import ENCODERS
+from harness.loaders import build_encoder
 from harness.model.ensemble import combine
 from harness.record import combine_infos
 from harness.sweep.job import parameter_counts, with_params
