@@ -56,21 +56,29 @@ Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")]
 
 
 @dataclasses.dataclass(frozen=True)
-class ScoreFilters:
-    """Which scores: the query parameters ``/scores`` and ``/export/scores`` share."""
+class SettingFilters:
+    """Which settings: the query parameters every filtered read shares (a FastAPI
+    dependency: each field is a query parameter)."""
 
     encoder: Name = None
-    benchmark: Name = None
-    metric: Name = None
-    subset: Name = None
-    category: Name = None
     recipe: Name = None
     llm: Name = None
     group: Name = None
+    category: Name = None
     include_smoke: bool = True
 
     def as_kwargs(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreFilters(SettingFilters):
+    """Which scores: the setting filters and which numbers of them (``/scores``,
+    ``/export/scores``)."""
+
+    benchmark: Name = None
+    metric: Name = None
+    subset: Name = None
 
 
 ScoreFiltersDep = Annotated[ScoreFilters, Depends()]

@@ -8,24 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from api.deps import Name
+from api.deps import Name, SettingFilters
 from harness.store import Store
 from harness.store.published import table_rows
 from harness.store.summary import Axis, filter_settings, table
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Which settings: the query parameters the pivoted leaderboard and its export share (a
-    FastAPI dependency: each field is a query parameter)."""
+class Filters(SettingFilters):
+    """Which settings: the shared setting filters and the preset (the pivoted leaderboard
+    and its export)."""
 
-    group: Name = None
-    recipe: Name = None
-    llm: Name = None
-    encoder: Name = None
     preset: Name = None
-    category: Name = None
-    include_smoke: bool = True
 
 
 SettingFiltersDep = Annotated[Filters, Depends()]
