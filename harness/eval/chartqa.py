@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.eval.files import LayoutError, check_images, columns, read_json
-from harness.eval.prompts import rendered_hash, short_answer_prompt
+from harness.eval.prompts import short_answer, short_answer_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
 from harness.eval.spec import Benchmark, Grade, Item, Table5Column, first_per
 
@@ -69,9 +69,8 @@ BENCHMARK = Benchmark(
                 "tolerance), overall and per split",
     load=load,
     score=score,
-    prompt=lambda item: short_answer_prompt(item.question),
-    prompt_hash=rendered_hash("short_answer/v1", lambda i: short_answer_prompt(i.question),
-                              [Item("1", "What color is the sign?", None)]),
+    prompt=short_answer,
+    prompt_hash=short_answer_hash([Item("1", "What color is the sign?", None)]),
     kind="open",
     grade=grade,
     metric="relaxed_accuracy",

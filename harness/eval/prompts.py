@@ -23,6 +23,17 @@ def short_answer_prompt(question: str) -> str:
     return f"{question}\n{SHORT_ANSWER_SUFFIX}"
 
 
+def short_answer(item: Any) -> str:
+    """An item's short-answer prompt (its question and LLaVA-1.5's suffix): the ``prompt`` of
+    every short-answer benchmark."""
+    return short_answer_prompt(item.question)
+
+
+def short_answer_hash(samples: Iterable[Any]) -> str:
+    """The ``prompt_hash`` of a short-answer benchmark, rendered on its sample items."""
+    return rendered_hash("short_answer/v1", short_answer, samples)
+
+
 def options_block(choices: Sequence[str]) -> str:
     """``\\nA. first\\nB. second`` as Cambrian's evaluation scripts list options."""
     return "".join(f"\n{LETTERS[i]}. {c}" for i, c in enumerate(choices))

@@ -13,7 +13,7 @@ from pathlib import Path
 from statistics import mean
 
 from harness.eval.files import LayoutError, check_images, columns, read_json
-from harness.eval.prompts import SHORT_ANSWER_SUFFIX, rendered_hash, short_answer_prompt
+from harness.eval.prompts import SHORT_ANSWER_SUFFIX, rendered_hash, short_answer, short_answer_hash
 from harness.eval.scoring import Judged, Metric, accuracy_slices, mean_accuracy
 from harness.eval.spec import Benchmark, Grade, Item, Table5Column, first_per
 
@@ -132,9 +132,8 @@ GQA = Benchmark(
                 "punctuation (lmms-eval's rule)",
     load=load_gqa,
     score=lambda judged: score_open(judged, "accuracy"),
-    prompt=lambda item: short_answer_prompt(item.question),
-    prompt_hash=rendered_hash("short_answer/v1", lambda i: short_answer_prompt(i.question),
-                              _OPEN_SAMPLE),
+    prompt=short_answer,
+    prompt_hash=short_answer_hash(_OPEN_SAMPLE),
     kind="open",
     grade=grade_exact,
     annotations=("testdev_balanced_questions.json",),
@@ -199,7 +198,7 @@ def _textvqa(name: str, prompt, template: str, note: str) -> Benchmark:
     )
 
 
-TEXTVQA = _textvqa("textvqa", lambda item: short_answer_prompt(item.question),
+TEXTVQA = _textvqa("textvqa", short_answer,
                    "short_answer/v1", "no OCR tokens in the prompt (lmms-eval's default)")
 TEXTVQA_OCR = _textvqa("textvqa-ocr", textvqa_ocr_prompt, "textvqa_ocr/v1",
                        "OCR tokens in the prompt (Cambrian's evaluation)")
