@@ -1,6 +1,8 @@
 """``harness compare A B``: is A better than B? Per benchmark and category, the difference,
 its paired 95% interval over seeds and questions, and "within noise" where it holds 0;
-``--plan D`` adds the seeds per side a gap of D points needs."""
+``--plan D`` adds the seeds per side a gap of D points needs. ``harness reliance A``: per
+benchmark scored with and without the image, both scores and their difference, each with its
+95% interval."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from rich.table import Table
 
 from harness.cli.common import check_format, console, print_json, print_table
 from harness.store import Store, resolve_db_url
-from harness.store.compare import report, resolve
+from harness.store.compare import reliance_report, report, resolve
 
 
 def compare_command(
@@ -71,3 +73,38 @@ def _plans(rows: list[dict[str, Any]], gap: float) -> Table:
 
 def _sd(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def reliance_command(
+    setting: Annotated[str, typer.Argument(help="A run key, or a setting: ENCODER[,recipe=...,"
+                                                "llm=...,connector=...,preset=...].")],
+    db: Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, "
+                                           "else SQLite under harness-runs/).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """How much each benchmark needs the image: with it, blind, and the difference."""
+    check_format(fmt)
+    result = reliance_report(Store(resolve_db_url(db)), setting)
+    if fmt == "json":
+        print_json(result)
+        return
+    console.print(result["label"], highlight=False, markup=False)
+    table = Table(title="With the image, without it (blind), and the difference (95% interval"
+                        " over seeds and questions)")
+    for name in ("benchmark", "with image", "blind", "vision reliance", "seeds"):
+        table.add_column(name, justify="left" if name == "benchmark" else "right")
+    for r in result["benchmarks"]:
+        table.add_row(r["benchmark"], _with(r["with_image"], r["with_image_interval"]),
+                      _with(r["blind"], r["blind_interval"]),
+                      _with(r["reliance"], r["reliance_interval"], signed=True),
+                      str(r["seeds"]))
+    print_table(table)
+
+
+def _with(value: float, interval: list[float] | tuple[float, float] | None,
+          signed: bool = False) -> str:
+    text = f"{value:+.1f}" if signed else f"{value:.1f}"
+    if interval is None:
+        return f"{text} (no draws kept)"
+    low, high = interval
+    return f"{text} [{low:+.1f}, {high:+.1f}]" if signed else f"{text} [{low:.1f}, {high:.1f}]"

@@ -1,4 +1,5 @@
-"""Is A better than B? (``harness compare`` and ``GET /api/v1/compare``.)
+"""Is A better than B? (``harness compare`` and ``GET /api/v1/compare``.) And how much does
+each benchmark need the image (``harness reliance``)?
 
 A side is named by a finished run's key, or by a setting: its encoder, then as many of
 ``recipe=``, ``llm=``, ``connector=``, ``preset=`` as tell it apart (``dinov2-vitl14,
@@ -12,8 +13,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
 from harness.errors import HarnessError
-from harness.store.noise import Side, compare, seeds_needed, setting_rng, side
+from harness.store.noise import (
+    RunDraws,
+    Side,
+    compare,
+    seeds_needed,
+    setting_rng,
+    side,
+    vision_reliance,
+)
 from harness.store.store import Store
 from harness.store.summary import Setting
 
@@ -40,13 +51,19 @@ def parse_selector(text: str) -> dict[str, str]:
 
 def resolve(store: Store, text: str) -> Side:
     """The side ``text`` names: a finished run, else exactly one setting."""
+    return side(*resolve_runs(store, text))
+
+
+def resolve_runs(store: Store, text: str) -> tuple[str, list[RunDraws], np.random.Generator]:
+    """What ``text`` names (a finished run, else exactly one setting): its label, its runs'
+    scores and draws, and the random generator its intervals are drawn with."""
     text = text.strip()
     if not text:
         raise HarnessError("name a run key or a setting (ENCODER[,recipe=...]) to compare")
     runs = store.run_draws([text])
     if runs:
         smoke = (store.run(text) or {}).get("smoke", False)
-        return side(f"run {text}{SMOKE_NOTE if smoke else ''}", runs, setting_rng((text,)))
+        return f"run {text}{SMOKE_NOTE if smoke else ''}", runs, setting_rng((text,))
     wanted = parse_selector(text)
     settings = [s for s in store.settings()
                 if all(getattr(s, f) == v for f, v in wanted.items())]
@@ -62,7 +79,18 @@ def resolve(store: Store, text: str) -> Side:
     seeds = f"{len(keys)} seed{'s' if len(keys) != 1 else ''}"
     names = (chosen.encoder_id, chosen.recipe, chosen.llm, chosen.connector, chosen.preset)
     label = f"{' · '.join(names)} ({seeds}){SMOKE_NOTE if chosen.smoke else ''}"
-    return side(label, store.run_draws(keys), setting_rng(chosen.key))
+    return label, store.run_draws(keys), setting_rng(chosen.key)
+
+
+def reliance_report(store: Store, text: str) -> dict[str, Any]:
+    """How much each benchmark of a setting (or run) needs the image, as plain data."""
+    label, runs, rng = resolve_runs(store, text)
+    rows = vision_reliance(runs, rng)
+    if not rows:
+        raise HarnessError(f"{label}: no benchmark was scored both with and without the image"
+                           " (blind_eval = true in the preset, or harness eval --blind)")
+    return {"label": label, "runs": [r.run_key for r in runs],
+            "benchmarks": [{**asdict(r), "reliance": r.reliance} for r in rows]}
 
 
 def report(a: Side, b: Side, plan: float | None = None) -> dict[str, Any]:

@@ -9,6 +9,8 @@
   rule the point values follow (``summary.Setting``).
 - Two settings (or runs) scored on the same units are compared pairwise: replicate r of A
   minus replicate r of B, so questions both found hard cancel out.
+- ``vision_reliance`` draws a setting's with-image and blind scores with the same seed picks
+  and question resamples, so their difference (the benchmark's vision reliance) is paired.
 - ``seeds_needed`` plans how many seeds resolve a gap of D points from the measured spreads:
   Var(mean A - mean B) = unit variance of the difference + (seed variance A + B) / seeds.
 """
@@ -169,6 +171,59 @@ def side(label: str, runs: Sequence[RunDraws], rng: np.random.Generator) -> Side
             per_seed_columns.setdefault(column, []).append(value)
     return Side(label, [r.run_key for r in runs], column_values(means), per_seed_columns,
                 pooled_columns(runs, rng), column_draws(fixed))
+
+
+# -- vision reliance: with the image minus without it -------------------------------------
+
+BLIND = "_blind"
+
+
+@dataclass(frozen=True)
+class Reliance:
+    """One benchmark of a setting: with-image and blind means over seeds, their difference,
+    and each one's 95% interval over seeds and questions (None where no draws were kept)."""
+
+    benchmark: str
+    metric: str
+    with_image: float
+    blind: float
+    with_image_interval: tuple[float, float] | None
+    blind_interval: tuple[float, float] | None
+    reliance_interval: tuple[float, float] | None
+    seeds: int
+
+    @property
+    def reliance(self) -> float:
+        return self.with_image - self.blind
+
+
+def vision_reliance(runs: Sequence[RunDraws], rng: np.random.Generator) -> list[Reliance]:
+    """Per benchmark scored both ways (``blind_eval``), on its headline metric's overall."""
+    out = []
+    keys = {k for r in runs for k in r.scores}
+    benchmarks = sorted({b for b, _, subset in keys if subset == OVERALL})
+    for benchmark in benchmarks:
+        names = [m for b, m, sub in keys if b == benchmark and sub == OVERALL]
+        metric = headline_metric(benchmark, [m for m in names if not m.endswith(BLIND)])
+        seen = (benchmark, metric, OVERALL)
+        blind = (benchmark, f"{metric}{BLIND}", OVERALL)
+        both = [r for r in runs if seen in r.scores and blind in r.scores]
+        if metric is None or not both:
+            continue
+        intervals: list[tuple[float, float] | None] = [None, None, None]
+        if all(seen in r.draws and blind in r.draws for r in both) and len(
+                {len(r.draws[k].values) for r in both for k in (seen, blind)}) == 1:
+            resamples = len(both[0].draws[seen].values)
+            picks = rng.integers(0, len(both), size=(resamples, len(both)))
+            drawn = [pool_seeds([r.draws[k] for r in both], rng, picks).values
+                     for k in (seen, blind)]
+            for i, values in enumerate((drawn[0], drawn[1], drawn[0] - drawn[1])):
+                interval = percentile_interval(values)
+                intervals[i] = (interval.low, interval.high)
+        out.append(Reliance(
+            benchmark, metric, statistics.fmean(r.scores[seen] for r in both),
+            statistics.fmean(r.scores[blind] for r in both), *intervals, seeds=len(both)))
+    return out
 
 
 # -- comparing -------------------------------------------------------------------------------

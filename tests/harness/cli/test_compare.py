@@ -1,5 +1,6 @@
 """``harness compare A B``: settings and runs named as a user names them, the verdicts, the
-seed plan, and one-line errors for names that match nothing or too much."""
+seed plan, and one-line errors for names that match nothing or too much. ``harness reliance``:
+with the image, blind, and the difference, each with its interval."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from harness.cli.app import app
 from harness.errors import HarnessError
 from harness.store import Store, ingest_paths
 
-from ..store.scored_runs import study
+from ..store.scored_runs import study, write_scored_run
 
 runner = CliRunner()
 
@@ -66,3 +67,29 @@ def test_a_bad_name_gets_one_line_naming_the_choices(db: str, a: str, message: s
     result = runner.invoke(app, ["compare", a, "enc-a", "--db", db])
     assert isinstance(result.exception, HarnessError)
     assert message in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_reliance_gives_both_scores_and_their_difference_with_intervals(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'harness.db'}"
+    seen = [i % 4 != 0 for i in range(100)]  # 75 right
+    folders = [write_scored_run(tmp_path / "runs", f"d{seed}", "enc-d", seed=seed,
+                                mmvp_right=[True, False] * 10, realworldqa_right=seen,
+                                realworldqa_blind_right=[i % 2 == 0 for i in range(100)])
+               for seed in range(2)]
+    assert ingest_paths(Store(url), folders).ok
+    result = runner.invoke(app, ["reliance", "enc-d", "--db", url, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output)["benchmarks"]
+    assert (row["benchmark"], row["seeds"]) == ("realworldqa", 2)
+    assert (row["with_image"], row["blind"], row["reliance"]) == (75.0, 50.0, 25.0)
+    low, high = row["reliance_interval"]
+    assert 0 < low < 25.0 < high
+    table = runner.invoke(app, ["reliance", "enc-d", "--db", url])
+    assert "realworldqa" in table.output and "+25.0 [" in table.output
+
+
+def test_reliance_without_blind_scores_says_how_to_get_them(db: str) -> None:
+    result = runner.invoke(app, ["reliance", "enc-a", "--db", db])
+    assert isinstance(result.exception, HarnessError)
+    assert "no benchmark was scored both with and without the image (blind_eval = true" in \
+        str(result.exception)

@@ -26,18 +26,22 @@ def predictions(right: Sequence[bool], pairs: bool) -> list[Prediction]:
 
 def write_scored_run(root: Path, key: str, encoder: str, *, seed: int = 0,
                      mmvp_right: Sequence[bool], realworldqa_right: Sequence[bool] = (),
+                     realworldqa_blind_right: Sequence[bool] = (),
                      group: str = "clip", recipe: str = "frozen-1stage") -> Path:
-    """A finished run folder under ``root``; returns it."""
+    """A finished run folder under ``root``; returns it. ``realworldqa_blind_right``: also
+    scored without the image (``blind_eval``), as ``accuracy_blind``."""
     run_dir = root / key
     scores = []
-    for name, right, pairs in (("mmvp", mmvp_right, True),
-                               ("realworldqa", realworldqa_right, False)):
+    for name, right, pairs, variant in (("mmvp", mmvp_right, True, ""),
+                                        ("realworldqa", realworldqa_right, False, ""),
+                                        ("realworldqa", realworldqa_blind_right, False,
+                                         "_blind")):
         if not right:
             continue
-        path = run_dir / PREDICTIONS_DIR / f"{name}.jsonl"
+        path = run_dir / PREDICTIONS_DIR / f"{name}{variant}.jsonl"
         made = predictions(right, pairs)
         write_predictions(path, made)
-        scores += score(BENCHMARKS.get(name), made, "test-data",
+        scores += score(BENCHMARKS.get(name), made, "test-data", variant=variant,
                         replicates_file=replicates_path(path))
     write_record(run_dir, ResultRecord(
         run_key=key, status="done", smoke=False,

@@ -155,3 +155,23 @@ def test_a_replicate_draws_its_seeds_once_for_every_score() -> None:
     pooled = pooled_columns(runs, np.random.default_rng(0))
     assert np.array_equal(pooled["mmvp"].values, pooled["realworldqa"].values)
     assert set(np.unique(pooled["Vision-Centric"].values)) == {40.0, 50.0, 60.0}
+
+
+def test_vision_reliance_pairs_the_blind_draws_with_the_seen_ones() -> None:
+    from harness.store.noise import vision_reliance
+
+    seen, blind = ("probe", "accuracy", "overall"), ("probe", "accuracy_blind", "overall")
+    questions = np.random.default_rng(3).normal(0, 5, 4000)  # the same resamples both ways
+    runs = [RunDraws(f"s{k}", {seen: 60.0 + k, blind: 45.0 + k},
+                     {seen: Draws(60.0 + k + questions, "u"),
+                      blind: Draws(45.0 + k + questions, "u")}) for k in range(3)]
+    [row] = vision_reliance(runs, np.random.default_rng(0))
+    assert (row.benchmark, row.metric, row.seeds) == ("probe", "accuracy", 3)
+    assert (row.with_image, row.blind, row.reliance) == (61.0, 46.0, 15.0)
+    # Each score alone is as wide as its questions; their difference is exact, because a
+    # replicate draws the same seeds and the same questions for both.
+    low, high = row.with_image_interval
+    assert high - low > 15
+    assert row.reliance_interval == pytest.approx((15.0, 15.0), abs=1e-6)
+    # A benchmark never scored blind has no row.
+    assert vision_reliance([RunDraws("x", {seen: 50.0}, {})], np.random.default_rng(0)) == []
