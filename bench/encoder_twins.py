@@ -19,6 +19,7 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
+from report import ratio_line  # noqa: E402  (bench/ holds the script)
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from harness.encoder import ENCODERS, available_encoder_ids  # noqa: E402
@@ -105,6 +106,9 @@ def main() -> None:
               f" {r['fwd_frozen_ms']:>13}")
     print(f"for scale, the tiny Llama's forward+backward on the same batch ({llm['tokens']}"
           f" tokens each): {llm['gflop']} GFLOP, {llm['ms']} ms")
+    slowest = max(r["fwd_bwd_ms"] for r in rows)
+    print(ratio_line("encoder_twins (slowest twin's forward+backward / the tiny Llama's)",
+                     slowest / llm["ms"]))
 
 
 if __name__ == "__main__":

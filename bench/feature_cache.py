@@ -26,6 +26,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
+from report import ratio_line  # noqa: E402  (bench/ holds the script)
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from harness.encoder import ENCODERS  # noqa: E402
@@ -138,6 +139,8 @@ def main() -> None:
           f" ({result['full_size_gflops_per_image']} GFLOPs/image)")
     print(f"largest loss/score difference cached vs not: {result['max_difference_losses_scores']}"
           f" (load average {result['load_average']})")
+    print(ratio_line("feature_cache (wall time, without / with the cache)",
+                     result["wall_ratio_plain_over_cached"]))
 
 
 if __name__ == "__main__":

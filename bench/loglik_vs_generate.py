@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from report import ratio_line  # noqa: E402  (bench/ holds the script)
 
 from harness.data.conversations import ConversationDataset, load_conversations
 from harness.data.probe import write_probe
@@ -95,6 +96,8 @@ def main() -> None:
     print(f"log-likelihood: median {t_ll:.2f} s, accuracy {acc_ll:.1f}%")
     print(f"time ratio log-likelihood / generation: {t_ll / t_gen:.2f}")
     print(f"agreement (same letter): {100 * agree / n:.1f}% of items")
+    print(ratio_line("loglik_vs_generate (time, log-likelihood / generation)", t_ll / t_gen,
+                     "<= 0.70"))
 
 
 if __name__ == "__main__":

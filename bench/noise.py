@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import ratio_line  # noqa: E402  (bench/ holds the script)
 from sqlalchemy import delete, insert, select
 
 from harness.eval.benchmarks import BENCHMARKS
@@ -103,8 +104,8 @@ def main() -> None:
                 timings[keep].append(rollup_seconds(url))
         print(f"settings rollup, no draws:   {spread(timings[False])}")
         print(f"settings rollup, with draws: {spread(timings[True])}")
-        print(f"ratio of medians: "
-              f"{statistics.median(timings[True]) / statistics.median(timings[False]):.2f}")
+        rollup_ratio = statistics.median(timings[True]) / statistics.median(timings[False])
+        print(f"ratio of medians: {rollup_ratio:.2f}")
         store = Store(url)
         names = sorted({s.encoder_id for s in store.settings()})
         recipe = store.settings()[0].recipe
@@ -125,6 +126,7 @@ def main() -> None:
           f"{spread([draw_seconds('cv-bench', cv) for _ in range(3)])}")
     print(f"draws at evaluation, MMVP (150 pairs): "
           f"{spread([draw_seconds('mmvp', pairs) for _ in range(3)])}")
+    print(ratio_line("noise (settings rollup time, with draws / without)", rollup_ratio))
 
 
 if __name__ == "__main__":

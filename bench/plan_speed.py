@@ -22,6 +22,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+from report import ratio_line  # noqa: E402  (bench/ holds the script)
+
 from harness.data import layouts  # noqa: E402
 from harness.data.sample import write_llava_sources  # noqa: E402
 from harness.encoder import ENCODERS  # noqa: E402
@@ -95,6 +97,7 @@ def main() -> None:
         print(f"  {name[:-2]:>4}: median {s['median']:.2f} s (min {s['min']:.2f}, "
               f"max {s['max']:.2f})")
     print(f"  cold / warm: {result['cold_over_warm']}x")
+    print(ratio_line("plan_speed (cold / warm)", result["cold_over_warm"]))
 
 
 def _spread(values: list[float]) -> dict[str, float]:

@@ -20,6 +20,7 @@ import statistics
 import time
 
 import torch
+from report import ratio_line  # noqa: E402  (bench/ holds the script)
 
 from harness.model.llm import build_llm, resolve_llm
 
@@ -81,6 +82,9 @@ def main() -> None:
         print(f"  {kind:8s} {precision:14s} {median:6.2f} s/step ({min(values):.2f}-"
               f"{max(values):.2f}), {median / fp32:4.2f}x fp32, "
               f"{args.batch / median:5.2f} samples/s")
+    finetune = statistics.median(times[("finetune", PRECISIONS[-1])]) / statistics.median(
+        times[("finetune", "fp32")])
+    print(ratio_line(f"real_llm_step (finetune step time, {PRECISIONS[-1]} / fp32)", finetune))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import ratio_line  # noqa: E402  (bench/ holds the script)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
@@ -83,6 +85,7 @@ def main() -> None:
               f" (runs themselves {r['run_seconds']:.0f} s), {r['failed']} failed")
     print(f"speedup {result['speedup']:.2f}x with --parallel {args.parallel} on"
           f" {result['cpus']} CPUs (load average {result['load_average']})")
+    print(ratio_line("sweep_jobs (wall time, one run per job / grouped)", result["speedup"]))
 
 
 if __name__ == "__main__":
