@@ -279,25 +279,60 @@ def execute(run: Run, status: StatusWriter
     """Build, train and evaluate; returns the scores, per-stage training stats and each
     encoder's parameter count (one per member for a combination). Given a ``RunContext``,
     resume what an earlier attempt saved."""
+    from harness.sweep.model import save_model
+
+    work, train = _build(run, status)
+    restored = _train_stages(work, train)
+    scores = _evaluate_all(work, restored)
+    # The trained model stays with its scores (``harness eval`` rebuilds it from there).
+    save_model(run, work.model, work.tokenizer, run.save_model, work.parallel)
+    counts = parameter_counts(work.model.encoder)
+    if not work.parallel.is_main:
+        return (), train, counts  # the main task records
+    if not scores:
+        raise HarnessError("no scores: the preset names no benchmark")
+    return tuple(scores), train, counts
+
+
+@dataclasses.dataclass
+class _Work:
+    """What a run's steps share once it is built."""
+
+    run: Run
+    status: StatusWriter
+    ctx: RunContext | None
+    model: Any
+    tokenizer: Any
+    accelerator: Any
+    parallel: Any
+    """How the processes share the model (``harness.parallel``)."""
+    transform: Any
+    features: Any
+    """The frozen encoder's cached features (``harness.data.feature_cache``), or None."""
+    folders: dict[str, Path]
+    """Each benchmark's data folder."""
+    stage_data: dict[str, list[dict]]
+    stage_images: dict[str, Path]
+
+
+def _build(run: Run, status: StatusWriter) -> tuple[_Work, dict]:
+    """The model on its device (sharded under FSDP), its tokenizer and transform, the
+    training data and benchmark folders, the feature cache; and the training stats so far."""
     import torch
 
     from harness.data import feature_cache
-    from harness.data.conversations import ConversationDataset
     from harness.parallel import make_parallel
     from harness.sweep.model import (
         build_model,
         distributed_for,
         enable_gradient_checkpointing,
         make_accelerator,
-        save_model,
         tokenizer_hash,
     )
-    from harness.train import train_stage
 
     ctx = status if isinstance(status, RunContext) else None
     config = run.config
     stage_data, stage_images, probe_root = training_data(run)
-
     corpus = [t["value"] for rows in stage_data.values() for r in rows
               for t in r["conversations"]]
     distributed = distributed_for(run)
@@ -305,8 +340,6 @@ def execute(run: Run, status: StatusWriter
     # released weights are), and each process upcasts only its own shard.
     model, tokenizer = build_model(run, corpus, llm_dtype=torch.bfloat16
                                    if distributed == "fsdp" else torch.float32)
-    encoder = model.encoder
-    image_tokens = model.num_image_tokens
     accelerator = make_accelerator(config.recipe)
     # Moved, not prepared: with several processes train_stage wraps the model in DDP per stage.
     model = model.to(accelerator.device)
@@ -314,7 +347,6 @@ def execute(run: Run, status: StatusWriter
         ctx.accelerator = accelerator
         # A resumed run must see the very vocabulary its checkpoint was trained with.
         ctx.tokenizer_hash = tokenizer_hash(tokenizer)
-    transform = run_transform(encoder, config.image_aspect)
     train: dict = {}
     if run.gradient_checkpointing:
         enable_gradient_checkpointing(model.llm)
@@ -329,6 +361,20 @@ def execute(run: Run, status: StatusWriter
     parallel = make_parallel(accelerator, model, distributed, config.recipe.precision)
     if ctx is not None:
         ctx.checkpoints.parallel = parallel
+    work = _Work(run, status, ctx, model, tokenizer, accelerator, parallel,
+                 run_transform(model.encoder, config.image_aspect), features, folders,
+                 stage_data, stage_images)
+    return work, train
+
+
+def _train_stages(work: _Work, train: dict) -> set[str]:
+    """Train each stage an earlier attempt did not finish, into ``train``; returns the names
+    of the stages restored from that attempt."""
+    from harness.data.conversations import ConversationDataset
+    from harness.train import train_stage
+
+    run, ctx, model = work.run, work.ctx, work.model
+    config = run.config
     restored = _restore_finished_stages(ctx, config.recipe.stages, model) if ctx else {}
     for stage in config.recipe.stages:
         if stage.name in restored:
@@ -337,48 +383,37 @@ def execute(run: Run, status: StatusWriter
         if ctx is not None:
             ctx.safe_point(f"before {stage.name}")
         dataset = ConversationDataset(
-            stage_data[stage.name], stage_images[stage.name], tokenizer, transform,
-            num_image_tokens=image_tokens, max_length=config.recipe.max_length,
-            system=config.llm.system_prompt)
-        if features is not None:
-            dataset = features.dataset(dataset)
+            work.stage_data[stage.name], work.stage_images[stage.name], work.tokenizer,
+            work.transform, num_image_tokens=model.num_image_tokens,
+            max_length=config.recipe.max_length, system=config.llm.system_prompt)
+        if work.features is not None:
+            dataset = work.features.dataset(dataset)
         result = train_stage(model, stage, config.recipe, dataset,
-                             micro_batch=run.micro_batch, accelerator=accelerator,
-                             seed=config.seed, on_step=status, hooks=ctx,
-                             loading=run.data_loading, parallel=parallel)
+                             micro_batch=run.micro_batch, accelerator=work.accelerator,
+                             seed=config.seed, on_step=work.status, hooks=ctx,
+                             loading=run.data_loading, parallel=work.parallel)
         train[stage.name] = to_plain(result)
         if ctx is not None:
             ctx.checkpoints.save_stage(stage.name, model, train[stage.name],
                                        {"tokenizer_hash": ctx.tokenizer_hash})
-            accelerator.wait_for_everyone()
+            work.accelerator.wait_for_everyone()
+    return set(restored)
 
+
+def _evaluate_all(work: _Work, restored: set[str]) -> list[Score]:
+    """Score every benchmark (and blind, when asked): each process predicts its own share of
+    the items and the main process merges them and scores (the others get [])."""
+    from harness.eval.benchmarks import BENCHMARKS
+    from harness.eval.runner import EvalOptions, Shard, evaluate
+
+    run, ctx, status, parallel = work.run, work.ctx, work.status, work.parallel
+    config = run.config
     predictions = Path(run.run_dir) / PREDICTIONS_DIR
     if config.recipe.stages[-1].name not in restored and parallel.is_main:
         # The evaluation resumes from predictions an earlier attempt left, which is right only
         # for the very weights that made them: those of a restored final stage.
         shutil.rmtree(predictions, ignore_errors=True)
     parallel.barrier()
-    with parallel.full_params(model):
-        scores = _evaluate_all(run, ctx, status, model, tokenizer, transform, folders,
-                               features, accelerator, parallel)
-    # The trained model stays with its scores (``harness eval`` rebuilds it from there).
-    save_model(run, model, tokenizer, run.save_model, parallel)
-    if not parallel.is_main:
-        return (), train, parameter_counts(encoder)  # the main task records
-    if not scores:
-        raise HarnessError("no scores: the preset names no benchmark")
-    return tuple(scores), train, parameter_counts(encoder)
-
-
-def _evaluate_all(run: Run, ctx: RunContext | None, status, model, tokenizer, transform,
-                  folders: dict[str, Path], features, accelerator, parallel) -> list[Score]:
-    """Score every benchmark (and blind, when asked): each process predicts its own share of
-    the items and the main process merges them and scores (the others get [])."""
-    from harness.eval.benchmarks import BENCHMARKS
-    from harness.eval.runner import EvalOptions, Shard, evaluate
-
-    config = run.config
-    predictions = Path(run.run_dir) / PREDICTIONS_DIR
     shard = Shard(parallel.rank, parallel.world, parallel.barrier) if parallel.world > 1 \
         else None
     scores: list[Score] = []
@@ -399,9 +434,10 @@ def _evaluate_all(run: Run, ctx: RunContext | None, status, model, tokenizer, tr
                 ctx.safe_point(f"{stage} {done}/{total}", collective=False)
 
         status(stage, 0, 1, force=True)
-        folder = folders[benchmark.name]
-        with accelerator.autocast():
-            found = evaluate(model, tokenizer, benchmark, folder, transform,
+        folder = work.folders[benchmark.name]
+        features = work.features
+        with work.accelerator.autocast(), parallel.full_params(work.model):
+            found = evaluate(work.model, work.tokenizer, benchmark, folder, work.transform,
                              batch_size=run.eval_batch, blind=blind,
                              predictions_file=predictions / f"{name}.jsonl",
                              system=config.llm.system_prompt, on_progress=progress,
