@@ -39,6 +39,22 @@ def _answers(run_dir: Path) -> list[tuple[str, str]]:
     return [(p["idx"], p["output"]) for p in map(json.loads, lines)]
 
 
+def _kill_after(run_dir: Path, checkpoint: Path, delay: float) -> None:
+    """Start the run's two-process job (checkpointing every step), SIGKILL both processes
+    ``delay`` seconds after ``checkpoint`` appears."""
+    victims = start_job(run_dir, 2, every_s=1e-9, slow=0.3)
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists():
+        assert all(v.poll() is None for v in victims), victims[0].communicate()[1][-3000:]
+        assert time.monotonic() < deadline, f"no {checkpoint.parent.name} in time"
+        time.sleep(0.01)
+    time.sleep(delay)
+    for victim in victims:
+        victim.send_signal(signal.SIGKILL)
+    for victim in victims:
+        victim.wait(timeout=60)
+
+
 @pytest.fixture(scope="module")
 def fsdp_runs(tmp_path_factory) -> dict[str, Path]:
     """The same run trained by one process (no sharding) and by two under FSDP."""
@@ -99,19 +115,9 @@ def test_sigkilled_fsdp_job_resumes_bit_identically(tmp_path: Path, fsdp_runs) -
     preset = preset_with(tmp_path, "fsdp", FSDP_PRESET)
     killed = plan_mini(tmp_path / "killed", preset)[0]
     write_config(killed)
-    victims = start_job(Path(killed.run_dir), 2, every_s=1e-9, slow=0.3)
     progress = Path(killed.run_dir) / "checkpoints" / "progress-finetune" / "meta.json"
-    deadline = time.monotonic() + 300
-    while not progress.exists():
-        assert all(v.poll() is None for v in victims), victims[0].communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "no finetune checkpoint in time"
-        time.sleep(0.01)
     delay = random.uniform(0.0, 0.5)  # mid-step to mid-save; printed on failure
-    time.sleep(delay)
-    for victim in victims:
-        victim.send_signal(signal.SIGKILL)
-    for victim in victims:
-        victim.wait(timeout=60)
+    _kill_after(Path(killed.run_dir), progress, delay)
     meta = json.loads(progress.read_text())
     assert (meta["distributed"], meta["world"]) == ("fsdp", 2)
     shards = sorted(p.name for p in (progress.parent / "shards").iterdir())
@@ -133,15 +139,8 @@ def test_a_sharded_checkpoint_refuses_another_world_size(tmp_path: Path) -> None
     preset = preset_with(tmp_path, "fsdp", FSDP_PRESET)
     run = plan_mini(tmp_path / "runs", preset)[0]
     write_config(run)
-    procs = start_job(Path(run.run_dir), 2, every_s=1e-9, slow=0.3)
     stage = Path(run.run_dir) / "checkpoints" / "stage-align" / "meta.json"
-    deadline = time.monotonic() + 300
-    while not stage.exists():
-        assert time.monotonic() < deadline, "no align checkpoint in time"
-        time.sleep(0.01)
-    for proc in procs:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
+    _kill_after(Path(run.run_dir), stage, 0.0)
 
     assert finish_job(start_job(Path(run.run_dir), 1)) == ["failed"]
     error = read_record(Path(run.run_dir)).error

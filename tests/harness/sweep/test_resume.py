@@ -8,7 +8,6 @@ import json
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from harness.sweep.model import load_model
 from harness.sweep.plan import load_run, write_config
 from harness.sweep.preempt import Preempted
 
-from .conftest import PreemptAt, plan_mini, straight_and_resumed
+from .conftest import PreemptAt, finish_job, plan_mini, start_job, straight_and_resumed
 
 
 def test_checkpoint_files_hold_no_pickle(tmp_path: Path, mini_preset: Path) -> None:
@@ -85,25 +84,6 @@ def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path: Path,
 
 
 # ---------------------------------------------------------------- a real kill, a real resume
-# The job entry in a process of its own. ``SLOW`` sleeps after each reported finetune step so
-# that a kill lands mid-stage on any machine; it only stretches time, never the numbers.
-CHILD = """
-import sys, time
-from pathlib import Path
-from harness.sweep import job
-from harness.sweep.plan import load_run
-
-run_dir, every_s, slow = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-report = job.RunContext.__call__
-
-def slowed(self, stage, step, total, loss=None, force=False):
-    report(self, stage, step, total, loss, force)
-    if stage == "finetune" and slow:
-        time.sleep(slow)
-
-job.RunContext.__call__ = slowed
-print(job.RunJob(checkpoint_every_s=every_s).run_one(load_run(run_dir)))
-"""
 # Every step checkpointed (as CHECKPOINT_EVERY_S would, given time), a finetune long enough
 # to be killed in the middle of, and every part of the model kept to compare.
 KILL_PRESET = {"eval_batch = 6\n": 'eval_batch = 6\nsave_model = "all"\n',
@@ -111,15 +91,13 @@ KILL_PRESET = {"eval_batch = 6\n": 'eval_batch = 6\nsave_model = "all"\n',
 
 
 def _job(run_dir: Path, every_s: float = 0.0, slow: float = 0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(run_dir), str(every_s),
-                             str(slow)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    """The run's job in a process of its own (``slow`` stretches each finetune step, so a
+    kill lands mid-stage on any machine; it never changes the numbers)."""
+    return start_job(run_dir, 1, every_s=every_s, slow=slow)[0]
 
 
 def _finish(proc: subprocess.Popen) -> str:
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-3000:]
-    return out.strip().splitlines()[-1]
+    return finish_job([proc], timeout=600)[0]
 
 
 def test_sigkill_mid_finetune_then_resume_gives_bit_identical_weights(tmp_path: Path) -> None:
