@@ -82,6 +82,9 @@ class Parallel:
         """The whole model's state on the main process (an empty dict on the others)."""
         return model.state_dict() if self.is_main else {}
 
+    def close(self) -> None:
+        """The run is over: give back what this strategy started for it."""
+
 
 class DataParallel(Parallel):
     """DDP through accelerate (or a single process): each process holds the whole model."""
@@ -119,8 +122,17 @@ class FullyShardedDataParallel(Parallel):
 
     def __init__(self, accelerator, model: nn.Module, precision: str) -> None:
         super().__init__(accelerator)
-        ensure_process_group(accelerator.device)
+        self._own_group = ensure_process_group(accelerator.device)
         shard(model, precision)
+
+    def close(self) -> None:
+        # A group of one started for this run would otherwise outlive it, and the job's next
+        # run would find a process group it did not ask for.
+        if self._own_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self._own_group = False
 
     def prepare(self, model: nn.Module) -> nn.Module:
         return model
@@ -173,15 +185,16 @@ class FullyShardedDataParallel(Parallel):
         return full
 
 
-def ensure_process_group(device: torch.device) -> None:
+def ensure_process_group(device: torch.device) -> bool:
     """FSDP needs a process group even for one process (a single GPU: the bench's FSDP
-    case); accelerate starts none then, so start a group of one."""
+    case); accelerate starts none then, so start a group of one. True if started here."""
     import torch.distributed as dist
 
     if dist.is_initialized():
-        return
+        return False
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+    return True
 
 
 def tied_names(model: nn.Module) -> list[list[str]]:

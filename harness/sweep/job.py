@@ -282,10 +282,13 @@ def execute(run: Run, status: StatusWriter
     from harness.sweep.model import save_model
 
     work, train = _build(run, status)
-    restored = _train_stages(work, train)
-    scores = _evaluate_all(work, restored)
-    # The trained model stays with its scores (``harness eval`` rebuilds it from there).
-    save_model(run, work.model, work.tokenizer, run.save_model, work.parallel)
+    try:
+        restored = _train_stages(work, train)
+        scores = _evaluate_all(work, restored)
+        # The trained model stays with its scores (``harness eval`` rebuilds it from there).
+        save_model(run, work.model, work.tokenizer, run.save_model, work.parallel)
+    finally:
+        work.parallel.close()
     counts = parameter_counts(work.model.encoder)
     if not work.parallel.is_main:
         return (), train, counts  # the main task records

@@ -173,3 +173,22 @@ def test_sva_with_in_llm_modules_trains_under_fsdp_as_in_one_process(tmp_path: P
     different = {k: (ours[k] - theirs[k]).abs().max().item() for k in ours
                  if not torch.allclose(ours[k], theirs[k], rtol=0, atol=1e-5)}
     assert not different, different
+
+
+@pytest.mark.slow
+def test_fsdp_on_one_process_trains_and_leaves_no_process_group(tmp_path: Path) -> None:
+    """One GPU under FSDP (here one CPU process, in this one): a process group of one is
+    started for the run and given back after it, so the job's next run starts clean."""
+    import torch.distributed as dist
+
+    from harness.sweep.job import RunJob
+
+    run = plan_mini(tmp_path / "runs", preset_with(tmp_path, "fsdp", FSDP_PRESET))[0]
+    assert not dist.is_initialized()
+    assert RunJob(checkpoint_every_s=0).run_one(run) == "done"
+    assert not dist.is_initialized()
+    record = read_record(Path(run.run_dir))
+    assert record.train["finetune"]["distributed"] == "fsdp"
+    assert record.train["finetune"]["processes"] == 1
+    assert {k.split(".")[0] for k in _weights(Path(run.run_dir))} == {
+        "encoder", "connector", "llm"}
