@@ -296,22 +296,18 @@ def _flat_state(model: nn.Module, optimizer) -> tuple[dict[str, Any], dict[str, 
 def without_aliases(tensors: dict[str, Any]) -> dict[str, Any]:
     """One name per storage: a tied LM head is the embedding itself, and safetensors
     refuses to write one tensor twice (loading one name fills both). The name kept is the
-    first in sorted order, as ``safetensors.torch.save_model`` keeps it."""
-    first: dict[tuple[int, int], str] = {}
+    first in sorted order, as ``safetensors.torch.save_model`` keeps it; an empty shard has
+    no storage to share and is always kept."""
+    seen: set[tuple[int, int]] = set()
+    kept = set()
     for name in sorted(tensors):
         value = tensors[name]
         local = value.to_local() if hasattr(value, "to_local") else value
-        if local.numel() == 0:  # an empty shard has no storage to share
-            continue
-        first.setdefault((local.untyped_storage().data_ptr(), local.storage_offset()), name)
-    kept = set(first.values())
-    return {name: value for name, value in tensors.items()
-            if name in kept or _empty(value)}
-
-
-def _empty(value: Any) -> bool:
-    local = value.to_local() if hasattr(value, "to_local") else value
-    return local.numel() == 0
+        storage = (local.untyped_storage().data_ptr(), local.storage_offset())
+        if local.numel() == 0 or storage not in seen:
+            seen.add(storage)
+            kept.add(name)
+    return {name: value for name, value in tensors.items() if name in kept}
 
 
 def save_sharded(folder: Path, model: nn.Module, optimizer=None) -> dict[str, Any]:

@@ -438,8 +438,13 @@ class Shard:
 
     def file(self, predictions_file: Path) -> Path:
         """Where this process keeps its own predictions (merged by the main one)."""
-        return predictions_file.with_name(f"{predictions_file.stem}.rank{self.rank}"
-                                          f"-of-{self.world}{predictions_file.suffix}")
+        return share_file(predictions_file, self.rank, self.world)
+
+
+def share_file(predictions_file: Path, rank: int, world: int) -> Path:
+    """Process ``rank``'s share of ``predictions_file`` in an evaluation over ``world``."""
+    return predictions_file.with_name(f"{predictions_file.stem}.rank{rank}-of-{world}"
+                                      f"{predictions_file.suffix}")
 
 
 def evaluate(model: MLLM, tokenizer, benchmark: Benchmark, data_dir: Path, transform, *,
@@ -520,7 +525,7 @@ def _merge_shares(predictions_file: Path, items: list[Item], world: int,
                   meta: dict[str, Any]) -> list[Prediction]:
     """The shares of ``world`` processes as one predictions file, in item order (as one
     process writes it, so ``harness rescore`` and a later resume read it alike)."""
-    shares = [Shard(rank, world, lambda: None).file(predictions_file) for rank in range(world)]
+    shares = [share_file(predictions_file, rank, world) for rank in range(world)]
     done: dict[str, Prediction] = {}
     for share in shares:
         done.update(_read_done(share))

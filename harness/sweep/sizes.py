@@ -54,8 +54,10 @@ def llm_shape(spec: LLMSpec) -> LLMShape:
                                      default=0))
 
 
+@cache
 def llm_skeleton(spec: LLMSpec):
-    """The LLM built on the meta device from its config: its structure, no weights."""
+    """The LLM built on the meta device from its config: its structure, no weights. Cached:
+    a sweep asks once per run (sizes, the FSDP check), always of the same few LLMs."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from harness.loaders.weights import hub_offline

@@ -102,12 +102,18 @@ def test_every_state_a_run_can_be_in(planned) -> None:
     assert views[dead.key].error == "job 21 CANCELLED by 0"
 
 
+def _two_runs_in_job_123(runs):
+    """The first two runs, both carried by local job 123 in that order."""
+    pair = runs[:2]
+    for run in pair:
+        write_ticket(Path(run.run_dir), Ticket("local", "123", "/tmp/f", "now",
+                                               tuple(r.key for r in pair)))
+    return pair
+
+
 def test_a_run_whose_job_died_before_reaching_it_is_not_failed(planned) -> None:
     root, runs = planned
-    begun, never_begun = runs[:2]
-    for run in (begun, never_begun):
-        write_ticket(Path(run.run_dir), Ticket("local", "123", "/tmp/f", "now",
-                                               (begun.key, never_begun.key)))
+    begun, never_begun = _two_runs_in_job_123(runs)
     _status(begun, "finetune", 2, 9, job_id="123")
     views = {v.key: v for v in view_runs(root, {"123": JobState("dead", "GONE")})}
     assert views[begun.key].state == "failed"
@@ -118,10 +124,7 @@ def test_a_run_whose_job_died_before_reaching_it_is_not_failed(planned) -> None:
 
 def test_a_job_running_another_run_first_shows_this_one_queued(planned) -> None:
     root, runs = planned
-    first, second = runs[:2]
-    for run in (first, second):
-        write_ticket(Path(run.run_dir), Ticket("local", "123", "/tmp/f", "now",
-                                               (first.key, second.key)))
+    first, second = _two_runs_in_job_123(runs)
     _status(first, "align", 1, 3)
     views = {v.key: v for v in view_runs(root, {"123": JobState("running", "RUNNING")})}
     assert views[first.key].state == "running" and views[second.key].state == "queued"
