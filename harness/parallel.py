@@ -215,10 +215,16 @@ def make_parallel(accelerator, model: nn.Module, distributed: str, precision: st
 
 
 # ---------------------------------------------------------------- sharding the MLLM
-def decoder_layers(llm: nn.Module) -> nn.ModuleList:
-    """The LLM's decoder layers (one FSDP unit each)."""
+def find_decoder_layers(llm: nn.Module) -> nn.ModuleList | None:
+    """The LLM's decoder layers (``get_decoder().layers``), or None where it has none."""
     layers = getattr(getattr(llm, "get_decoder", lambda: None)(), "layers", None)
-    if not isinstance(layers, nn.ModuleList) or len(layers) == 0:
+    return layers if isinstance(layers, nn.ModuleList) and len(layers) else None
+
+
+def decoder_layers(llm: nn.Module) -> nn.ModuleList:
+    """The LLM's decoder layers (one FSDP unit each); refused where it has none."""
+    layers = find_decoder_layers(llm)
+    if layers is None:
         raise HarnessError(f"fsdp: LLM {type(llm).__name__} has no decoder layers to shard"
                            " (get_decoder().layers)")
     return layers

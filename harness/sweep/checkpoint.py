@@ -211,9 +211,10 @@ class RunCheckpoints:
         if self._sharded:
             self._barrier()
 
-    def _read_weights(self, folder: Path, model: torch.nn.Module, optimizer=None,
-                      state: dict[str, Any] | None = None) -> None:
-        meta = self._meta(folder) or {}
+    def _read_weights(self, folder: Path, meta: dict[str, Any], model: torch.nn.Module,
+                      optimizer=None, state: dict[str, Any] | None = None) -> None:
+        """Load the weights (and optimizer state) of a complete folder whose ``meta`` was
+        read."""
         self._check_layout(folder, meta)
         if self._sharded:
             load_sharded(folder / SHARDS, model, optimizer,
@@ -235,8 +236,9 @@ class RunCheckpoints:
         return self._meta(self.root / f"stage-{stage}")
 
     def load_stage(self, stage: str, model: torch.nn.Module) -> dict[str, Any]:
-        self._read_weights(self.root / f"stage-{stage}", model)
-        return self.stage_meta(stage) or {}
+        meta = self.stage_meta(stage) or {}
+        self._read_weights(self.root / f"stage-{stage}", meta, model)
+        return meta
 
     # -- inside a stage
     def save_progress(self, stage: str, model: torch.nn.Module, state: dict[str, Any],
@@ -252,9 +254,9 @@ class RunCheckpoints:
     def load_progress(self, stage: str, model: torch.nn.Module,
                       optimizer=None) -> dict[str, Any]:
         folder = self.root / f"progress-{stage}"
-        self._recover(folder)
+        meta = self._meta(folder) or {}  # recovers a folder a kill left between renames
         state = load_state(folder)
-        self._read_weights(folder, model, optimizer, state)
+        self._read_weights(folder, meta, model, optimizer, state)
         return state
 
     def drop_progress(self, stage: str) -> None:

@@ -16,6 +16,7 @@ from harness.loaders import build_encoder
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMSpec
+from harness.parallel import decoder_layers, find_decoder_layers
 from harness.sweep.cost import Sizes
 
 
@@ -46,7 +47,7 @@ def llm_shape(spec: LLMSpec) -> LLMShape:
     """The LLM's sizes, from its structure on the meta device."""
     model = llm_skeleton(spec)
     config = model.config
-    layers = getattr(getattr(model, "get_decoder", lambda: None)(), "layers", None) or []
+    layers = find_decoder_layers(model) or []
     return LLMShape(params=sum(p.numel() for p in model.parameters()),
                     layers=config.num_hidden_layers, hidden=config.hidden_size,
                     heads=config.num_attention_heads,
@@ -117,8 +118,6 @@ def check_shardable(connector: str, llm: LLMSpec) -> None:
     """Refuse, before anything trains, an FSDP run whose connector or LLM cannot be sharded:
     a connector that says so (``ConnectorSpec.shardable``), or an LLM without a list of
     decoder layers to make units of (its structure is built on the meta device)."""
-    from harness.parallel import decoder_layers
-
     spec = CONNECTORS.get(connector)
     if not spec.shardable:
         valid = ", ".join(sorted(c.base for c in CONNECTORS if c.shardable))
