@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 import harness
+from api.dashboard import pages
 from api.guards import DEFAULT_MAX_BODY_BYTES, MAX_BODY_OPTION, BodyLimit, host_allow_list
 from api.routes import (
     comparisons,
@@ -24,7 +25,6 @@ from api.routes import (
     export,
     health,
     leaderboard,
-    pages,
     published,
     results,
     runs,

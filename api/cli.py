@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from api.app import HOSTS_ENV, MAX_BODY_ENV, TOKEN_ENV, Settings, create_app
 from api.guards import DEFAULT_MAX_BODY_BYTES, WILDCARD_BINDS, host_allow_list
@@ -44,8 +45,6 @@ def serve(
     ] = DEFAULT_MAX_BODY_BYTES,
 ) -> None:
     """Serve the leaderboard dashboard and the JSON API (OpenAPI docs at /docs)."""
-    import uvicorn  # only this command needs the server
-
     token = read_token_file(token_file) if token_file is not None else None
     # The bound interface is a name clients use; a wildcard bind names none (see --allowed-host).
     hosts = [*_split(allowed_host or ()), *([] if host in WILDCARD_BINDS else [host])]

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchvision.transforms import v2
 
 from harness.combination import COMBINE, is_combination
 from harness.errors import HarnessError
@@ -248,8 +249,6 @@ class Encoder(nn.Module):
 
     def transform(self) -> Callable:
         """PIL image -> normalised tensor ``[3, S, S]`` at this encoder's input size."""
-        from torchvision.transforms import v2
-
         return v2.Compose(
             [
                 v2.PILToTensor(),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from harness.errors import HarnessError
@@ -129,8 +130,6 @@ class FullyShardedDataParallel(Parallel):
         # A group of one started for this run would otherwise outlive it, and the job's next
         # run would find a process group it did not ask for.
         if self._own_group:
-            import torch.distributed as dist
-
             dist.destroy_process_group()
             self._own_group = False
 
@@ -152,6 +151,7 @@ class FullyShardedDataParallel(Parallel):
 
     @contextlib.contextmanager
     def full_params(self, model: nn.Module) -> Iterator[None]:
+        # deferred: fsdp and checkpoint take ~0.7 s each to import; only FSDP runs use them
         from torch.distributed.fsdp import FSDPModule
 
         units = [m for m in model.modules() if isinstance(m, FSDPModule)]
@@ -168,6 +168,7 @@ class FullyShardedDataParallel(Parallel):
                 unit.set_reshard_after_forward(True)
 
     def full_state_dict(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        # deferred: fsdp and checkpoint take ~0.7 s each to import; only FSDP runs use them
         from torch.distributed.checkpoint.state_dict import (
             StateDictOptions,
             get_model_state_dict,
@@ -188,8 +189,6 @@ class FullyShardedDataParallel(Parallel):
 def ensure_process_group(device: torch.device) -> bool:
     """FSDP needs a process group even for one process (a single GPU: the bench's FSDP
     case); accelerate starts none then, so start a group of one. True if started here."""
-    import torch.distributed as dist
-
     if dist.is_initialized():
         return False
     backend = "nccl" if device.type == "cuda" else "gloo"
@@ -249,6 +248,7 @@ def encoder_blocks(encoder: nn.Module) -> list[nn.Module]:
 
 def mixed_precision(precision: str):
     """bf16 parameters and compute, fp32 gradient reduction; fp32: none."""
+    # deferred: fsdp and checkpoint take ~0.7 s each to import; only FSDP runs use them
     from torch.distributed.fsdp import MixedPrecisionPolicy
 
     if precision == "bf16":
@@ -262,6 +262,7 @@ def shard(model: nn.Module, precision: str) -> None:
     A pretrained LLM may be loaded in bf16 to halve host memory before sharding (released
     weights are bf16 anyway); each process then upcasts only its own shard.
     """
+    # deferred: fsdp and checkpoint take ~0.7 s each to import; only FSDP runs use them
     from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
 
     policy = mixed_precision(precision)
@@ -281,6 +282,7 @@ def shard(model: nn.Module, precision: str) -> None:
 def _flat_state(model: nn.Module, optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every process's view of the state: tensors (sharded, ``model.*`` and ``optimizer.*``)
     and the optimizer's plain values (learning rates, betas) by name."""
+    # deferred: fsdp and checkpoint take ~0.7 s each to import; only FSDP runs use them
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
         get_model_state_dict,
@@ -320,6 +322,7 @@ def save_sharded(folder: Path, model: nn.Module, optimizer=None) -> dict[str, An
     """Every process writes its shards into ``folder`` (safetensors, one file per process,
     through ``torch.distributed.checkpoint``); no process ever holds the full model. Returns
     the optimizer's plain values, for the caller's JSON. Call on every process."""
+    # deferred: fsdp and checkpoint take ~0.7 s each to import; only FSDP runs use them
     import torch.distributed.checkpoint as dcp
 
     tensors, plain = _flat_state(model, optimizer)
@@ -332,6 +335,7 @@ def load_sharded(folder: Path, model: nn.Module, optimizer=None,
                  plain: dict[str, Any] | None = None) -> None:
     """Read what ``save_sharded`` wrote back into the (already sharded) model and optimizer;
     each process reads only its shards. Call on every process."""
+    # deferred: fsdp and checkpoint take ~0.7 s each to import; only FSDP runs use them
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,

@@ -107,8 +107,9 @@ class LoopState:
 
 
 class StageHooks(Protocol):
-    """How a caller checkpoints a stage (see ``harness.sweep.job``); the loop itself knows no
-    file format. ``after_step`` may save and then raise ``StageStopped`` to end the stage."""
+    """How a caller checkpoints a stage (see ``harness.sweep.run_context``); the loop itself
+    knows no file format. ``after_step`` may save and then raise ``StageStopped`` to end the
+    stage."""
 
     def restore(self, stage: Stage, model: MLLM, optimizer, scheduler) -> LoopState | None: ...
 

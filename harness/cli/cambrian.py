@@ -9,11 +9,12 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import console, run_root
-from harness.cli.sweep import resolve_recipes
+from harness.cli.common import console
 from harness.errors import HarnessError
 from harness.preset import PRESETS, load_preset_file
+from harness.sweep.execute import benchmark_folder, training_data
 from harness.sweep.import_connector import import_connector
+from harness.sweep.service import resolve_recipes, run_root
 
 
 def import_cambrian_connector(
@@ -38,7 +39,6 @@ def import_cambrian_connector(
     run = import_connector(file, encoders, recipe_chosen, chosen, seed, run_root(root))
     data = "--data-dir <folder>"
     if run.config.data is not None:  # a probe preset: write the probes the run would score
-        from harness.sweep.job import benchmark_folder, training_data
 
         probes = training_data(run)[2]
         data = " ".join(f"--data-dir {b['name']}={benchmark_folder(run, b['name'], probes)}"

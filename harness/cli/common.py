@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -15,8 +13,6 @@ from rich.table import Table
 from harness.errors import HarnessError
 
 FORMATS = ("table", "json")
-ROOT_ENV = "HARNESS_ROOT"
-DEFAULT_ROOT = "harness-runs"
 
 UNBOUNDED_WIDTH = 100_000
 
@@ -35,19 +31,10 @@ def command_group(help: str, **options: Any) -> typer.Typer:
                        add_completion=False, no_args_is_help=True, **options)
 
 
-def run_root(root: Path | None) -> Path:
-    """Where runs and data live: --root, else $HARNESS_ROOT, else ./harness-runs."""
-    return Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
-
-
 def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise HarnessError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     return fmt
-
-
-def split_names(text: str) -> list[str]:
-    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def print_table(table: Table, to: Console = console) -> None:

@@ -9,20 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.common import (
-    check_format,
-    command_group,
-    console,
-    print_json,
-    print_table,
-    run_root,
-    split_names,
-)
+from harness.cli.common import check_format, command_group, console, print_json, print_table
 from harness.data.mixture import balance, read_sources, with_short_answer_prompt, write_mixture
 from harness.data.probes import PROBE_BENCHMARKS
-from harness.data.sources import DATA_SOURCES
+from harness.data.sample import write_sample
+from harness.data.sources import DATA_SOURCES, resolve_source
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
+from harness.sweep.data_check import DataChecks
+from harness.sweep.plan import benchmark_names
+from harness.sweep.service import resolve_data_root, run_root, split_names
 
 app = command_group("Training data: sources, data-root checks, mixtures and balancing.")
 
@@ -56,8 +52,6 @@ def sample(
     """Write a miniature data root: LLaVA-1.5's two training sources and every Table 5
     benchmark in its release's layout, from real photographs (smoke scale: a handful of items
     each). Then: harness sweep --encoders ID --preset sample --data-root FOLDER."""
-    from harness.data.sample import write_sample
-
     wrote = write_sample(folder)
     console.print(f"wrote a data root at {folder}: sources {', '.join(wrote['sources'])}; "
                   f"benchmarks {', '.join(wrote['benchmarks'])}", highlight=False)
@@ -76,11 +70,6 @@ def check(
                                               "$HARNESS_ROOT, else ./harness-runs).")] = None,
 ) -> None:
     """Check sources and benchmarks as a sweep's plan does, but open every image."""
-    from harness.cli.sweep import resolve_data_root
-    from harness.data.sources import resolve_source
-    from harness.sweep.data_check import DataChecks
-    from harness.sweep.plan import benchmark_names
-
     checks = DataChecks(resolve_data_root(data_root, None), run_root(root) / "cache",
                         image_sample=None)
     wanted = split_names(names)

@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import torch
 import typer
+from PIL import Image
 from rich.markup import escape
 from rich.table import Table
 
@@ -90,8 +92,6 @@ def list_encoders(
 def describe_encoder(spec: EncoderSpec, *, tiny: bool = False) -> dict[str, Any]:
     """The spec, where it comes from, and the network's input size, grid, width and parameter
     count, measured on the meta device (no weights loaded, no memory used)."""
-    import torch
-
     provenance = ENCODERS.provenance(spec.id)
     info: dict[str, Any] = {
         "id": spec.id, "network": spec.network, "weights_name": spec.weights_name,
@@ -147,9 +147,6 @@ def show(
 def check_encoder(spec: EncoderSpec, *, tiny: bool, batch: int = 4, repeats: int = 3,
                   weights_path: Path | None = None) -> dict[str, Any]:
     """Build the encoder, run it, check the contract, and time frozen forwards."""
-    import torch
-    from PIL import Image
-
     start = time.perf_counter()
     encoder = build_encoder(spec, tiny=tiny, weights_path=weights_path)
     build_s = time.perf_counter() - start

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from harness.cli.common import console, run_root
+from harness.cli.common import console
 from harness.errors import HarnessError
 from harness.store import Store, ingest_root, redacted, resolve_db_url
 from harness.store.safe_read import FILE_LIMIT, MiB
+from harness.sweep.service import run_root
 
 
 def ingest(

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import console, run_root
+from harness.cli.common import console
 from harness.errors import HarnessError
 from harness.record import RECORD_FILE
 from harness.store import Store, ingest_paths, resolve_db_url
 from harness.sweep.rescore import rescore_run
+from harness.sweep.service import run_root
 
 
 def rescore(

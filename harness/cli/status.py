@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.cli.common import check_format, console, print_json, print_table, run_root, split_names
+from harness.cli.common import check_format, console, print_json, print_table
 from harness.combination import spelled_out
 from harness.errors import HarnessError
 from harness.sweep.driver import cancel_runs
+from harness.sweep.service import run_root, split_names
 from harness.sweep.tracking import RunView, view_runs
 
 STATES = ("planned", "queued", "running", "preempted", "done", "failed")

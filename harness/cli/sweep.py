@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -17,104 +16,25 @@ from harness.cli.common import (
     err_console,
     print_json,
     print_table,
-    run_root,
-    split_names,
 )
 from harness.cli.sweep_progress import benchmarks_with_several_metrics, run_with_progress
-from harness.combination import combined_id, is_combination, spelled_out
-from harness.config import to_plain
-from harness.encoder import ENCODERS, available_encoder_ids, unavailable_encoders
-from harness.errors import HarnessError
+from harness.combination import is_combination, spelled_out
 from harness.model.connector_options import describe
 from harness.model.connectors import CONNECTORS
-from harness.preset import PRESETS, load_preset_file
-from harness.recipe import RECIPES, Recipe, load_recipe_file
-from harness.store import Store, ingest_paths, resolve_db_url
-from harness.sweep.cluster import (
-    ClusterProfile,
-    SlurmSettings,
-    load_cluster,
-    override,
-    parse_sbatch_options,
+from harness.store import Store, resolve_db_url
+from harness.sweep.cluster import parse_sbatch_options
+from harness.sweep.driver import SweepReport
+from harness.sweep.plan import run_state
+from harness.sweep.service import (
+    DATA_ENV,
+    SweepPlan,
+    SweepRequest,
+    in_llm,
+    prepare,
+    run_plan,
+    total_cost,
 )
-from harness.sweep.cost import Cost, gpu_named
-from harness.sweep.driver import SweepReport, execute_runs, find_in_flight
-from harness.sweep.estimate import Hardware, memory_plan
-from harness.sweep.job import RunJob
-from harness.sweep.plan import Run, plan_sweep, run_state, split_combination
-from harness.sweep.sizes import in_llm_layers
-from harness.sweep.submit import EXECUTORS, check_executor, choose_runs_per_job
-from harness.sweep.tracking import Ticket
-
-
-def resolve_encoders(text: str, strict: bool = False) -> list[str]:
-    ENCODERS.discover(strict=strict)
-    names = split_names(text)
-    if names == ["all"]:
-        # Encoders whose optional extra is not installed are left out, each with a notice.
-        for name, note in unavailable_encoders(strict=strict).items():
-            err_console.print(f"[yellow]skipping[/] {escape(name)}: {escape(note)}")
-        return available_encoder_ids(strict=strict)
-    if not names:
-        raise HarnessError("no encoder given; use --encoders all or a comma-separated list")
-    # An entry may join encoders with '+': one run on all of them (each id checked).
-    return [combined_id(split_combination(name)) for name in names]
-
-
-def resolve_recipes(text: str | None, default: tuple[str, ...]) -> list[Recipe]:
-    """Recipe names, or paths to a user's own recipe files (anything ending in .toml)."""
-    names = split_names(text) if text else list(default)
-    return [load_recipe_file(n) if n.endswith(".toml") else RECIPES.get(n) for n in names]
-
-
-def resolve_seeds(text: str | None, default: tuple[int, ...]) -> list[int]:
-    if not text:
-        return list(default)
-    try:
-        return [int(s) for s in split_names(text)]
-    except ValueError:
-        raise HarnessError(f"bad --seeds {text!r}; expected integers like 0,1,2") from None
-
-
-def resolve_executor(executor: str | None, profile: ClusterProfile | None,
-                     flags: dict[str, Any], parallel: int | None
-                     ) -> tuple[str, SlurmSettings | None, int | None]:
-    """The executor and its SLURM settings: the profile's, with every flag given put in."""
-    kind = check_executor(executor or (profile.executor if profile else "local"))
-    if kind != "slurm":
-        given = sorted(f"--{k.replace('_', '-')}" for k, v in flags.items() if v)
-        if given:
-            raise HarnessError(f"{', '.join(given)} only apply to --executor slurm (this sweep"
-                               f" runs on {kind!r})")
-        return kind, None, profile.runs_per_job if profile else None
-    settings = override(profile.slurm if profile else SlurmSettings(),
-                        array_parallelism=parallel, **flags)
-    return kind, settings, profile.runs_per_job if profile else None
-
-
-def resolve_accelerate_config(flag: Path | None, profile: ClusterProfile | None) -> str | None:
-    """The accelerate config file the jobs use (the flag's, else the profile's), checked here
-    so that a config the loop cannot train with fails before anything is submitted."""
-    from harness.sweep.accelerate_config import launch_env
-
-    path = str(flag.expanduser().resolve()) if flag else (
-        profile.accelerate_config if profile else None)
-    if path is not None:
-        launch_env(path)
-    return path
-
-
-DATA_ENV = "HARNESS_DATA"
-
-
-def resolve_data_root(flag: Path | None, profile: ClusterProfile | None) -> Path | None:
-    """``--data-root``, else ``$HARNESS_DATA``, else the cluster profile's ``data_root``."""
-    if flag is not None:
-        return flag.expanduser()
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    profile_root = profile.data_root if profile else None
-    return None if profile_root is None else Path(profile_root).expanduser()
+from harness.sweep.submit import EXECUTORS
 
 
 def sweep(
@@ -192,118 +112,72 @@ def sweep(
                    "tasks_per_node": tasks_per_node, "gpus_per_task": gpus_per_task,
                    "cpus_per_task": cpus_per_task, "mem_gb": mem,
                    "sbatch": parse_sbatch_options(sbatch) if sbatch else None}
-    # Read once: the executor, accelerate config, data root, loading and GPU all come from it.
-    profile = load_cluster(cluster) if cluster else None
-    kind, slurm, profile_per_job = resolve_executor(executor, profile, slurm_flags, parallel)
-    accelerate_file = resolve_accelerate_config(accelerate_config, profile)
-    if not wait and kind != "slurm":
-        raise HarnessError(f"--no-wait needs --executor slurm (a {kind} job lives only as"
-                           " long as this command)")
-    per_job_asked = runs_per_job or profile_per_job
-    chosen = load_preset_file(preset) if preset.endswith(".toml") else PRESETS.get(preset)
-    encoder_ids = resolve_encoders(encoders, strict)
-    runs = plan_sweep(encoder_ids, resolve_recipes(recipes, chosen.recipes), chosen,
-                      resolve_seeds(seeds, chosen.seeds), run_root(root), connector=connector,
-                      connector_args=connector_args,
-                      data_root=resolve_data_root(data_root, profile),
-                      data_loading=profile.data_loading if profile else None,
-                      distributed=profile.distributed if profile else None)
-    in_flight: list[tuple[Run, Ticket]] = []
-    if not dry_run:
-        in_flight, died = find_in_flight(runs)
-        gone = {r.key for r in died}
-        runs = [dataclasses.replace(r, state="failed") if r.key in gone else r for r in runs]
-    flying = {r.key for r, _ in in_flight}
-    todo = [r for r in runs if r.key not in flying
-            and (r.state == "new" or (rerun_failed and r.state == "failed"))]
-    parallel_local = parallel or 1
-    per_job = choose_runs_per_job(kind, len(todo), parallel_local, per_job_asked)
-    where = _describe_executor(kind, slurm, per_job, parallel_local, run_root(root))
-
-    hardware = resolve_hardware(profile, slurm)
-    if dry_run or hardware.gpu is not None:
-        # Where the GPU is known: each run's memory under DDP and FSDP, the strategy it gets,
-        # and (when not a dry run) a run that fits under none refused before submitting.
-        runs, costs = memory_plan(runs, hardware, run_root(root) / "cache", refuse=not dry_run)
-        todo = [r for r in runs if r.key not in flying
-                and (r.state == "new" or (rerun_failed and r.state == "failed"))]
+    plan = prepare(SweepRequest(
+        encoders=encoders, preset=preset, recipes=recipes, seeds=seeds, connector=connector,
+        connector_args=connector_args, executor=executor, cluster=cluster,
+        slurm_flags=slurm_flags, accelerate_config=accelerate_config, parallel=parallel,
+        runs_per_job=runs_per_job, wait=wait, root=root, data_root=data_root,
+        dry_run=dry_run, rerun_failed=rerun_failed, strict=strict))
+    for name, note in plan.left_out.items():
+        err_console.print(f"[yellow]skipping[/] {escape(name)}: {escape(note)}")
     if dry_run:
         if format == "json":
-            print_json({"executor": kind, "executor_settings": to_plain(slurm) if slurm
-                        else {"parallel": parallel_local}, "runs_per_job": per_job,
-                        "preset": chosen.name,
-                        "runs": [r.summary() | {"scheduled": r in todo, "cost": c.as_dict(),
-                                                "in_llm_layers": _in_llm(r)[1]}
-                                 for r, c in zip(runs, costs, strict=True)],
-                        "total": total_cost([c for r, c in zip(runs, costs, strict=True)
-                                             if r in todo])})
+            print_json(plan.as_json())
         else:
-            _print_plan(runs, todo, where, costs, hardware)
+            _print_plan(plan)
         return
 
     store = Store(resolve_db_url(db))
-    report = SweepReport()
     # With --format json, stdout carries the JSON alone: no progress, and the few lines a
     # person needs go to stderr.
     quiet = format == "json"
     say = err_console if quiet else console
-    if not todo and not in_flight:
-        counts = {s: sum(r.state == s for r in runs) for s in ("done", "failed")}
-        hint = " (use --rerun-failed to retry failures)" if counts["failed"] else ""
-        say.print(f"Nothing new to run: all {len(runs)} planned runs already ran"
-                      f" ({counts['done']} done, {counts['failed']} failed){hint}.")
-        ingest_paths(store, [Path(r.run_dir) for r in runs if r.state != "new"])
+    say.print(_plan_line(plan), highlight=False)
+    if wait and not quiet and plan.todo:
+        report = run_with_progress(
+            plan.todo, console, lambda listener: run_plan(plan, store, listener=listener),
+            in_flight=[r for r, _ in plan.in_flight])
     else:
-        flight_note = (f", {len(in_flight)} still in flight from an earlier submission"
-                       " (watched, not resubmitted)" if in_flight else "")
-        say.print(f"Planned {len(runs)} runs: {len(todo)} to run, "
-                  f"{len(runs) - len(todo) - len(in_flight)} already ran{flight_note}."
-                  f" Executor: {where}"
-                  + (f" (preset {chosen.name}: random-weight tiny twins, smoke results"
-                     " only)" if chosen.tiny_encoders else ""), highlight=False)
-        ingest_paths(store, [Path(r.run_dir) for r in runs if r.state != "new"])
-        options = {"executor": kind, "root": run_root(root), "store": store,
-                   "parallel": parallel_local, "slurm": slurm, "runs_per_job": per_job,
-                   "in_flight": in_flight, "job": RunJob(accelerate_config=accelerate_file)}
-        if wait and quiet:
-            report = execute_runs(todo, **options)
-        elif wait:
-            report = run_with_progress(todo, options, console,
-                                       in_flight=[r for r, _ in in_flight])
+        report = run_plan(plan, store, wait=wait)
+    if not wait:
+        if quiet:
+            print_json({"submitted": report.submitted,
+                        "in_flight": [r.key for r, _ in plan.in_flight]})
         else:
-            report = execute_runs(todo, wait=False, **options)
-            if quiet:
-                print_json({"submitted": report.submitted,
-                            "in_flight": [r.key for r, _ in in_flight]})
-            else:
-                _print_submitted(report, in_flight)
-            return
+            _print_submitted(report, plan.in_flight)
+        return
 
     if format == "json":
         # Each run's state now, not the plan's: the sweep just ran some of them.
-        runs = [dataclasses.replace(r, state=run_state(Path(r.run_dir))) for r in runs]
+        runs = [dataclasses.replace(r, state=run_state(Path(r.run_dir))) for r in plan.runs]
         print_json({"runs": [r.summary() for r in runs],
                     "leaderboard": store.leaderboard(subset="overall")})
     else:
-        _print_leaderboard(store, {r.key for r in runs})
+        _print_leaderboard(store, {r.key for r in plan.runs})
         console.print("Open the dashboard: [bold]harness serve[/] (then http://127.0.0.1:8000/)")
     if report.failed:
         say.print(f"[red]{len(report.failed)} run(s) failed:[/]")
         for record in report.failed:
             say.print(f"  {record.run_key} {spelled_out(record.encoder.id)} /"
-                          f" {record.recipe}:"
-                          f" {escape(record.error or '')}")
+                      f" {record.recipe}: {escape(record.error or '')}")
         raise typer.Exit(1)
 
 
-def _describe_executor(kind: str, slurm: SlurmSettings | None, per_job: int, parallel: int,
-                       root: Path) -> str:
-    runs = f"{per_job} run{'s' if per_job > 1 else ''} per job"
-    if kind == "slurm" and slurm is not None:
-        return f"slurm ({slurm.describe()}; {runs}; job files in {root / 'submitit'})"
-    if kind == "local":
-        return f"local ({parallel} job{'s' if parallel > 1 else ''} at once, {runs})"
-    return "debug (in this process)"
+def _plan_line(plan: SweepPlan) -> str:
+    """What this sweep will do, in one sentence."""
+    runs, todo, in_flight = plan.runs, plan.todo, plan.in_flight
+    if not todo and not in_flight:
+        counts = {s: sum(r.state == s for r in runs) for s in ("done", "failed")}
+        hint = " (use --rerun-failed to retry failures)" if counts["failed"] else ""
+        return (f"Nothing new to run: all {len(runs)} planned runs already ran"
+                f" ({counts['done']} done, {counts['failed']} failed){hint}.")
+    flight_note = (f", {len(in_flight)} still in flight from an earlier submission"
+                   " (watched, not resubmitted)" if in_flight else "")
+    return (f"Planned {len(runs)} runs: {len(todo)} to run, "
+            f"{len(runs) - len(todo) - len(in_flight)} already ran{flight_note}."
+            f" Executor: {plan.where}"
+            + (f" (preset {plan.preset.name}: random-weight tiny twins, smoke results"
+               " only)" if plan.preset.tiny_encoders else ""))
 
 
 def _print_submitted(report: SweepReport, in_flight: list) -> None:
@@ -314,29 +188,9 @@ def _print_submitted(report: SweepReport, in_flight: list) -> None:
                   " them and ingest their results (nothing is submitted twice).")
 
 
-def resolve_hardware(profile: ClusterProfile | None, slurm: SlurmSettings | None) -> Hardware:
-    """The profile's GPU, the GPUs one run gets (its nodes x GPUs per node) and the MFU."""
-    if profile is None:
-        return Hardware()
-    nodes = slurm.nodes if slurm is not None else 1
-    return Hardware(gpu=gpu_named(profile.gpu) if profile.gpu else None,
-                    gpus=nodes * profile.gpus_per_node, mfu=profile.mfu)
-
-
-def total_cost(costs: list[Cost]) -> dict[str, Any]:
-    """What the scheduled runs cost together (GPU-hours only with a GPU named)."""
-    hours = [c.gpu_hours for c in costs]
-    return {"runs": len(costs), "flops": sum(c.flops for c in costs),
-            "gpu_hours": None if None in hours else round(sum(hours), 1),
-            "disk_gb": round(sum(c.disk_gb for c in costs), 1),
-            "max_memory_gb_per_gpu": round(max((c.memory_gb_per_gpu for c in costs),
-                                               default=0.0), 1),
-            "runs_that_do_not_fit": sum(c.fits is False for c in costs)}
-
-
-def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cost],
-                hardware: Hardware) -> None:
-    table = Table(title=f"Plan (executor: {executor})")
+def _print_plan(plan: SweepPlan) -> None:
+    runs, todo, costs = plan.runs, plan.todo, plan.costs or []
+    table = Table(title=f"Plan (executor: {plan.where})")
     for name in ("key", "encoder", "connector", "recipe", "seed", "state", "scheduled"):
         # Keys and encoder ids are copied by users: folded when narrow, never cut.
         table.add_column(name, min_width=12 if name == "key" else None,
@@ -347,7 +201,7 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cos
                       r.config.connector, r.config.recipe.name, str(r.config.seed), r.state,
                       "yes" if r in todo else "no")
     print_table(table)
-    placed = {(r.config.connector, r.config.llm.id): _in_llm(r) for r in runs}
+    placed = {(r.config.connector, r.config.llm.id): in_llm(r) for r in runs}
     for (connector, llm), (where, layers) in placed.items():
         if layers:
             console.print(f"{connector} on {llm}: in-LLM modules {where} decoder layers "
@@ -371,10 +225,6 @@ def _print_plan(runs: list[Run], todo: list[Run], executor: str, costs: list[Cos
                   f"{total['disk_gb']:,.1f} GB of disk"
                   + (f"; {total['runs_that_do_not_fit']} do not fit the GPU's memory"
                      if total["runs_that_do_not_fit"] else ""), highlight=False)
-
-
-def _in_llm(run: Run) -> tuple[str, list[int]]:
-    return in_llm_layers(run.encoder_ids, run.tiny, run.config.connector, run.config.llm)
 
 
 def _print_leaderboard(store: Store, keys: set[str]) -> None:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.record import ResultRecord
-from harness.sweep.driver import ProgressWatcher, SweepReport, execute_runs
+from harness.sweep.driver import Listener, ProgressWatcher, SweepReport
 from harness.sweep.plan import Run
 
 
@@ -57,9 +56,11 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def run_with_progress(todo: list[Run], options: dict[str, Any], console: Console,
+def run_with_progress(todo: list[Run], console: Console,
+                      execute: Callable[[Listener], SweepReport],
                       in_flight: Iterable[Run] = ()) -> SweepReport:
-    """Run the sweep under the progress display (``options`` go to ``execute_runs``)."""
+    """Run the sweep under the progress display: ``execute`` runs it, telling the listener it
+    is given when each run finishes."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     watched = todo + list(in_flight)
@@ -101,7 +102,7 @@ def run_with_progress(todo: list[Run], options: dict[str, Any], console: Console
                 progress.console.print(escape(f"[{clock.describe()}]") + " "
                                        + outcome_line(run, record), highlight=False)
 
-            report = execute_runs(todo, listener=listener, **options)
+            report = execute(listener)
     console.print(f"Sweep finished in {duration(report.seconds)}: {len(report.done)} done,"
                   f" {len(report.failed)} failed.")
     return report

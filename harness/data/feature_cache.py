@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from PIL import Image
+from safetensors import safe_open
+from safetensors.torch import save_file
 
+from harness.data.aspect import DEFAULT_ASPECT
+from harness.data.conversations import UNREADABLE, collate_items, pad_batch
 from harness.encoder import Encoder, plain
 from harness.errors import HarnessError
+from harness.eval.benchmarks import BENCHMARKS
+from harness.eval.files import open_image
 from harness.record import with_umask_mode
 
 FORMAT_VERSION = 1
@@ -95,7 +102,6 @@ class FeatureStore:
     """A finished cache folder, read through memory-mapped safetensors shards."""
 
     def __init__(self, folder: Path) -> None:
-        from safetensors import safe_open
 
         self.folder = Path(folder)
         try:
@@ -151,8 +157,6 @@ def build(folder: Path, key: str, fields: dict[str, Any], encoder: Encoder, tran
     """Compute the features of ``refs`` into ``folder`` (which must not exist yet); returns
     the number of images the encoder ran on. Unreadable images are listed, not fatal, as in
     ``ConversationDataset``."""
-    from safetensors.torch import save_file
-
     folder.mkdir(parents=True)
     unreadable: dict[str, str] = {}
     shards: list[dict[str, Any]] = []
@@ -227,8 +231,6 @@ def ensure(cache_dir: Path, encoder: Encoder, transform: Callable, root: Path,
     it; the build is written to a private folder and renamed into place, so even where the
     lock does not hold (some network file systems) a reader sees a whole cache or none.
     """
-    from filelock import FileLock
-
     refs = sorted(set(refs))
     fields = cache_fields(encoder, transform, root, refs, autocast=autocast,
                           device=torch.device(device).type)
@@ -269,7 +271,6 @@ class FeatureDataset(torch.utils.data.Dataset):
         return len(self.base)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        from harness.data.conversations import UNREADABLE
 
         ref = self.base.records[i]["image"]
         for store in self.stores:
@@ -282,12 +283,10 @@ class FeatureDataset(torch.utils.data.Dataset):
                 "image_features": [store.get(ref) for store in self.stores]}
 
     def collate(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
-        from harness.data.conversations import collate_items
 
         return collate_items(batch, self._pad)
 
     def _pad(self, kept: list[dict[str, Any]]) -> dict[str, Any]:
-        from harness.data.conversations import pad_batch
 
         out = pad_batch([{"input_ids": b["input_ids"], "labels": b["labels"],
                           "pixels": torch.empty(0)} for b in kept], self.base.pad_id, "right")
@@ -333,7 +332,6 @@ class FrozenFeatures:
         return lambda ref: self((inside / ref).as_posix() if isinstance(ref, str) else ref)
 
     def _computed(self, ref: str | bytes, root: Path) -> list[torch.Tensor]:
-        from harness.eval.files import open_image
 
         image = open_image(ref, root)
         out = []
@@ -380,8 +378,6 @@ def cache_off_reason(run) -> str | None:
     the encoder frozen in every stage may: an unfrozen encoder's features change as it
     trains. The cache holds the probe's images as the old ``resize`` feeds them, so runs on
     data-root sources or another image aspect go without it."""
-    from harness.data.aspect import DEFAULT_ASPECT
-
     if not run.feature_cache:
         return "switched off (feature_cache = false)"
     if run.config.recipe.encoder != "frozen":
@@ -402,7 +398,6 @@ def for_run(run, encoders: Sequence[Encoder], data_root: Path,
     reason = cache_off_reason(run)
     if reason is not None:
         return None, {"used": False, "hit": False, "reason": reason}
-    from harness.eval.benchmarks import BENCHMARKS
 
     refs = image_refs(rows)
     for fingerprint in run.config.benchmarks:

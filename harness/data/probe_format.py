@@ -13,6 +13,7 @@ from typing import Any
 from PIL import Image
 
 from harness.config import stable_hash
+from harness.eval.prompts import multiple_choice_prompt
 from harness.record import atomic_write_text
 
 LETTERS = "ABCDEFGH"
@@ -138,7 +139,6 @@ def _row(name: str, split: str, i: int, image: str, item: Item) -> dict:
         turns = [{"from": "human", "value": "<image>\nDescribe the image briefly."},
                  {"from": "gpt", "value": item.caption}]
     else:
-        from harness.eval.prompts import multiple_choice_prompt
 
         turns = [{"from": "human",
                   "value": "<image>\n" + multiple_choice_prompt(

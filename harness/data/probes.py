@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import KEPT_OUT_AT_DEFAULT
+from harness.data.fashion_mnist import check
+from harness.data.probe import write_probe
 from harness.data.probe_format import ProbeFiles
+from harness.data.probe_objects import write_objects_probe
 from harness.errors import HarnessError
 from harness.eval.benchmarks import OBJECTS_PROBE, SHAPES_PROBE
 
@@ -37,19 +40,16 @@ class ProbeKind:
 
 
 def _write_shapes(root: Path, **sizes: int) -> ProbeFiles:
-    from harness.data.probe import write_probe
 
     return write_probe(root, **sizes)
 
 
 def _write_objects(root: Path, **sizes: int) -> ProbeFiles:
-    from harness.data.probe_objects import write_objects_probe
 
     return write_objects_probe(root, **sizes)
 
 
 def _check_objects() -> object:
-    from harness.data.fashion_mnist import check
 
     return check()
 

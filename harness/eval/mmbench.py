@@ -5,6 +5,8 @@ without the rotated copies gets them generated here, the same way."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -48,8 +50,6 @@ def _image(row: dict[str, Any], by_index: dict[int, dict[str, Any]], where: str)
             raise LayoutError(f"{where}: image refers to index {cell}, which is not in the file")
         cell = source["image"]
     if isinstance(cell, str):
-        import base64
-        import binascii
 
         try:
             return base64.b64decode(cell, validate=True)

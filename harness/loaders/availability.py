@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huggingface_hub import constants
+
 from harness.encoder import EncoderSpec
 from harness.loaders.weights import hub_offline, local_weights
 
 
 def hub_cache() -> Path:
-    from huggingface_hub import constants
 
     return Path(constants.HF_HUB_CACHE)
 
@@ -35,11 +36,13 @@ def hub_repo(spec: EncoderSpec) -> str | None:
     if spec.loader in ("transformers", "diffusers"):
         return None if Path(spec.source).expanduser().exists() else spec.source
     if spec.loader == "timm":
+        # deferred: timm takes seconds to import; only timm encoders need it
         import timm
 
         cfg = timm.models.get_pretrained_cfg(f"{spec.source}.{spec.weights}")
         return getattr(cfg, "hf_hub_id", None) or None
     if spec.loader == "open_clip":
+        # deferred: open_clip takes seconds to import; only open_clip encoders need it
         import open_clip
 
         hub = open_clip.get_pretrained_cfg(spec.source, spec.weights or "").get("hf_hub")

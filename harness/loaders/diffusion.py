@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from harness.encoder import Encoder, EncoderSpec, plain
 from harness.errors import HarnessError
@@ -71,8 +72,8 @@ class DiffusionEncoder(Encoder):
 
 
 def _tiny_parts(spec: EncoderSpec) -> tuple[Any, Any, torch.Tensor, torch.Tensor]:
+    # deferred: diffusers is an optional extra (pip install encoder-harness[diffusers])
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     tiny = plain(spec.tiny)
     unet = UNet2DConditionModel(**tiny["unet"])
@@ -86,8 +87,8 @@ def _tiny_parts(spec: EncoderSpec) -> tuple[Any, Any, torch.Tensor, torch.Tensor
 
 
 def _real_parts(spec: EncoderSpec, where: str) -> tuple[Any, Any, torch.Tensor, torch.Tensor]:
+    # deferred: diffusers is an optional extra (pip install encoder-harness[diffusers])
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
 
     unet = UNet2DConditionModel.from_pretrained(where, subfolder="unet")
     vae = AutoencoderKL.from_pretrained(where, subfolder="vae")

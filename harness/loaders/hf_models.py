@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
+from transformers import AutoConfig
 
 from harness.encoder import Encoder, EncoderSpec, plain
 from harness.errors import HarnessError
@@ -53,8 +55,6 @@ class HFEncoder(Encoder):
 
 
 def _model_class(name: str) -> Any:
-    import transformers
-
     cls = getattr(transformers, name, None)
     if cls is None:
         raise HarnessError(f"transformers has no model class {name!r}")
@@ -65,8 +65,6 @@ def _model_class(name: str) -> Any:
 def build_transformers(spec: EncoderSpec, tiny: bool, *,
                        weights_path: Path | None = None,
                        pretrained: bool = True) -> Encoder:
-    from transformers import AutoConfig
-
     options = plain(spec.options)
     cls = _model_class(options.pop("model_class", "AutoModel"))
     model_type = options.pop("model_type", None)

@@ -50,6 +50,7 @@ class OpenClipEncoder(Encoder):
 def build_open_clip(spec: EncoderSpec, tiny: bool, *,
                     weights_path: Path | None = None,
                     pretrained: bool = True) -> Encoder:
+    # deferred: open_clip takes seconds to import; only open_clip encoders need it
     import open_clip
 
     size = spec.tiny_resolution if tiny else spec.resolution

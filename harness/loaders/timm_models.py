@@ -45,6 +45,7 @@ def create_timm(spec: EncoderSpec, tiny: bool, *, size: int, pretrained: bool = 
                 extra: dict[str, Any] | None = None,
                 looked: list[str] | None = None) -> torch.nn.Module:
     """``timm.create_model`` for the spec (or its twin), with a one-line error on failure."""
+    # deferred: timm takes seconds to import; only timm encoders need it
     import timm
 
     kwargs: dict[str, Any] = {"num_classes": num_classes, **(extra or {})}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from harness.errors import HarnessError
 from harness.record import with_umask_mode
@@ -71,7 +72,6 @@ def read_state_dict(path: Path, *, key: str | None = None) -> dict[str, torch.Te
     path = weights_file(path)
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
 
             state = load_file(str(path))
         else:
@@ -92,8 +92,6 @@ def read_state_dict(path: Path, *, key: str | None = None) -> dict[str, torch.Te
 
 def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> Path:
     """Write tensors as safetensors (how a user should hand this project weights)."""
-    from safetensors.torch import save_file
-
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in state.items()}, str(path))
     with_umask_mode(Path(path))

@@ -18,7 +18,12 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
+from filelock import FileLock
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from harness.errors import HarnessError
+from harness.record import with_umask_mode
 
 if TYPE_CHECKING:
     from harness.model.llm_spec import LLMSpec
@@ -99,8 +104,6 @@ def converted_folder(spec: LLMSpec, cache: Path | None = None) -> Path:
     so even where the lock does not hold (some network file systems) a reader sees a whole
     folder or none, and a job that loses the race uses the winner's.
     """
-    from filelock import FileLock
-
     cache = Path(cache) if cache is not None else llm_cache()
     final = cache / spec.sha256
     if not (final / MARKER).is_file():
@@ -142,11 +145,6 @@ def publish(tmp: Path, final: Path) -> bool:
 def convert(gguf: Path, dest: Path, spec: LLMSpec) -> None:
     """Dequantise ``gguf`` into ``dest``: ``model.safetensors`` (fp32), its config, and the
     tokenizer with its chat template, as ``save_pretrained`` writes them."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from harness.record import with_umask_mode
-
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,

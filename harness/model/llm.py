@@ -8,16 +8,25 @@ import importlib.util
 from collections.abc import Iterable
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+)
 
 from harness.errors import HarnessError
+from harness.model.gguf_llm import converted_folder
 from harness.model.llm_spec import LLMSpec
 from harness.registry import Registry
 
 IMAGE_TOKEN = "<image>"
 
 
-LLMS: Registry[LLMSpec] = Registry("LLM", None, name_of=lambda s: s.id, item_type=LLMSpec)
+LLMS: Registry[LLMSpec] = Registry("LLM", "harness.llms", name_of=lambda s: s.id,
+                                 item_type=LLMSpec)
 LLMS.register(LLMSpec(
     id="tiny-llama",
     description="Llama, hidden 128, 2 layers, random weights, byte-level BPE trained locally",
@@ -112,8 +121,6 @@ def load_pretrained_llm(source: str, revision: str | None = None,
                         dtype: torch.dtype = torch.float32):
     """A hub or local causal LM (at ``revision`` when pinned, in ``dtype``) and its
     tokenizer, with the image token added if missing."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
         model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=dtype)
@@ -133,8 +140,6 @@ def load_pretrained_llm(source: str, revision: str | None = None,
 
 def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained on ``corpus`` in milliseconds; any text encodes."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -161,7 +166,6 @@ def build_llm(spec: LLMSpec, corpus: Iterable[str],
     if spec.source:
         return load_pretrained_llm(spec.source, spec.revision, dtype)
     if spec.gguf:
-        from harness.model.gguf_llm import converted_folder
 
         # The same path as any hf: LLM from here: <image> added, embeddings resized, pad set.
         return load_pretrained_llm(str(converted_folder(check_available(spec))), dtype=dtype)

@@ -10,6 +10,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+# Private in accelerate 1.x, but it is the one place that merges a config file into the
+# launch arguments (and names its errors); parsing the YAML here would drift from it.
+from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+from accelerate.utils.launch import prepare_multi_gpu_env, prepare_simple_launcher_cmd_env
+
 from harness.errors import HarnessError
 
 # What the loop does with each process: DDP (accelerate's MULTI_* device types), FSDP (the
@@ -39,11 +44,6 @@ def check_distributed_type(kind: str, where: str) -> None:
 def launch_env(path: str | Path) -> dict[str, str]:
     """The ``ACCELERATE_*`` and ``FSDP_*`` variables ``accelerate launch --config_file PATH``
     sets, read by accelerate's own code (its parser, defaults and env builders)."""
-    # Private in accelerate 1.x, but it is the one place that merges a config file into the
-    # launch arguments (and names its errors); parsing the YAML here would drift from it.
-    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
-    from accelerate.utils.launch import prepare_multi_gpu_env, prepare_simple_launcher_cmd_env
-
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"accelerate config {path}: no such file")

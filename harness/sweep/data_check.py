@@ -9,6 +9,7 @@ file twice) and a seeded sample of its images, which must exist and decode.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import random
 from collections.abc import Iterable
@@ -184,7 +185,6 @@ class DataChecks:
 
 
 def _unreadable(root: Path, ref: str | bytes) -> str | None:
-    import io
 
     try:
         if isinstance(ref, bytes):

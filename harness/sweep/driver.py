@@ -17,12 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from submitit.core.utils import JobPaths
+
 from harness.data.probes import write_probes
+from harness.errors import HarnessError
 from harness.record import RECORD_FILE, ResultRecord, read_record
 from harness.store import Store, ingest_paths
 from harness.sweep.cluster import SlurmSettings
-from harness.sweep.job import ERROR_LOG, STATUS_FILE, RunJob, failed_record, read_status
-from harness.sweep.plan import Run, write_config
+from harness.sweep.job import ERROR_LOG, RunJob
+from harness.sweep.plan import Run, load_run, write_config
+from harness.sweep.run_record import failed_record
+from harness.sweep.status import STATUS_FILE, read_status
 from harness.sweep.submit import (
     check_executor,
     choose_runs_per_job,
@@ -34,10 +39,12 @@ from harness.sweep.tracking import (
     TICKET_FILE,
     JobState,
     Ticket,
+    cancel_jobs,
     job_states,
     now_iso,
     read_ticket,
     slurm_states,
+    view_runs,
     write_ticket,
 )
 
@@ -352,8 +359,6 @@ def _log_tail(flight: Flight) -> str:
     """Why the job's stderr says it ended: SLURM's own 'CANCELLED AT' or 'oom-kill' message
     lands there. Only a line that reads like a cause: a library's warning printed before the
     job was killed is not the reason it died."""
-    from submitit.core.utils import JobPaths
-
     path = JobPaths(flight.ticket.folder, flight.ticket.job_id).stderr
     try:
         lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines()
@@ -405,10 +410,6 @@ def cancel_runs(root: Path, keys: list[str] | None = None) -> list[tuple[str, st
     """Cancel the jobs of runs in flight (all of them, or those in ``keys``) and give each run
     those jobs carried a failed record, so a later sweep does not resubmit it unasked
     (``--rerun-failed`` does). Returns (run key, job id) for every run cancelled."""
-    from harness.errors import HarnessError
-    from harness.sweep.plan import load_run
-    from harness.sweep.tracking import cancel_jobs, view_runs
-
     views = view_runs(root)
     if keys is not None:
         known = {v.key for v in views}

@@ -15,15 +15,19 @@ import hashlib
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from harness.errors import HarnessError
 from harness.model.cambrian import connector_from_state, to_harness
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
+from harness.model.llm import resolve_llm
 from harness.preset import Preset
 from harness.recipe import Recipe
 from harness.record import write_record
+from harness.sweep.model import build_model, save_model
 from harness.sweep.plan import Run, plan_sweep, split_combination, write_config
+from harness.sweep.run_record import build_record, encoder_info
 from harness.sweep.sizes import encoder_shape, llm_shape
 
 SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -39,7 +43,6 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
                            f"{', '.join(SUFFIXES)}")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
 
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -70,9 +73,6 @@ def import_connector(path: Path, entry: str, recipe: Recipe, preset: Preset, see
                      root: Path) -> Run:
     """Write the run folder for checkpoint ``path`` on encoders ``entry`` (``a+b``); returns
     the run. An existing folder for the same run is refused, never overwritten."""
-    from harness.sweep.job import build_record, encoder_info
-    from harness.sweep.model import build_model, save_model
-
     state = read_state(path)
     parts = split_combination(entry)
     shapes = [FeatureShape(dim, grid) for _, _, dim, grid in
@@ -110,6 +110,5 @@ def import_connector(path: Path, entry: str, recipe: Recipe, preset: Preset, see
 
 
 def _llm(preset: Preset):
-    from harness.model.llm import resolve_llm
 
     return resolve_llm(preset.llm)

@@ -13,13 +13,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import DistributedDataParallelKwargs, parse_flag_from_env, set_seed
+from safetensors.torch import load_model as load_safetensors
+from safetensors.torch import save_file
+from safetensors.torch import save_model as save_safetensors
 from torch import nn
+from transformers import AutoTokenizer
 
+from harness.encoder import ENCODERS
 from harness.errors import HarnessError
+from harness.loaders import build_encoder
+from harness.model.connector_options import current_name
+from harness.model.connector_parts import FeatureShape
+from harness.model.connectors import CONNECTORS
+from harness.model.llm import build_llm, image_token_id
 from harness.model.mllm import MLLM
 from harness.parallel import Parallel, without_aliases
 from harness.recipe import Recipe
 from harness.record import atomic_write_text, replace_folder, with_umask_mode
+from harness.sweep.accelerate_config import check_distributed_type
 from harness.sweep.plan import Run
 
 MODEL_DIR = "model"
@@ -41,15 +55,6 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None,
     ``tokenizer`` replaces the one the tiny LLM would train on ``corpus`` (a saved one).
     ``llm_dtype`` is the dtype a pretrained LLM is read in (bf16 before FSDP shards it).
     """
-    from accelerate.utils import set_seed
-
-    from harness.encoder import ENCODERS
-    from harness.loaders import build_encoder
-    from harness.model.connector_options import current_name
-    from harness.model.connector_parts import FeatureShape
-    from harness.model.connectors import CONNECTORS
-    from harness.model.llm import build_llm, image_token_id
-
     config = run.config
     set_seed(config.seed)
     encoders = []
@@ -92,12 +97,6 @@ def make_accelerator(recipe: Recipe):
     recipe says, and the distributed setup from accelerate's own configuration (the variables
     ``accelerate launch`` or a sweep's ``accelerate_config`` set, and the process group a
     multi-task job joins); a setup the loop cannot train with is refused."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedDataParallelKwargs
-
-    from harness.sweep.accelerate_config import check_distributed_type
-
     # One accelerate state per process: a job may run many runs in one process.
     AcceleratorState._reset_state(reset_partial_state=True)
     accelerator = Accelerator(
@@ -115,8 +114,6 @@ def distributed_for(run: Run) -> str:
     cluster profile's), or ``fsdp`` when the accelerate config asks for FSDP. The harness
     shards with torch's own FSDP2 either way (accelerate's plugin is not used: on CPU it
     falls back to DDP without a word)."""
-    from accelerate.utils import parse_flag_from_env
-
     if parse_flag_from_env("ACCELERATE_USE_FSDP") or run.distributed == "fsdp":
         return "fsdp"
     return "ddp"  # ``auto`` that no memory plan turned into fsdp
@@ -173,9 +170,6 @@ def save_model(run: Run, model: MLLM, tokenizer, mode: str,
 
     Call it on every process: a sharded model (FSDP) is gathered once, onto the main
     process, which alone writes; the file is the same full safetensors either way."""
-    from safetensors.torch import save_file
-    from safetensors.torch import save_model as save_safetensors
-
     parts = parts_for(mode, run.config.recipe)
     if not parts:
         return None
@@ -231,9 +225,6 @@ def load_model(run: Run, device: str | torch.device = "cpu"):
     """The finished model of ``run`` (``run_dir/model/``): rebuilt through the registries as
     the job built it, the saved parts loaded, the others checked against their hashes.
     Returns ``(model, tokenizer, info)``."""
-    from safetensors.torch import load_model as load_safetensors
-    from transformers import AutoTokenizer
-
     folder = Path(run.run_dir) / MODEL_DIR
     info = read_info(Path(run.run_dir))
     if info.get("run_key") != run.key:

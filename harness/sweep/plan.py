@@ -33,6 +33,7 @@ from harness.preset import DataLoading, Preset, ProbeData
 from harness.recipe import Recipe
 from harness.record import RECORD_FILE
 from harness.sweep.data_check import DataChecks
+from harness.sweep.sizes import check_shardable
 
 RunState = Literal["new", "done", "failed"]
 SINGLE_CONNECTOR = "mlp2x_gelu"
@@ -309,7 +310,6 @@ def plan_sweep(encoder_ids: list[str], recipes: list[Recipe], preset: Preset,
               for entry, parts in entries}
     distributed = distributed or preset.distributed
     if distributed == "fsdp":
-        from harness.sweep.sizes import check_shardable
 
         for name in dict.fromkeys(chosen.values()):
             check_shardable(name, llm)

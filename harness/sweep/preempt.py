@@ -22,6 +22,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from submitit.core.job_environment import JobEnvironment
+
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +51,6 @@ class Preemption:
         not a submitit job with a handler to hand over to (then nothing changes)."""
         if threading.current_thread() is not threading.main_thread():
             return None
-        from submitit.core.job_environment import JobEnvironment
 
         signum = JobEnvironment._usr_sig()
         original = signal.getsignal(signum)

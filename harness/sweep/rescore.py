@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.data.probes import PROBE_BENCHMARKS
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.bootstrap import replicates_path
@@ -22,6 +23,7 @@ from harness.eval.runner import (
     write_predictions,
 )
 from harness.record import PREDICTIONS_DIR, RECORD_FILE, Score, read_record, write_record
+from harness.sweep.execute import benchmark_folder, training_data
 from harness.sweep.plan import Run, load_run
 
 RELIANCE = "_vision_reliance"
@@ -97,9 +99,6 @@ def _pass(metric: str) -> str:
 
 def _benchmark_folder(run: Run, name: str) -> Path:
     """Where the run read the benchmark: its generated probe, or the data root's release."""
-    from harness.data.probes import PROBE_BENCHMARKS
-    from harness.sweep.job import benchmark_folder, training_data
-
     probe_root = None if run.config.data is None else Path(run.data_dir)
     folder = benchmark_folder(run, name, probe_root)
     if name in PROBE_BENCHMARKS and not (folder / "test.jsonl").is_file():

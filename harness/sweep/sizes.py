@@ -9,13 +9,15 @@ from functools import cache
 from typing import NamedTuple
 
 import torch
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
 from harness.loaders import build_encoder
+from harness.loaders.weights import hub_offline
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
-from harness.model.llm import LLMSpec
+from harness.model.llm import LLMSpec, shape_config
 from harness.parallel import decoder_layers, find_decoder_layers
 from harness.sweep.cost import Sizes
 
@@ -59,11 +61,6 @@ def llm_shape(spec: LLMSpec) -> LLMShape:
 def llm_skeleton(spec: LLMSpec):
     """The LLM built on the meta device from its config: its structure, no weights. Cached:
     a sweep asks once per run (sizes, the FSDP check), always of the same few LLMs."""
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    from harness.loaders.weights import hub_offline
-    from harness.model.llm import shape_config
-
     if spec.source is None:  # the tiny LLM, or the shape a GGUF LLM declares
         config = shape_config(spec)
     else:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from harness.errors import HarnessError
 from harness.record import RECORD_FILE, atomic_write_text, read_record
 from harness.sweep import local_jobs
+from harness.sweep.status import read_status
 
 TICKET_FILE = "job.json"
 DEBUG_SILENCE_S = 600.0
@@ -216,7 +217,6 @@ def view_runs(root: Path, states: dict[str, JobState] | None = None) -> list[Run
 
 
 def view_run(folder: Path, ticket: Ticket | None, states: dict[str, JobState]) -> RunView:
-    from harness.sweep.job import read_status
 
     config = _read_json(folder / "config.json") or {}
     status = read_status(folder) or {}

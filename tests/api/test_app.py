@@ -129,7 +129,7 @@ def test_start_up_renders_the_default_pages_before_the_first_visitor(tmp_path: P
     with TestClient(app, base_url="http://127.0.0.1") as client:
         assert len(app.state.page_cache) == 4  # leaderboard, families, recipes, benchmarks
         # Served from what start-up drew: rendering again would fail here.
-        monkeypatch.setattr("api.routes.pages.render_leaderboard", None)
+        monkeypatch.setattr("api.dashboard.pages.leaderboard.render_leaderboard", None)
         page = client.get("/")
         assert page.status_code == 200 and "effnet-lite0.imagenet" in page.text
 
@@ -140,7 +140,7 @@ def test_a_failed_warm_up_does_not_stop_the_server(tmp_path: Path, monkeypatch, 
     def broken(*_args) -> None:
         raise RuntimeError("database unreachable")
 
-    monkeypatch.setattr("api.routes.pages.warm_up", broken)
+    monkeypatch.setattr("api.dashboard.pages.warm_up", broken)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/healthz").status_code == 200
     assert "dashboard warm-up failed: database unreachable" in caplog.text

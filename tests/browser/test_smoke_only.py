@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dashboard.pages import SMOKE_PARAM
+from api.dashboard.render import SMOKE_PARAM
 
 pytestmark = pytest.mark.browser
 

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 import harness.cli.encoders as cli_encoders
-import harness.cli.sweep as cli_sweep
 import harness.encoder as encoder_module
 import harness.sweep.plan as sweep_plan
+import harness.sweep.service as sweep_service
 from harness.cli.app import app
 from harness.encoder import EncoderSpec, available_encoder_ids
 from harness.errors import HarnessError
@@ -50,7 +50,7 @@ def registry(installed, monkeypatch: pytest.MonkeyPatch) -> Registry[EncoderSpec
     """A registry that discovers afresh (the process-wide one ran before the install)."""
     fresh = Registry("encoder", "harness.encoders", name_of=lambda s: s.id,
                      item_type=EncoderSpec)
-    for module in (encoder_module, cli_encoders, cli_sweep, sweep_plan):
+    for module in (encoder_module, cli_encoders, sweep_service, sweep_plan):
         monkeypatch.setattr(module, "ENCODERS", fresh)
     return fresh
 

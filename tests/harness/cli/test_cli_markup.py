@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import harness.cli.sweep as sweep_cli
+import harness.sweep.service as sweep_service
 from harness.cli.app import app
 
 runner = CliRunner()
@@ -16,9 +16,9 @@ runner = CliRunner()
 def test_the_install_hint_of_a_skipped_encoder_keeps_its_extra(tmp_path: Path,
                                                                monkeypatch) -> None:
     hint = "needs diffusers: pip install 'encoder-harness[diffusers]'"
-    monkeypatch.setattr(sweep_cli, "unavailable_encoders",
+    monkeypatch.setattr(sweep_service, "unavailable_encoders",
                         lambda strict=False: {"sd21-unet-512.laion5b": hint})
-    monkeypatch.setattr(sweep_cli, "available_encoder_ids",
+    monkeypatch.setattr(sweep_service, "available_encoder_ids",
                         lambda strict=False: ["clip-vit-l14-336.openai"])
     result = runner.invoke(app, ["sweep", "--encoders", "all", "--preset", "smoke",
                                  "--dry-run", "--format", "json", "--root", str(tmp_path)])

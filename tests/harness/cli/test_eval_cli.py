@@ -13,13 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli.app import app
-from harness.cli.eval import evaluate_run
 from harness.data import layouts
 from harness.errors import HarnessError
 from harness.preset import load_preset_file
 from harness.recipe import RECIPES
 from harness.record import read_record
 from harness.store import Store
+from harness.sweep.evaluation import evaluate_run
 from harness.sweep.job import RunJob
 from harness.sweep.model import INFO, MODEL_DIR, WEIGHTS
 from harness.sweep.plan import plan_sweep, write_config

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.eval import category_report
 from harness.errors import HarnessError
 from harness.record import EncoderInfo, ResultRecord, Score, write_record
 from harness.store import Store, ingest_paths, ingest_record
+from harness.sweep.evaluation import category_report
 
 # Every number a run scoring Cambrian's suite leaves, with per-question accuracies that differ
 # from the headline metrics, so a store that ranked by "accuracy" would give other averages.

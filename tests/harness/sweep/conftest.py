@@ -12,9 +12,11 @@ import pytest
 
 from harness.preset import Preset, load_preset_file
 from harness.recipe import RECIPES
-from harness.sweep.job import RunContext, RunJob, execute
+from harness.sweep.execute import execute
+from harness.sweep.job import RunJob
 from harness.sweep.plan import Run, plan_sweep
 from harness.sweep.preempt import Preempted, Preemption
+from harness.sweep.run_context import RunContext
 
 # The smoke preset shrunk to a few optimizer steps on a few dozen samples (as in
 # tests/test_end_to_end.py), with enough steps per stage to stop in the middle of one.

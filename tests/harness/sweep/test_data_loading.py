@@ -10,7 +10,8 @@ import pytest
 
 from harness.data.conversations import ConversationDataset
 from harness.record import read_record
-from harness.sweep.job import RunJob, execute
+from harness.sweep.execute import execute
+from harness.sweep.job import RunJob
 from harness.sweep.preempt import Preempted
 
 from .conftest import MINI_PRESET, PreemptAt, plan_mini
@@ -63,7 +64,7 @@ def test_a_stopped_run_resumes_exactly_with_workers(tmp_path: Path,
 def test_unreadable_images_found_by_workers_are_counted(tmp_path: Path,
                                                         workers_preset: Path) -> None:
     run = plan_mini(tmp_path / "runs", workers_preset)[0]
-    from harness.sweep.job import training_data
+    from harness.sweep.execute import training_data
 
     training_data(run)  # writes the probe
     image = sorted((Path(run.data_dir)).rglob("*.png"))[0]

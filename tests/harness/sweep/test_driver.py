@@ -19,8 +19,8 @@ from harness.cli.app import app
 from harness.record import read_record
 from harness.store import Store
 from harness.sweep.driver import cancel_runs, execute_runs
-from harness.sweep.job import read_status
 from harness.sweep.plan import write_config
+from harness.sweep.status import read_status
 from harness.sweep.submit import choose_runs_per_job, group_runs
 from harness.sweep.tracking import Ticket, write_ticket
 
@@ -154,7 +154,7 @@ def test_after_a_full_crash_a_rerun_sends_out_runs_that_never_started(
     """Driver and job killed: the run the job had begun fails with the scheduler's reason;
     the one it never reached goes out again (the README's promise), not marked failed."""
     from harness.sweep import driver
-    from harness.sweep.job import STATUS_FILE
+    from harness.sweep.status import STATUS_FILE
     from harness.sweep.tracking import JobState
 
     begun, waiting = plan_mini(tmp_path / "root", mini_preset, recipes=("frozen",),

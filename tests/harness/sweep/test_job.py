@@ -12,7 +12,8 @@ from harness.encoder import ENCODERS
 from harness.loaders import build_encoder
 from harness.model.ensemble import combine
 from harness.record import combine_infos
-from harness.sweep.job import parameter_counts, with_params
+from harness.sweep.execute import parameter_counts
+from harness.sweep.run_record import with_params
 
 from ..test_record import DINO, SIGLIP, record
 

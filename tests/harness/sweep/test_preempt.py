@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from harness.sweep.checkpoint import RunCheckpoints
-from harness.sweep.job import RunContext, execute
+from harness.sweep.execute import execute
 from harness.sweep.preempt import Preempted, Preemption
+from harness.sweep.run_context import RunContext
 
 from .conftest import plan_mini
 

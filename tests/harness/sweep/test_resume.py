@@ -16,7 +16,8 @@ import torch
 
 from harness.record import read_record
 from harness.sweep.checkpoint import RunCheckpoints
-from harness.sweep.job import RunJob, execute
+from harness.sweep.execute import execute
+from harness.sweep.job import RunJob
 from harness.sweep.model import load_model
 from harness.sweep.plan import load_run, write_config
 from harness.sweep.preempt import Preempted

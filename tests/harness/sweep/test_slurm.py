@@ -18,7 +18,7 @@ from harness.cli.app import app
 from harness.record import read_record
 from harness.store import Store
 from harness.sweep.cluster import load_cluster
-from harness.sweep.job import read_status
+from harness.sweep.status import read_status
 from harness.sweep.tracking import read_ticket, view_runs
 
 from .conftest import MINI_PRESET, plan_mini

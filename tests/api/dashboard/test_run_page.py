@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dashboard.pages import render_run
+from api.dashboard.pages.runs import render_run
 from harness.eval.protocols import Reading, Sensitivity
 from harness.store.protocols import RunProtocols
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 import json
 import re
 
-from dashboard.pages import (
-    leaderboard_columns,
-    measured_rows,
-    published_rows,
-    render_benchmarks,
-    render_families,
-    render_leaderboard,
-    render_recipes,
-    render_run,
-    render_runs,
-)
+from api.dashboard.pages.benchmarks import render_benchmarks
+from api.dashboard.pages.families import render_families
+from api.dashboard.pages.leaderboard import leaderboard_columns, render_leaderboard
+from api.dashboard.pages.recipes import render_recipes
+from api.dashboard.pages.runs import render_run, render_runs
+from api.dashboard.rows import measured_rows, published_rows
 from harness.store.summary import Cell, Setting
 
 VC = "Vision-Centric"
@@ -199,7 +194,7 @@ def test_combinations_read_by_name_and_connector_and_keep_their_id() -> None:
 
 
 def test_leaderboard_rows_kept_between_views_match_a_fresh_draw(monkeypatch) -> None:
-    import dashboard.pages as pages
+    import api.dashboard.pages.leaderboard as pages
 
     render_leaderboard(SETTINGS, PUBLISHED)
     # An ingest replaced one setting (the rollup hands back a new object for it) and added a

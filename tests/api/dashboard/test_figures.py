@@ -6,8 +6,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard import figures
-from dashboard.figures import GROUP_COLORS
+from api.dashboard import figures
+from api.dashboard.figures import GROUP_COLORS
 
 
 def validated(build):

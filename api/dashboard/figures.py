@@ -15,6 +15,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from plotly.subplots import make_subplots
+
 from harness.combination import is_combination
 from harness.published.names import display_name
 from harness.record import GROUPS
@@ -140,7 +142,6 @@ def _grid(rows: int, titles: tuple[str, ...], vertical_spacing: float) -> tuple[
         Figure, tuple[tuple[str, str], ...]]:
     # make_subplots applies the default template to a whole figure (tens of milliseconds), and
     # pages ask for the same few grids again and again: keep them.
-    from plotly.subplots import make_subplots
 
     grid = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=list(titles),
                          vertical_spacing=vertical_spacing)
