@@ -37,6 +37,8 @@ MULTI_GROUP = "multi"
 
 ScoreKind = Literal["measured", "published", "external", "proxy"]
 SCORE_KINDS: tuple[str, ...] = get_args(ScoreKind)
+MEASURED: ScoreKind = "measured"
+"""What this harness measured itself: the only kind a setting's averages and ranks use."""
 HARNESS_SCORER = "harness"
 
 
@@ -108,7 +110,7 @@ class Score:
     chance: float | None = declared(
         None, doc="What guessing scores on this subset, so a reader can tell learning from luck.")
     kind: ScoreKind = declared(
-        "measured", length=20, server_default="measured",
+        MEASURED, length=20, server_default=MEASURED,
         doc="measured (this harness ran the model), published (a paper's number), external "
             "(another evaluator scored it) or proxy (a cheap stand-in for the full study).")
     scorer: str = declared(

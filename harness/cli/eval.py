@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from harness.cli.common import check_format, console, err_console, print_json, print_table
+from harness.errors import HarnessError
+from harness.lmms.evaluate import evaluate_with_lmms_eval
 from harness.record import (
     RECORD_FILE,
 )
@@ -51,11 +53,25 @@ def print_report(report: dict) -> None:
                       f"{report['stored']['db']}")
 
 
+def print_lmms_report(report: dict) -> None:
+    smoke = " [yellow](smoke run: random-weight tiny twins, not a real score)[/]" \
+        if report["smoke"] else ""
+    console.print(f"run {report['run_key']} scored by lmms-eval {report['lmms_eval']}{smoke}")
+    table = Table("task", "metric", "value (lmms-eval's scale)", "n")
+    for s in report["scores"]:
+        table.add_row(s["task"], s["metric"], f"{s['value']:.4g}", str(s["n"]))
+    print_table(table)
+    console.print(f"results: {report['results']}")
+    if report["stored"]:
+        console.print(f"stored {report['stored']['scores']} external scores in {RECORD_FILE} "
+                      f"and {report['stored']['db']}")
+
+
 def eval_command(
     checkpoint: Annotated[Path, typer.Option(
         "--checkpoint", help="A finished run's folder (harness-runs/runs/<key>).")],
-    benchmarks: Annotated[str, typer.Option(
-        help="Comma-separated benchmark names (see `harness benchmarks list`).")],
+    benchmarks: Annotated[str | None, typer.Option(
+        help="Comma-separated benchmark names (see `harness benchmarks list`).")] = None,
     data_dir: Annotated[list[str] | None, typer.Option(
         "--data-dir", help="A folder with one subfolder per benchmark (DIR/mmvp), the folder "
         "of the only benchmark, or NAME=DIR; repeatable.")] = None,
@@ -71,9 +87,30 @@ def eval_command(
     db: Annotated[str | None, typer.Option(
         help="Also store the scores: into the run's record.json and this database URL.")]
     = None,
+    lmms_eval_tasks: Annotated[str | None, typer.Option(
+        help="Score the run with lmms-eval's evaluator on these comma-separated lmms-eval "
+             "tasks instead (they read their own datasets; --data-dir does not apply). Needs "
+             "pip install 'encoder-harness[lmms-eval]'.")] = None,
+    lmms_eval_include: Annotated[Path | None, typer.Option(
+        help="A folder of lmms-eval task YAMLs to add (e.g. tasks reading local files).")]
+    = None,
 ) -> None:
-    """Evaluate a finished run's saved model on benchmarks and print the scores."""
+    """Evaluate a finished run's saved model on benchmarks (or lmms-eval tasks) and print the
+    scores."""
     check_format(format)
+    if lmms_eval_tasks is not None:
+        if benchmarks is not None or data_dir:
+            raise HarnessError("--lmms-eval-tasks scores lmms-eval's tasks on their own data: "
+                               "give it without --benchmarks and --data-dir")
+        lmms = evaluate_with_lmms_eval(checkpoint, split_names(lmms_eval_tasks),
+                                       include=lmms_eval_include, limit=limit, db=db)
+        if format == "json":
+            print_json(lmms)
+        else:
+            print_lmms_report(lmms)
+        return
+    if benchmarks is None:
+        raise HarnessError("give --benchmarks (harness benchmarks) or --lmms-eval-tasks")
 
     def progress(name: str, done: int, total: int) -> None:
         if done == total:

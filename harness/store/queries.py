@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from harness.eval.bootstrap import Draws
-from harness.record import EncoderInfo, ResultRecord, Score
+from harness.record import MEASURED, EncoderInfo, ResultRecord, Score
 from harness.store.columns import field_names, iso, plain_values, selected
 from harness.store.models import (
     RUN_COLUMN_NAMES,
@@ -101,7 +101,7 @@ def leaderboard(
         select(*LEADERBOARD_COLUMNS)
         .join(RunRow, ScoreRow.run_key == RunRow.key)
         .join(EncoderRow, RunRow.encoder_id == EncoderRow.id)
-        .where(RunRow.status == "done", ScoreRow.subset == subset)
+        .where(RunRow.status == "done", ScoreRow.subset == subset, ScoreRow.kind == MEASURED)
         .order_by(ScoreRow.benchmark, ScoreRow.metric, ScoreRow.value.desc(), ScoreRow.run_key)
     )
     query = _where(query, [(ScoreRow.benchmark, benchmark), (EncoderRow.group, group),

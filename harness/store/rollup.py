@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from harness.eval.bootstrap import Draws
 from harness.eval.categories import columns
+from harness.record import MEASURED
 from harness.store.models import EncoderRow, RunRow, ScoreRow
 from harness.store.noise import RunDraws, pooled_columns, setting_rng
 from harness.store.queries import KEYS_PER_QUERY, replicates
@@ -227,25 +228,27 @@ def _table5_subsets() -> set[tuple[str, str]]:
 
 
 def _scores(session: Session, keys: list[str] | None) -> dict[str, list[tuple[Any, ...]]]:
-    """Overall and Table 5 scores of finished runs, by run key: all of them, or those of
-    ``keys``."""
+    """Overall and Table 5 scores that finished runs measured, by run key: all of them, or
+    those of ``keys``."""
     sliced = _table5_subsets()
     if keys is None:
         subsets = (OVERALL, *sorted({subset for _, subset in sliced}))
-        queries = [select(*_SCORE_COLUMNS)
+        queries = [select(*_SCORE_COLUMNS, ScoreRow.kind)
                    .join(RunRow, ScoreRow.run_key == RunRow.key)
                    .where(RunRow.status == "done", ScoreRow.subset.in_(subsets))]
     else:
         # The subset is filtered here, not in SQL: with "subset = 'overall'" in the query,
         # SQLite walks the ranked index over every overall score instead of the run-key one.
-        queries = [select(*_SCORE_COLUMNS)
+        queries = [select(*_SCORE_COLUMNS, ScoreRow.kind)
                    .where(ScoreRow.run_key.in_(keys[i:i + KEYS_PER_QUERY]))
                    for i in range(0, len(keys), KEYS_PER_QUERY)]
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     connection = session.connection()
     for query in queries:
-        for run_key, *score in connection.execute(query).all():
+        for run_key, *score, kind in connection.execute(query).all():
             benchmark, _metric, subset = score[:3]
-            if subset == OVERALL or (benchmark, subset) in sliced:
+            # Only what this harness measured: an external evaluator's score of the same run
+            # sits beside it (the run page, the scores API), never in its setting's average.
+            if kind == MEASURED and (subset == OVERALL or (benchmark, subset) in sliced):
                 out[run_key].append(tuple(score))
     return out

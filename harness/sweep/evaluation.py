@@ -144,7 +144,7 @@ def evaluate_run(checkpoint: Path, benchmarks: list[str], data_dirs: list[str], 
                         "predictions": str(predictions), "scores": [asdict(s) for s in found]})
     kept = _keep_scores(folder, scores)
     reliance = _reliance(kept, scores) if blind else []
-    stored = _store(folder, run, scores + reliance, db) if db is not None else None
+    stored = store_scores(folder, run, scores + reliance, db) if db is not None else None
     return {"run_key": run.key, "run_dir": str(folder), "encoder": run.encoder_id,
             "recipe": run.config.recipe.name, "smoke": run.tiny,
             "model": {k: info[k] for k in ("id", "save_model", "parts")},
@@ -195,15 +195,20 @@ def _reliance(kept: list[Score], blind: list[Score]) -> list[Score]:
     return vision_reliance(with_image, blind)
 
 
-def _store(folder: Path, run: Run, scores: list[Score], db: str) -> dict:
+def store_scores(folder: Path, run: Run, scores: list[Score], db: str) -> dict:
     """The run folder stays the source of truth: the scores join ``record.json`` (replacing
-    those of the same benchmark, metric and subset), then the record is ingested."""
+    those of the same benchmark, metric and subset from the same scorer), then the record is
+    ingested."""
     record = read_record(folder)
     if record.run_key != run.key:
         raise HarnessError(f"{folder / RECORD_FILE}: record of run {record.run_key!r}, but the"
                            f" folder's config is run {run.key!r}")
-    new = {(s.benchmark, s.metric, s.subset) for s in scores}
-    merged = tuple(s for s in record.scores if (s.benchmark, s.metric, s.subset) not in new)
+
+    def key(s: Score) -> tuple:
+        return s.benchmark, s.metric, s.subset, s.kind, s.scorer
+
+    new = {key(s) for s in scores}
+    merged = tuple(s for s in record.scores if key(s) not in new)
     record = replace(record, scores=merged + tuple(scores))
     write_record(folder, record)
     url = resolve_db_url(db)

@@ -67,3 +67,15 @@ def test_the_training_section_draws_the_loss_curve_and_lists_the_rest() -> None:
     facts = page[page.index("<h3>Training</h3>"):page.index("<h3>Resolved config</h3>")]
     assert "final_loss" in facts and "losses" not in facts.replace("loss-curves", "")
     assert 'id="loss-curves"' not in render_run(RUN, [], protocols())
+
+
+def test_an_external_scorer_is_named_beside_the_harness() -> None:
+    score = {"benchmark": "mmstar", "category": "", "metric": "average", "subset": "overall",
+             "value": 0.41, "n": 1500, "chance": None, "benchmark_version": "0.1",
+             "prompt_hash": "abc", "label_patch": "", "dataset_hash": ""}
+    page = render_run({**RUN, "scores": [
+        {**score, "kind": "external", "scorer": "lmms-eval 0.7.3"},
+        {**score, "benchmark": "mmvp", "kind": "measured", "scorer": "harness"}]}, [])
+    table = page[page.index('id="scores"'):page.index("</table>", page.index('id="scores"'))]
+    assert "<td>lmms-eval 0.7.3 (external)</td>" in table
+    assert "<td>harness</td>" in table

@@ -1,0 +1,233 @@
+"""A harness-trained smoke run scored by the real lmms-eval evaluator, on local tasks this test
+writes as lmms-eval task YAMLs (no hub access): one answered by generation, one multiple choice
+answered through ``loglikelihood``. Its results are read back as external scores, stored beside
+the run's own and kept out of the setting's averages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from harness.errors import HarnessError
+from harness.lmms.evaluate import evaluate_with_lmms_eval, require_lmms_eval
+from harness.lmms.results import read_results
+from harness.model.chat import prompt_ids
+from harness.model.llm import IMAGE_TOKEN
+from harness.model.mllm import IGNORE_INDEX
+from harness.preset import load_preset_file
+from harness.recipe import RECIPES
+from harness.record import read_record
+from harness.store import Store
+from harness.sweep.execute import run_transform
+from harness.sweep.job import RunJob
+from harness.sweep.model import load_model
+from harness.sweep.plan import load_run, plan_sweep, write_config
+
+SWEEP_CONFTEST = Path(__file__).parents[1] / "sweep" / "conftest.py"
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
+UTILS = '''
+from PIL import Image
+
+
+def doc_to_visual(doc):
+    return [Image.open(doc["image"]).convert("RGB")]
+
+
+def doc_to_text(doc):
+    options = "\\n".join(f"{l}. {c}" for l, c in zip("ABC", doc["choices"]))
+    return f"{doc['question']}\\n{options}\\nAnswer with the option's letter."
+
+
+def target_index(doc):
+    return "ABC".index(doc["answer"])
+
+
+def process_results(doc, results):
+    return {"accuracy": float(results[0].strip().upper().startswith(doc["answer"]))}
+'''
+COMMON = """dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+doc_to_visual: !function utils.doc_to_visual
+doc_to_text: !function utils.doc_to_text
+metadata:
+  version: 1
+"""
+GENERATE = """task: colours_generate
+output_type: generate_until
+doc_to_target: answer
+generation_kwargs:
+  max_new_tokens: 4
+process_results: !function utils.process_results
+metric_list:
+  - metric: accuracy
+    aggregation: mean
+    higher_is_better: true
+"""
+CHOICE = """task: colours_choice
+output_type: multiple_choice
+doc_to_choice: ["A", "B", "C"]
+doc_to_target: !function utils.target_index
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+"""
+
+
+def _load(name: str, path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A frozen-recipe smoke run trained to the end, its model saved."""
+    root = tmp_path_factory.mktemp("lmms")
+    (root / "mini.toml").write_text(_load("sweep_conftest", SWEEP_CONFTEST).MINI_PRESET)
+    run = plan_sweep(["clip-vit-l14-336.openai"], [RECIPES.get("frozen")],
+                     load_preset_file(root / "mini.toml"), [0], root / "runs")[0]
+    write_config(run)
+    assert RunJob(checkpoint_every_s=0).run_one(run) == "done"
+    return Path(run.run_dir)
+
+
+@pytest.fixture(scope="module")
+def tasks(tmp_path_factory) -> Path:
+    """Two lmms-eval tasks over six local images, as YAML files lmms-eval includes."""
+    folder = tmp_path_factory.mktemp("tasks")
+    names = list(COLOURS)
+    rows = []
+    for i in range(6):
+        image = folder / f"{i}.png"
+        Image.new("RGB", (32, 32), COLOURS[names[i % 3]]).save(image)
+        rows.append({"question_id": f"q{i}", "image": str(image), "choices": names,
+                     "question": "Which colour fills the picture?", "answer": "ABC"[i % 3]})
+    data = folder / "test.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "utils.py").write_text(UTILS)
+    common = COMMON.format(data=data)
+    (folder / "colours_generate.yaml").write_text(GENERATE + common)
+    (folder / "colours_choice.yaml").write_text(CHOICE + common)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scored(finished: Path, tasks: Path, tmp_path_factory) -> tuple[dict, str]:
+    require_lmms_eval()
+    db = f"sqlite:///{tmp_path_factory.mktemp('db') / 'harness.db'}"
+    report = evaluate_with_lmms_eval(finished, ["colours_generate", "colours_choice"],
+                                     include=tasks, db=db)
+    return report, db
+
+
+def test_the_stored_scores_are_what_lmms_eval_wrote(scored, finished: Path) -> None:
+    report, db = scored
+    written = json.loads(Path(report["results"]).read_text())
+    assert written["results"]["colours_choice"]["acc,none"] == pytest.approx(
+        next(s["value"] for s in report["scores"] if s["metric"] == "acc"))
+    record = read_record(finished)
+    external = {(s.benchmark, s.metric): s for s in record.scores if s.kind == "external"}
+    assert set(external) == {("colours_generate", "accuracy"), ("colours_choice", "acc")}
+    for (task, metric), score in external.items():
+        assert score.value == written["results"][task][f"{metric},none"]
+        assert score.n == written["n-samples"][task]["effective"] == 6
+        assert score.scorer == f"lmms-eval {report['lmms_eval']}"
+        assert len(score.prompt_hash) == 16 and score.benchmark_version == "1"
+    # The run's own scores are still there, and alone in its setting's numbers.
+    assert any(s.kind == "measured" and s.benchmark == "probe" for s in record.scores)
+    store = Store(db)
+    (setting,) = store.settings()
+    assert set(setting.benchmarks) == {"probe"}
+    assert {r["benchmark"] for r in store.leaderboard(subset="overall")} == {"probe"}
+    rows, _ = store.scores(run_key=record.run_key)
+    stored = {(s["benchmark"], s["kind"], s["scorer"]) for s in rows}
+    assert ("colours_choice", "external", f"lmms-eval {report['lmms_eval']}") in stored
+    detail = store.run(record.run_key)  # what the run page shows
+    assert {s["kind"] for s in detail["scores"]} == {"measured", "external"}
+
+
+def test_multiple_choice_reaches_the_model_through_loglikelihood(scored, finished: Path,
+                                                                  tasks: Path) -> None:
+    """Each option's value lmms-eval kept is the continuation's loss as the training loss
+    computes it (an independent path through the model), and its pick is the smallest."""
+    report, _ = scored
+    samples = next(Path(report["results"]).parent.glob("*_samples_colours_choice.jsonl"))
+    first = json.loads(samples.read_text().splitlines()[0])
+    run = load_run(finished)
+    model, tokenizer, _ = load_model(run, "cpu")
+    doc = json.loads((tasks / "test.jsonl").read_text().splitlines()[0])
+    options = "\n".join(f"{letter}. {c}" for letter, c in zip("ABC", doc["choices"],
+                                                              strict=True))
+    text = f"{IMAGE_TOKEN}\n{doc['question']}\n{options}\nAnswer with the option's letter."
+    ids = prompt_ids(text, tokenizer, num_image_tokens=model.num_image_tokens,
+                     system=run.config.llm.system_prompt)
+    pixels = run_transform(model.encoder, run.config.image_aspect)(
+        Image.open(doc["image"]).convert("RGB")).unsqueeze(0)
+    losses = []
+    with torch.no_grad():
+        for letter in "ABC":
+            # lmms-eval puts its target_delimiter (" ") before each choice.
+            target = tokenizer.encode(" " + letter, add_special_tokens=False)
+            input_ids = torch.tensor([ids + target])
+            labels = torch.tensor([[IGNORE_INDEX] * len(ids) + target])
+            losses.append(model(input_ids, torch.ones_like(input_ids), pixels, labels).item())
+    kept = [float(resp[0]) for resp in first["filtered_resps"]]  # the log writes text
+    assert kept == pytest.approx(losses, rel=1e-4)
+    picked = min(range(3), key=losses.__getitem__)
+    assert first["acc"] == float(picked == "ABC".index(doc["answer"]))
+
+
+def test_lmms_eval_runs_the_harness_model_from_its_own_cli(finished: Path, tasks: Path,
+                                                            tmp_path: Path) -> None:
+    """``python -m lmms_eval --model harness``: found through the lmms_eval.models entry
+    point, as the README shows."""
+    out = subprocess.run(
+        [sys.executable, "-m", "lmms_eval", "--model", "harness", "--model_args",
+         f"run={finished}", "--tasks", "colours_choice", "--include_path", str(tasks),
+         "--output_path", str(tmp_path), "--limit", "3"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    (results,) = tmp_path.rglob("*_results.json")
+    assert read_results(results).tasks[0].n == 3
+
+
+def test_bad_input_is_one_line(finished: Path, tasks: Path, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(HarnessError, match="unknown lmms-eval task 'no-such-task'"):
+        evaluate_with_lmms_eval(finished, ["no-such-task"], include=tasks)
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    (hub / "hub_task.yaml").write_text(
+        "task: hub_task\ndataset_path: harness-tests/no-such-dataset\ntest_split: test\n"
+        "output_type: generate_until\ndoc_to_text: question\ndoc_to_target: answer\n"
+        "metric_list:\n  - metric: exact_match\n")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(HarnessError, match=r"lmms-eval task 'hub_task': offline \(HF_HUB_OF"):
+        evaluate_with_lmms_eval(finished, ["hub_task"], include=hub)
+    broken = tmp_path / "results.json"
+    broken.write_text(json.dumps({"results": {}, "configs": {}, "versions": {}}))
+    with pytest.raises(HarnessError, match="no 'n-samples' field"):
+        read_results(broken)
+    broken.write_text(json.dumps({"results": {"t": {"acc,none": "high"}}, "configs": {"t": {}},
+                                  "versions": {}, "n-samples": {}, "lmms_eval_version": "x"}))
+    with pytest.raises(HarnessError, match=r"results\['t'\]\['acc,none'\] is 'high'"):
+        read_results(broken)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(HarnessError, match=r"pip install 'encoder-harness\[lmms-eval\]'"):
+        require_lmms_eval()
