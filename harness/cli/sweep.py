@@ -133,7 +133,7 @@ def sweep(
     quiet = format == "json"
     say = err_console if quiet else console
     say.print(_plan_line(plan), highlight=False)
-    if wait and not quiet and plan.todo:
+    if wait and not quiet and (plan.todo or plan.in_flight):
         report = run_with_progress(
             plan.todo, console, lambda listener: run_plan(plan, store, listener=listener),
             in_flight=[r for r, _ in plan.in_flight])
