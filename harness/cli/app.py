@@ -49,6 +49,7 @@ app.add_typer(benchmarks.app, name="benchmarks")
 app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
 app.command("import-published")(published.import_published_command)
+app.command("import-lmms-eval")(published.import_lmms_eval_command)
 app.command("import-cambrian-connector")(cambrian.import_cambrian_connector)
 
 COMMANDS: Registry[types.FunctionType] = Registry(

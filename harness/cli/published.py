@@ -10,6 +10,7 @@ import typer
 
 from harness.cli.common import console, err_console
 from harness.errors import HarnessError
+from harness.lmms.results import SCORER, read_results
 from harness.published import BUILTIN, read_builtin, read_published
 from harness.store import Store, redacted, resolve_db_url
 from harness.store.published import import_published
@@ -51,3 +52,27 @@ def import_published_command(
             "note: no registry id for " + ", ".join(report.unlinked)
             + " (shown as published only; add an encoder_id column to link them)"
         )
+
+
+def import_lmms_eval_command(
+    results: Annotated[Path, typer.Argument(
+        help="An lmms-eval results JSON (<output_path>/<model>/<date>_results.json).")],
+    model: Annotated[str, typer.Option(
+        help="The model these results are of, as the leaderboard should name it.")],
+    db: Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, "
+                                           "else SQLite under harness-runs/).")] = None,
+) -> None:
+    """Load an lmms-eval run's results (of any model) as reference rows: shown beside the
+    harness's own, marked external, each metric under a column of its own."""
+    read = read_results(results)
+    rows = read.reference_rows(model)
+    store = Store(resolve_db_url(db))
+    try:
+        report = import_published(store, rows, f"{SCORER}:{results.name}")
+    finally:
+        store.dispose()
+    console.print(
+        f"{model}: {len(read.tasks)} lmms-eval tasks, {report.added} added, {report.updated} "
+        f"updated, {report.unchanged} unchanged reference scores in {redacted(store.url)}",
+        highlight=False)
+

@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.published.reader import PublishedRow
 from harness.record import Score
 
 SCORER = "lmms-eval"
+EXTERNAL_MODEL = "external model"
+"""The kind of subject an imported lmms-eval run is: a model this harness did not train."""
 NO_FILTER = "none"
 """The filter lmms-eval names when it applies none (``exact_match,none``)."""
 
@@ -41,12 +44,34 @@ class LmmsResults:
     """What lmms-eval says it evaluated (``model_name``, else the model's arguments)."""
     tasks: tuple[TaskResult, ...]
 
+    @property
+    def scorer(self) -> str:
+        return f"{SCORER} {self.lmms_eval_version}"
+
+    def reference_rows(self, model: str) -> list[PublishedRow]:
+        """The results as reference rows for ``model`` (named by the user): one per task and
+        metric, under a column of their own (``lmms-eval:mmstar average``), since lmms-eval's
+        scale (mostly 0-1) and rules are not the harness's."""
+        if not model.strip():
+            raise HarnessError("--model is empty: name the model these results are of")
+        source = f"{self.scorer}: {self.path.name}"
+        return [PublishedRow(line=0, source=source, subject=model.strip(), kind=EXTERNAL_MODEL,
+                             group="", supervision="", metric=column(t.task, metric),
+                             level="benchmark", category="", value=value, encoder_id=None,
+                             paper=self.scorer)
+                for t in self.tasks for metric, value in sorted(t.metrics.items())]
+
     def scores(self) -> list[Score]:
-        scorer = f"{SCORER} {self.lmms_eval_version}"
+        scorer = self.scorer
         return [Score(benchmark=t.task, metric=metric, subset="overall", value=value, n=t.n,
                       benchmark_version=t.version, prompt_hash=t.config_hash,
                       kind="external", scorer=scorer)
                 for t in self.tasks for metric, value in sorted(t.metrics.items())]
+
+
+def column(task: str, metric: str) -> str:
+    """The leaderboard column an imported lmms-eval metric goes under."""
+    return f"{SCORER}:{task} {metric}"
 
 
 def _field(data: dict, name: str, kind: type, where: str) -> Any:

@@ -20,6 +20,7 @@ from api.deps import Name, StoreDep
 from harness.eval import categories as table5
 from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.bootstrap import Interval
+from harness.lmms.results import EXTERNAL_MODEL
 from harness.store.summary import Setting, noise_marks
 
 PREFERRED_BENCHMARK = "probe"
@@ -155,8 +156,11 @@ def row_html(r: Row, columns: Sequence[Row], marks: dict[str, bool] | None = Non
              f'data-smoke="{"true" if r["smoke"] else "false"}" data-group="{e(r["group"])}" '
              f'data-recipe="{e(r["recipe"])}" data-llm="{e(r["llm"])}">']
     if r["kind"] == "published":
+        # An lmms-eval run of another model (harness import-lmms-eval) is external, not a
+        # paper's number.
+        badge = "external" if r.get("subject_kind") == EXTERNAL_MODEL else "published"
         parts.append(f'<td>{e(r["label"])} <span class="badge published" '
-                     f'title="{e(r["source"])}">published</span></td>')
+                     f'title="{e(r["source"])}">{badge}</span></td>')
     else:
         smoke = (' <span class="badge smoke">smoke</span>' if r["smoke"]
                  else CPU_SCALE_BADGE if r.get("scale") == "cpu" else "")

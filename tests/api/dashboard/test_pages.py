@@ -310,3 +310,12 @@ def test_cpu_scale_rows_are_real_and_say_so() -> None:
     assert "effnet-lite0" in row and 'class="badge cpu-scale"' in row
     assert 'data-smoke="false"' in row  # shown by default: not a smoke row
     assert page.count("badge cpu-scale") == 1
+
+
+def test_an_imported_lmms_eval_run_is_marked_external_in_its_own_column() -> None:
+    row = published("LLaVA-1.5-7B", "lmms-eval:mmstar average", 0.33, level="benchmark",
+                    category="", kind="external model", group="",
+                    source="lmms-eval 0.7.3: results.json")
+    page = render_leaderboard(SETTINGS, [row])
+    assert 'title="lmms-eval 0.7.3: results.json">external</span>' in page
+    assert ">lmms-eval:mmstar average<" in page  # a column of its own, beside mmvp's

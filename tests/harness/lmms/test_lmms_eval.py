@@ -231,3 +231,30 @@ def test_bad_input_is_one_line(finished: Path, tasks: Path, tmp_path: Path,
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(HarnessError, match=r"pip install 'encoder-harness\[lmms-eval\]'"):
         require_lmms_eval()
+
+
+def test_import_lmms_eval_adds_an_external_models_reference_rows(scored, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli.app import app
+
+    report, _ = scored
+    db = f"sqlite:///{tmp_path / 'ref.db'}"
+    args = ["import-lmms-eval", report["results"], "--model", "LLaVA-1.5-7B", "--db", db]
+    first, second = CliRunner().invoke(app, args), CliRunner().invoke(app, args)
+    assert first.exit_code == 0 and "2 added" in first.output, first.output
+    assert "2 unchanged" in second.output
+    written = json.loads(Path(report["results"]).read_text())["results"]
+    rows = {r["metric"]: r for r in Store(db).published()}
+    assert set(rows) == {"lmms-eval:colours_choice acc", "lmms-eval:colours_generate accuracy"}
+    choice = rows["lmms-eval:colours_choice acc"]
+    assert choice["value"] == written["colours_choice"]["acc,none"]
+    assert (choice["subject"], choice["subject_kind"]) == ("LLaVA-1.5-7B", "external model")
+    assert Store(db).settings() == []  # reference rows are never a measured setting
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"results": {"t": {}}, "configs": {"t": {}}}))
+    bad = CliRunner().invoke(app, ["import-lmms-eval", str(broken), "--model", "m", "--db",
+                                   f"sqlite:///{tmp_path / 'other.db'}"])
+    assert isinstance(bad.exception, HarnessError)  # main() prints it as one line, exit 2
+    assert "no 'versions' field" in str(bad.exception)
+    assert Store(f"sqlite:///{tmp_path / 'other.db'}").published() == []
