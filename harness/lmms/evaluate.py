@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.lmms.compare import OUTPUT_DIR, mapping_for, write_ids
 from harness.lmms.results import read_results
 from harness.record import EVAL_DIR
 from harness.sweep.evaluation import run_folder, store_scores
 from harness.sweep.plan import load_run
 
-OUTPUT_DIR = "lmms-eval"
-"""Under the run's ``eval/``: lmms-eval's results JSON and its samples, as its CLI lays them."""
 INSTALL = "pip install 'encoder-harness[lmms-eval]'"
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
@@ -88,7 +87,7 @@ def evaluate_with_lmms_eval(checkpoint: Path, tasks: list[str], *, include: Path
         raise HarnessError(f"--limit must be at least 1, got {limit}")
     folder = run_folder(checkpoint)
     run = replace(load_run(folder), run_dir=str(folder))
-    manager, _ = _task_dict(tasks, include)  # every task checked before the model is built
+    manager, loaded = _task_dict(tasks, include)  # every task checked before the model is built
 
     # deferred: lmms-eval is an optional extra, imported only when asked for (seconds)
     from lmms_eval.evaluator import simple_evaluate
@@ -107,6 +106,10 @@ def evaluate_with_lmms_eval(checkpoint: Path, tasks: list[str], *, include: Path
         tracker.save_results_samples(task_name=task, samples=samples[task])
     written = folder / EVAL_DIR / OUTPUT_DIR / tracker.general_config_tracker.model_name_sanitized
     results_file = written / f"{tracker.date_id}_results.json"
+    for task, config in out["configs"].items():
+        mapping = mapping_for(task, config)
+        if mapping is not None and task in loaded:  # so the run page can match items
+            write_ids(written, task, list(loaded[task].test_docs()), mapping)
     scores = read_results(results_file, version=version).scores()
     stored = store_scores(folder, run, scores, db) if db is not None else None
     return {"run_key": run.key, "run_dir": str(folder), "smoke": run.tiny,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Query
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
 from api.dashboard.figures import loss_curves
@@ -16,6 +18,7 @@ from api.dashboard.render import Row, render_page
 from api.deps import NAME_PATTERN, Name, Offset, StoreDep
 from harness.errors import HarnessError
 from harness.eval.protocols import PROTOCOLS
+from harness.lmms.compare import compare_scorers
 from harness.store.predictions import read_predictions
 from harness.store.protocols import run_protocols
 
@@ -41,10 +44,12 @@ def render_runs(runs: Sequence[Row], total: int, *, filters: dict[str, str | Non
     )
 
 
-def render_run(run: Row, predictions: Sequence[Row], protocols: Row | None = None) -> str:
+def render_run(run: Row, predictions: Sequence[Row], protocols: Row | None = None,
+               scorers: Sequence[Row] | str = ()) -> str:
     """One run: provenance, every score with its hashes, how each headline moves with the
     scoring protocol (``harness.store.protocols``, as a dict, or ``{"error": why}``), sample
-    predictions, config."""
+    predictions, config; and where lmms-eval scored the run too, both scorers item by item
+    (``harness.lmms.compare``, or why its files could not be read)."""
     curves = loss_curves(run.get("train") or {})
     # The per-step losses are drawn, so the stage facts below the figure leave them out.
     stages = {name: {k: v for k, v in stage.items() if k != "losses"}
@@ -53,7 +58,7 @@ def render_run(run: Row, predictions: Sequence[Row], protocols: Row | None = Non
     return render_page("run.html", f"Run {run['run_key']}", "Runs",
                    {"loss-curves": curves} if curves else None, run=run,
                    predictions=predictions, protocols=protocols,
-                   protocol_names=PROTOCOL_TITLES, train_facts=stages)
+                   protocol_names=PROTOCOL_TITLES, train_facts=stages, scorers=scorers)
 
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -71,7 +76,7 @@ def runs(store: StoreDep, encoder: Name = None, recipe: Name = None, llm: Name =
 
 
 @router.get("/runs/{run_key}", response_class=HTMLResponse)
-def run(store: StoreDep, run_key: Annotated[str, Path(max_length=64, pattern=NAME_PATTERN)]
+def run(store: StoreDep, run_key: Annotated[str, PathParam(max_length=64, pattern=NAME_PATTERN)]
         ) -> HTMLResponse:
     detail = store.run(run_key)
     if detail is None:
@@ -89,4 +94,8 @@ def run(store: StoreDep, run_key: Annotated[str, Path(max_length=64, pattern=NAM
         protocols = dataclasses.asdict(run_protocols(detail))
     except HarnessError as exc:
         protocols = {"error": str(exc), "benchmarks": [], "skipped": []}
-    return HTMLResponse(render_run(detail, predictions, protocols))
+    try:
+        scorers: list[Row] | str = compare_scorers(Path(detail["run_dir"]))
+    except (HarnessError, OSError, ValueError, KeyError) as exc:
+        scorers = f"lmms-eval's files in this run could not be compared: {exc}"
+    return HTMLResponse(render_run(detail, predictions, protocols, scorers))

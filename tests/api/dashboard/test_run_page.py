@@ -79,3 +79,18 @@ def test_an_external_scorer_is_named_beside_the_harness() -> None:
     table = page[page.index('id="scores"'):page.index("</table>", page.index('id="scores"'))]
     assert "<td>lmms-eval 0.7.3 (external)</td>" in table
     assert "<td>harness</td>" in table
+
+
+def test_the_two_scorers_are_shown_side_by_side_with_their_disagreements() -> None:
+    compared = [{"benchmark": "cv-bench", "task": "cv_bench", "n": 6, "harness": 50.0,
+                 "lmms_eval": 66.7, "disagree": 1, "note": "lmms-eval averages all items",
+                 "items": [{"idx": "3", "harness": {"correct": False, "output": "(C)"},
+                            "lmms_eval": {"correct": True, "output": "['B']"}}]}]
+    page = render_run(RUN, [], None, compared)
+    table = page[page.index('id="scorers"'):page.index("</table>", page.index('id="scorers"'))]
+    assert "<td>cv_bench</td>" in table and ">66.7<" in table and ">50.0<" in table
+    assert "cv-bench: 1 items where they disagree" in page
+    assert "<code>(C)</code>" in page and "<code>[&#39;B&#39;]</code>" in page
+    unreadable = render_run(RUN, [], None, "lmms-eval's files could not be compared: bad")
+    assert "could not be compared: bad" in unreadable
+    assert 'id="scorers"' not in render_run(RUN, [], None)

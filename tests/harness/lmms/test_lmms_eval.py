@@ -258,3 +258,83 @@ def test_import_lmms_eval_adds_an_external_models_reference_rows(scored, tmp_pat
     assert isinstance(bad.exception, HarnessError)  # main() prints it as one line, exit 2
     assert "no 'versions' field" in str(bad.exception)
     assert Store(f"sqlite:///{tmp_path / 'other.db'}").published() == []
+
+
+CVBENCH_UTILS = '''
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path({root!r})
+
+
+def doc_to_visual(doc):
+    return [Image.open(ROOT / doc["filename"]).convert("RGB")]
+
+
+def doc_to_text(doc):
+    return doc["prompt"] + "\\nAnswer with the option's letter from the given choices directly."
+
+
+def process_results(doc, results):
+    # A rule more lenient than the harness's on two items, so the scorers disagree there.
+    said = results[0].strip().upper().lstrip("(")[:1]
+    return {{"accuracy": float(said == doc["answer"].strip("()") or doc["idx"] in (1, 2))}}
+'''
+CVBENCH_TASK = """task: cvbench_local
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_visual: !function utils.doc_to_visual
+doc_to_text: !function utils.doc_to_text
+doc_to_target: answer
+generation_kwargs:
+  max_new_tokens: 4
+process_results: !function utils.process_results
+metric_list:
+  - metric: accuracy
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1
+  harness_benchmark: cv-bench
+  harness_id_field: idx
+  harness_metric: accuracy
+"""
+
+
+def test_the_two_scorers_are_compared_item_by_item(finished: Path, tmp_path: Path) -> None:
+    """CV-Bench items scored by the harness and, through a local task over the same release
+    files, by lmms-eval: matched by the question id the task's metadata names."""
+    from harness.data import layouts
+    from harness.lmms.compare import compare_scorers
+    from harness.sweep.evaluation import evaluate_run
+
+    release = layouts.cvbench(tmp_path / "cv-bench")
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "utils.py").write_text(CVBENCH_UTILS.format(root=str(release)))
+    # The task reads the items in reverse order: document i holds question 5 - i, so only the
+    # id mapping (not the position) can pair them with the harness's.
+    rows = (release / "test.jsonl").read_text().splitlines()
+    (tasks / "test.jsonl").write_text("\n".join(reversed(rows)) + "\n")
+    (tasks / "cvbench_local.yaml").write_text(CVBENCH_TASK.format(data=tasks / "test.jsonl"))
+    evaluate_run(finished, ["cv-bench"], [str(release)])
+    evaluate_with_lmms_eval(finished, ["cvbench_local"], include=tasks)
+    (compared,) = compare_scorers(finished)
+    ours = {json.loads(line)["idx"]: json.loads(line)["correct"]
+            for line in (finished / "eval" / "cv-bench.jsonl").read_text().splitlines()}
+    samples = next(finished.rglob("*_samples_cvbench_local.jsonl")).read_text().splitlines()
+    theirs = {str(5 - json.loads(s)["doc_id"]): json.loads(s)["accuracy"] == 1.0
+              for s in samples}
+    assert (compared["benchmark"], compared["task"], compared["n"]) == ("cv-bench",
+                                                                         "cvbench_local", 6)
+    assert compared["harness"] == pytest.approx(100 * sum(ours.values()) / 6)
+    assert compared["lmms_eval"] == pytest.approx(100 * sum(theirs.values()) / 6)
+    differ = {idx for idx in ours if ours[idx] != theirs[idx]}
+    assert differ, "the lenient rule makes the scorers disagree somewhere"
+    assert {item["idx"] for item in compared["items"]} == differ
+    assert compared["disagree"] == len(differ)
