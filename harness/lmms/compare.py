@@ -45,19 +45,19 @@ class Mapping:
 
 
 SHARED: dict[str, Mapping] = {m.task: m for m in (
-    Mapping("cv_bench", "cv-bench", "idx", "accuracy",
-            note="lmms-eval averages all items; the harness's headline follows Cambrian "
-                 "(2D and 3D halves, each the mean of its sources)"),
+    Mapping("cv_bench", "cv-bench", "idx", "cv_bench_acc",
+            note="lmms-eval's headline is the mean over all items; the harness's follows "
+                 "Cambrian (the 2D and 3D halves, each the mean of its sources); lmms-eval "
+                 "asks with its own pre-prompt and reads the first letter it finds"),
     Mapping("textvqa_val", "textvqa", "question_id", "exact_match",
-            note="both use the VQA accuracy over ten answers; lmms-eval normalises with "
-                 "its own EvalAIAnswerProcessor copy"),
-    Mapping("docvqa_val", "docvqa", "questionId", "anls",
-            note="both use ANLS with the 0.5 threshold"),
+            note="both use VQA accuracy over the ten answers (an item is right at full "
+                 "credit); lmms-eval's prompt adds no OCR tokens"),
 )}
-"""lmms-eval 0.7.3's tasks whose documents carry the release's question ids. Not listed, so
-compared by headline only: MMVP (lmms-eval numbers its documents by position, ``Index - 1``,
-and scores single questions, not pairs), MME (two questions share an id), GQA and the
-multiple-choice benchmarks whose datasets on the hub were re-indexed."""
+"""lmms-eval 0.7.3's tasks whose documents carry the release's question ids and whose samples
+say per item whether it was right. Not listed, so compared by headline only: DocVQA (its
+samples keep the answer, ANLS is computed only over all of them), MMVP (lmms-eval numbers its
+documents by position and scores single questions, not pairs), MME (two questions share an
+id), GQA and the multiple-choice benchmarks whose hub copies were re-indexed."""
 
 
 def mapping_for(task: str, config: dict[str, Any]) -> Mapping | None:
@@ -98,16 +98,15 @@ def _read_json_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _right(value: Any) -> bool | None:
-    """Whether a per-sample metric value means the item was right (None: cannot tell)."""
+    """Whether a per-sample metric value means the item was right, as the harness counts it:
+    full credit (a number at 1), or a task's own ``is_correct`` (CV-Bench's samples keep a
+    record per item); None where the sample cannot tell."""
+    if isinstance(value, dict):
+        value = value.get("is_correct")
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        return value >= 0.5
-    if isinstance(value, str):
-        try:
-            return float(value) >= 0.5
-        except ValueError:
-            return None
+        return value >= 1.0 - 1e-9
     return None
 
 

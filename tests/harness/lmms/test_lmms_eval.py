@@ -338,3 +338,19 @@ def test_the_two_scorers_are_compared_item_by_item(finished: Path, tmp_path: Pat
     assert differ, "the lenient rule makes the scorers disagree somewhere"
     assert {item["idx"] for item in compared["items"]} == differ
     assert compared["disagree"] == len(differ)
+
+
+def test_the_mappings_read_each_tasks_samples_as_the_harness_counts_right() -> None:
+    from harness.lmms.compare import _right, mapping_for
+
+    assert mapping_for("cv_bench", {}).metric == "cv_bench_acc"  # a record per item
+    assert _right({"id": 3, "is_correct": True}) is True
+    assert (_right(1.0), _right(2 / 3), _right("right"), _right(None)) == (True, False, None,
+                                                                             None)
+    declared = mapping_for("mine", {"metadata": {"harness_benchmark": "mmvp",
+                                                 "harness_id_field": "Index"}})
+    assert (declared.benchmark, declared.id_field, declared.metric) == ("mmvp", "Index",
+                                                                        "accuracy")
+    assert mapping_for("mine", {"metadata": {"version": 1}}) is None
+    with pytest.raises(HarnessError, match="'harness_id_field' is missing"):
+        mapping_for("mine", {"metadata": {"harness_benchmark": "mmvp"}})
