@@ -28,6 +28,9 @@ PREDICTIONS_DIR = "predictions"
 """Per-item predictions of the sweep's own evaluation, one ``<benchmark>.jsonl`` each."""
 EVAL_DIR = "eval"
 """What ``harness eval`` predicted and scored later, from the saved model."""
+SCORES_FILE = "scores.json"
+"""Under ``EVAL_DIR``: every score ``harness eval`` computed for the run, the latest per
+benchmark, metric, subset and dataset."""
 
 Group = Literal["clip", "ssl", "convnext", "other"]
 GROUPS: tuple[str, ...] = get_args(Group)

@@ -24,6 +24,7 @@ from harness.eval.spec import Benchmark
 from harness.record import (
     EVAL_DIR,
     RECORD_FILE,
+    SCORES_FILE,
     Score,
     atomic_write_text,
     read_record,
@@ -35,7 +36,6 @@ from harness.sweep.execute import run_transform
 from harness.sweep.model import MODEL_DIR, load_model, make_accelerator, read_info
 from harness.sweep.plan import Run, load_run
 
-SCORES_FILE = "scores.json"
 RUN_FOLDER = "a run folder (harness-runs/runs/<key>/ with config.json, run.json and model/)"
 
 

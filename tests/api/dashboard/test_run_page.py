@@ -82,13 +82,20 @@ def test_an_external_scorer_is_named_beside_the_harness() -> None:
 
 
 def test_the_two_scorers_are_shown_side_by_side_with_their_disagreements() -> None:
-    compared = [{"benchmark": "cv-bench", "task": "cv_bench", "n": 6, "harness": 50.0,
-                 "lmms_eval": 66.7, "disagree": 1, "note": "lmms-eval averages all items",
+    compared = [{"benchmark": "cv-bench", "task": "cv_bench", "n": 6, "harness": 48.0,
+                 "lmms_eval": 61.5, "matched": None, "harness_matched": 50.0,
+                 "lmms_eval_matched": 66.7, "disagree": 1,
+                 "note": "lmms-eval averages all items",
                  "items": [{"idx": "3", "harness": {"correct": False, "output": "(C)"},
-                            "lmms_eval": {"correct": True, "output": "['B']"}}]}]
+                            "lmms_eval": {"correct": True, "output": "['B']"}}]},
+                {"benchmark": "mme", "task": "mme", "harness": 1210.0, "lmms_eval": 1302.5,
+                 "matched": "two questions share an id", "items": [], "disagree": None,
+                 "note": "", "n": None, "harness_matched": None, "lmms_eval_matched": None}]
     page = render_run(RUN, [], None, compared)
     table = page[page.index('id="scorers"'):page.index("</table>", page.index('id="scorers"'))]
     assert "<td>cv_bench</td>" in table and ">66.7<" in table and ">50.0<" in table
+    assert ">61.5<" in table and ">1302.5<" in table
+    assert '<td colspan="4">two questions share an id</td>' in table
     assert "cv-bench: 1 items where they disagree" in page
     assert "<code>(C)</code>" in page and "<code>[&#39;B&#39;]</code>" in page
     unreadable = render_run(RUN, [], None, "lmms-eval's files could not be compared: bad")
