@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness.cli.common import check_format, console, err_console, print_json, print_table
 from harness.errors import HarnessError
-from harness.lmms.evaluate import evaluate_with_lmms_eval
+from harness.lmms.evaluate import check_lmms_eval_tasks, evaluate_with_lmms_eval
 from harness.record import (
     RECORD_FILE,
 )
@@ -88,38 +88,43 @@ def eval_command(
         help="Also store the scores: into the run's record.json and this database URL.")]
     = None,
     lmms_eval_tasks: Annotated[str | None, typer.Option(
-        help="Score the run with lmms-eval's evaluator on these comma-separated lmms-eval "
-             "tasks instead (they read their own datasets; --data-dir does not apply). Needs "
-             "pip install 'encoder-harness[lmms-eval]'.")] = None,
+        help="Also (or only) score the run with lmms-eval's evaluator on these comma-separated "
+             "lmms-eval tasks (they read their own datasets, not --data-dir). Needs pip "
+             "install 'encoder-harness[lmms-eval]'.")] = None,
     lmms_eval_include: Annotated[Path | None, typer.Option(
         help="A folder of lmms-eval task YAMLs to add (e.g. tasks reading local files).")]
     = None,
 ) -> None:
-    """Evaluate a finished run's saved model on benchmarks (or lmms-eval tasks) and print the
-    scores."""
+    """Evaluate a finished run's saved model on harness benchmarks, lmms-eval tasks or both,
+    and print the scores."""
     check_format(format)
-    if lmms_eval_tasks is not None:
-        if benchmarks is not None or data_dir:
-            raise HarnessError("--lmms-eval-tasks scores lmms-eval's tasks on their own data: "
-                               "give it without --benchmarks and --data-dir")
-        lmms = evaluate_with_lmms_eval(checkpoint, split_names(lmms_eval_tasks),
-                                       include=lmms_eval_include, limit=limit, db=db)
-        if format == "json":
-            print_json(lmms)
-        else:
-            print_lmms_report(lmms)
-        return
-    if benchmarks is None:
-        raise HarnessError("give --benchmarks (harness benchmarks) or --lmms-eval-tasks")
+    if benchmarks is None and lmms_eval_tasks is None:
+        raise HarnessError("give --benchmarks (harness benchmarks), --lmms-eval-tasks, or both")
+    if data_dir and benchmarks is None:
+        raise HarnessError("--data-dir is where --benchmarks read their data; lmms-eval tasks "
+                           "read their own (HF_DATASETS_CACHE, or --lmms-eval-include with a "
+                           "task YAML over local files)")
+    tasks = split_names(lmms_eval_tasks) if lmms_eval_tasks is not None else None
+    if tasks is not None and benchmarks is not None:
+        check_lmms_eval_tasks(tasks, lmms_eval_include)  # before minutes of harness scoring
 
     def progress(name: str, done: int, total: int) -> None:
         if done == total:
             err_console.print(f"{name}: {total} items")
 
-    report = evaluate_run(checkpoint, split_names(benchmarks), data_dir or [], mode=mode,
-                          blind=blind, limit=limit, subset=subset, batch_size=batch_size,
-                          db=db, on_progress=progress)
+    report = lmms = None
+    if benchmarks is not None:
+        report = evaluate_run(checkpoint, split_names(benchmarks), data_dir or [], mode=mode,
+                              blind=blind, limit=limit, subset=subset, batch_size=batch_size,
+                              db=db, on_progress=progress)
+    if tasks is not None:
+        lmms = evaluate_with_lmms_eval(checkpoint, tasks, include=lmms_eval_include,
+                                       limit=limit, db=db)
     if format == "json":
-        print_json(report)
-    else:
+        print_json({"harness": report, "lmms_eval": lmms} if report and lmms
+                   else report or lmms)
+        return
+    if report is not None:
         print_report(report)
+    if lmms is not None:
+        print_lmms_report(lmms)

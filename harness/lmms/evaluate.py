@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,24 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
+def _quiet_lmms_eval_log() -> None:
+    """lmms-eval logs (through loguru) to stdout and, from its task loader, every debug line;
+    the harness keeps stdout for its report (``--format json``), so lmms-eval's log goes to
+    stderr, warnings and worse only."""
+    # deferred: loguru comes with lmms-eval, an optional extra
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+
+
 def _task_dict(tasks: list[str], include: Path | None) -> tuple[Any, dict]:
     """lmms-eval's task manager and its loaded tasks; an unknown task, or one whose data
     cannot be had (offline, not cached), is one line naming it."""
     # deferred: lmms-eval is an optional extra, imported only when asked for (seconds)
     from lmms_eval.tasks import TaskManager, get_task_dict
+
+    _quiet_lmms_eval_log()
 
     if include is not None and not Path(include).is_dir():
         raise HarnessError(f"--lmms-eval-include {include}: no such folder")
@@ -73,6 +87,14 @@ def _task_dict(tasks: list[str], include: Path | None) -> tuple[Any, dict]:
                      " in the datasets cache" if _offline() else "its dataset could not be read")
             raise HarnessError(f"lmms-eval task {task!r}: {where} ({_cause(exc)})") from None
     return manager, loaded
+
+
+def check_lmms_eval_tasks(tasks: list[str], include: Path | None = None) -> None:
+    """lmms-eval is installed and every task exists and can read its data (one line if not)."""
+    require_lmms_eval()
+    if not tasks:
+        raise HarnessError("--lmms-eval-tasks is empty; name lmms-eval tasks, e.g. mmstar,pope")
+    _task_dict(tasks, include)
 
 
 def evaluate_with_lmms_eval(checkpoint: Path, tasks: list[str], *, include: Path | None = None,

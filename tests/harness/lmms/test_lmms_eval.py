@@ -311,7 +311,6 @@ def test_the_two_scorers_are_compared_item_by_item(finished: Path, tmp_path: Pat
     files, by lmms-eval: matched by the question id the task's metadata names."""
     from harness.data import layouts
     from harness.lmms.compare import compare_scorers
-    from harness.sweep.evaluation import evaluate_run
 
     release = layouts.cvbench(tmp_path / "cv-bench")
     tasks = tmp_path / "tasks"
@@ -322,8 +321,21 @@ def test_the_two_scorers_are_compared_item_by_item(finished: Path, tmp_path: Pat
     rows = (release / "test.jsonl").read_text().splitlines()
     (tasks / "test.jsonl").write_text("\n".join(reversed(rows)) + "\n")
     (tasks / "cvbench_local.yaml").write_text(CVBENCH_TASK.format(data=tasks / "test.jsonl"))
-    harness_eval = evaluate_run(finished, ["cv-bench"], [str(release)])
-    evaluate_with_lmms_eval(finished, ["cvbench_local"], include=tasks)
+    from typer.testing import CliRunner
+
+    from harness.cli.app import app
+
+    bad = CliRunner().invoke(app, ["eval", "--checkpoint", str(finished), "--benchmarks",
+                                   "cv-bench", "--data-dir", str(release), "--lmms-eval-tasks",
+                                   "no_such_task", "--lmms-eval-include", str(tasks)])
+    assert "unknown lmms-eval task 'no_such_task'" in str(bad.exception)
+    assert not (finished / "eval" / "cv-bench.jsonl").exists()  # refused before scoring
+    both = CliRunner().invoke(app, ["eval", "--checkpoint", str(finished), "--benchmarks",
+                                    "cv-bench", "--data-dir", str(release), "--lmms-eval-tasks",
+                                    "cvbench_local", "--lmms-eval-include", str(tasks),
+                                    "--format", "json"])
+    assert both.exit_code == 0, both.output
+    harness_eval = json.loads(both.stdout)["harness"]
     (compared,) = [c for c in compare_scorers(finished) if c["task"] == "cvbench_local"]
     ours = {json.loads(line)["idx"]: json.loads(line)["correct"]
             for line in (finished / "eval" / "cv-bench.jsonl").read_text().splitlines()}
