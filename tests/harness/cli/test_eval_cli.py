@@ -3,7 +3,6 @@ benchmark folders in their official layouts; bad input is a one-line error."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,42 +14,12 @@ from typer.testing import CliRunner
 from harness.cli.app import app
 from harness.data import layouts
 from harness.errors import HarnessError
-from harness.preset import load_preset_file
-from harness.recipe import RECIPES
 from harness.record import read_record
 from harness.store import Store
 from harness.sweep.evaluation import evaluate_run
-from harness.sweep.job import RunJob
 from harness.sweep.model import INFO, MODEL_DIR, WEIGHTS
-from harness.sweep.plan import plan_sweep, write_config
 
 runner = CliRunner()
-_HERE = Path(__file__).parents[2]
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MINI_PRESET = _load("sweep_conftest", _HERE / "harness" / "sweep" / "conftest.py").MINI_PRESET
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A run of the frozen recipe trained to the end with the default ``save_model =
-    "trainable"``: the connector and the LLM are saved, the tiny encoder twin is rebuilt."""
-    root = tmp_path_factory.mktemp("eval")
-    (root / "mini.toml").write_text(MINI_PRESET)
-    run = plan_sweep(["clip-vit-l14-336.openai"], [RECIPES.get("frozen")],
-                     load_preset_file(root / "mini.toml"), [0], root / "runs")[0]
-    write_config(run)
-    assert RunJob(checkpoint_every_s=0).run_one(run) == "done"
-    return Path(run.run_dir)
-
-
 @pytest.fixture(scope="module")
 def bench_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("benchmarks")

@@ -21,16 +21,12 @@ from harness.lmms.results import read_results
 from harness.model.chat import prompt_ids
 from harness.model.llm import IMAGE_TOKEN
 from harness.model.mllm import IGNORE_INDEX
-from harness.preset import load_preset_file
-from harness.recipe import RECIPES
 from harness.record import read_record
 from harness.store import Store
 from harness.sweep.execute import run_transform
-from harness.sweep.job import RunJob
 from harness.sweep.model import load_model
-from harness.sweep.plan import load_run, plan_sweep, write_config
+from harness.sweep.plan import load_run
 
-SWEEP_CONFTEST = Path(__file__).parents[1] / "sweep" / "conftest.py"
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
 UTILS = '''
 from PIL import Image
@@ -62,8 +58,7 @@ doc_to_text: !function utils.doc_to_text
 metadata:
   version: 1
 """
-GENERATE = """task: colours_generate
-output_type: generate_until
+ANSWER_BY_GENERATION = """output_type: generate_until
 doc_to_target: answer
 generation_kwargs:
   max_new_tokens: 4
@@ -73,6 +68,7 @@ metric_list:
     aggregation: mean
     higher_is_better: true
 """
+GENERATE = "task: colours_generate\n" + ANSWER_BY_GENERATION
 CHOICE = """task: colours_choice
 output_type: multiple_choice
 doc_to_choice: ["A", "B", "C"]
@@ -82,27 +78,6 @@ metric_list:
     aggregation: mean
     higher_is_better: true
 """
-
-
-def _load(name: str, path: Path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A frozen-recipe smoke run trained to the end, its model saved."""
-    root = tmp_path_factory.mktemp("lmms")
-    (root / "mini.toml").write_text(_load("sweep_conftest", SWEEP_CONFTEST).MINI_PRESET)
-    run = plan_sweep(["clip-vit-l14-336.openai"], [RECIPES.get("frozen")],
-                     load_preset_file(root / "mini.toml"), [0], root / "runs")[0]
-    write_config(run)
-    assert RunJob(checkpoint_every_s=0).run_one(run) == "done"
-    return Path(run.run_dir)
 
 
 @pytest.fixture(scope="module")
@@ -281,29 +256,9 @@ def process_results(doc, results):
     said = results[0].strip().upper().lstrip("(")[:1]
     return {{"accuracy": float(said == doc["answer"].strip("()") or doc["idx"] in (1, 2))}}
 '''
-CVBENCH_TASK = """task: cvbench_local
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_visual: !function utils.doc_to_visual
-doc_to_text: !function utils.doc_to_text
-doc_to_target: answer
-generation_kwargs:
-  max_new_tokens: 4
-process_results: !function utils.process_results
-metric_list:
-  - metric: accuracy
-    aggregation: mean
-    higher_is_better: true
-metadata:
-  version: 1
-  harness_benchmark: cv-bench
-  harness_id_field: idx
-  harness_metric: accuracy
-"""
+CVBENCH_TASK = ("task: cvbench_local\n" + ANSWER_BY_GENERATION + COMMON
+                + "  harness_benchmark: cv-bench\n  harness_id_field: idx\n"
+                + "  harness_metric: accuracy\n")
 
 
 def test_the_two_scorers_are_compared_item_by_item(finished: Path, tmp_path: Path) -> None:
