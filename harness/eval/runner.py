@@ -141,7 +141,8 @@ def _prepare(model: MLLM, tokenizer, benchmark: Benchmark, item: Item, data_dir:
     return _Ready(item, ids, pixels, features)
 
 
-def _pad(rows: list[list[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_rows(rows: list[list[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows padded to one width on ``side``, and their attention mask."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -174,7 +175,7 @@ def _generate(model: MLLM, tokenizer, benchmark: Benchmark, ready: list[_Ready],
               opts: EvalOptions) -> list[Prediction]:
     device = _device(model)
     # Left padding keeps every prompt's last token at the end, where generation starts.
-    ids, mask = _pad([r.ids for r in ready], tokenizer.pad_token_id, "left")
+    ids, mask = pad_rows([r.ids for r in ready], tokenizer.pad_token_id, "left")
     features = _stack_features(ready, device)
     new = model.generate(ids.to(device), mask.to(device), _stack(ready, device),
                          max_new_tokens=opts.max_new_tokens,
@@ -218,7 +219,7 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
     conts = [by_n.setdefault(len(r.item.choices),
                              option_continuations(tokenizer, len(r.item.choices), system))
              for r in ready]
-    ids, mask = _pad([r.ids for r in ready], pad, "left")
+    ids, mask = pad_rows([r.ids for r in ready], pad, "left")
     ids, mask = ids.to(device), mask.to(device)
     # Positions count real tokens only, so a padded prompt reads exactly like an unpadded one.
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -242,7 +243,7 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
         # options a question does not have carry one padding token and are not read.
         rows = [(cs[k][:-1] or [pad]) if k < len(cs) else [pad]
                 for cs in conts for k in range(k_max)]
-        rest, rest_mask = _pad(rows, pad, "right")
+        rest, rest_mask = pad_rows(rows, pad, "right")
         full_mask = torch.cat([mask.repeat_interleave(k_max, 0), rest_mask.to(device)], 1)
         start = positions[:, -1:].repeat_interleave(k_max, 0) + 1
         rest_positions = start + torch.arange(rest.shape[1], device=device)

@@ -10,6 +10,8 @@ Importing this module needs lmms-eval (``pip install 'encoder-harness[lmms-eval]
 
 from __future__ import annotations
 
+import itertools
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from lmms_eval.api.model import lmms
 from lmms_eval.models.registry_v2 import ModelManifest
 
 from harness.errors import HarnessError
+from harness.eval.runner import pad_rows
 from harness.model.chat import prompt_ids
 from harness.model.ensemble import stack_pixels
 from harness.model.llm import IMAGE_TOKEN
@@ -35,7 +38,8 @@ DEFAULT_MAX_NEW_TOKENS = 16
 
 
 class HarnessModel(lmms):
-    """``run``: a finished run's folder (``harness-runs/runs/<key>``, or its ``model/``)."""
+    """``run``: a finished run's folder (``harness-runs/runs/<key>``, or its ``model/``);
+    ``batch_size``: questions answered together by ``generate_until``."""
 
     def __init__(self, run: str, device: str | None = None, batch_size: int | str = 1,
                  **_ignored: Any) -> None:
@@ -47,7 +51,9 @@ class HarnessModel(lmms):
         self.model.eval()
         self.transform = run_transform(self.model.encoder, self.run.config.image_aspect)
         self.system = self.run.config.llm.system_prompt
-        self.batch_size = int(batch_size)
+        # lmms-eval's "auto" (it sizes batches only for its own models): the run's eval batch.
+        self.batch_size = self.run.eval_batch if str(batch_size).startswith("auto") else int(
+            batch_size)
 
     # -- what both request kinds share ----------------------------------------------------
     def _inputs(self, context: str, doc_to_visual, doc_id: int, task: str, split: str
@@ -73,19 +79,39 @@ class HarnessModel(lmms):
     # -- lmms ------------------------------------------------------------------------------
     @torch.no_grad()
     def generate_until(self, requests: list[Instance]) -> list[str]:
-        out = []
-        for request in requests:
-            context, gen_kwargs, doc_to_visual, doc_id, task, split = request.args
-            kwargs = dict(gen_kwargs or {})
+        """Greedy answers, ``batch_size`` requests at a time (those with the same generation
+        settings together), each cut at the first of its ``until`` strings."""
+        out = [""] * len(requests)
+
+        def settings(i: int) -> str:
+            return json.dumps(requests[i].args[1] or {}, sort_keys=True, default=str)
+
+        for _, group in itertools.groupby(sorted(range(len(requests)), key=settings),
+                                          key=settings):
+            chosen = list(group)
+            kwargs = dict(requests[chosen[0]].args[1] or {})
             until = kwargs.get("until") or []
             until = [until] if isinstance(until, str) else list(until)
-            ids, pixels = self._inputs(context, doc_to_visual, doc_id, task, split)
-            new = self.model.generate(*self._tensors(ids, pixels), max_new_tokens=int(
-                kwargs.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)))
-            text = self.tokenizer.decode(new[0], skip_special_tokens=True)
-            for stop in until:
-                text = text.split(stop)[0]
-            out.append(text.strip())
+            new_tokens = int(kwargs.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
+            for start in range(0, len(chosen), self.batch_size):
+                batch = chosen[start:start + self.batch_size]
+                prepared = [self._inputs(context, doc_to_visual, doc_id, task, split)
+                            for context, _, doc_to_visual, doc_id, task, split
+                            in (requests[i].args for i in batch)]
+                # Left padding keeps every prompt's last token at the end, where decoding
+                # starts; only the rows with an image give pixels, in row order.
+                ids, mask = pad_rows([p[0] for p in prepared], self.tokenizer.pad_token_id,
+                                     "left")
+                pixels = [p[1] for p in prepared if p[1] is not None]
+                new = self.model.generate(
+                    ids.to(self.device), mask.to(self.device),
+                    stack_pixels(pixels).to(self.device) if pixels else None,
+                    max_new_tokens=new_tokens)
+                for i, tokens in zip(batch, new, strict=True):
+                    text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                    for stop in until:
+                        text = text.split(stop)[0]
+                    out[i] = text.strip()
         return out
 
     @torch.no_grad()

@@ -327,3 +327,36 @@ def test_the_mappings_read_each_tasks_samples_as_the_harness_counts_right() -> N
     assert mapping_for("mine", {"metadata": {"version": 1}}) is None
     with pytest.raises(HarnessError, match="'harness_id_field' is missing"):
         mapping_for("mine", {"metadata": {"harness_benchmark": "mmvp"}})
+
+
+def test_answers_in_batches_are_the_answers_one_by_one(finished: Path, tasks: Path) -> None:
+    """``generate_until`` pads a batch on the left; greedy answers do not change with it."""
+    from lmms_eval.api.instance import Instance
+
+    from harness.lmms.model import HarnessModel
+
+    docs = [json.loads(line) for line in (tasks / "test.jsonl").read_text().splitlines()]
+    utils = {}
+    exec((tasks / "utils.py").read_text(), utils)  # the task's own helpers, as lmms-eval loads
+
+    def requests() -> list[Instance]:
+        # Prompts of different lengths (so the batch pads), one without an image.
+        return [Instance("generate_until", (utils["doc_to_text"](doc) + " ?" * i,
+                                            {"max_new_tokens": 5, "until": ["\n"]},
+                                            None if i == 2 else utils["doc_to_visual"], i,
+                                            "colours", "test"), idx=0,
+                         metadata={"task": "colours", "doc_id": i, "repeats": 1})
+                for i, doc in enumerate(docs[:5])]
+
+    answers = []
+    for batch_size in (1, 4):
+        model = HarnessModel(run=str(finished), batch_size=batch_size)
+        model.task_dict = {"colours": {"test": docs}}
+        # The smoke run answers every prompt alike; the same noise in both models' weights
+        # makes each answer depend on its prompt, so a padding mistake would show.
+        noise = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for weight in model.model.llm.parameters():
+                weight.add_(torch.randn(weight.shape, generator=noise) * 0.5)
+        answers.append(model.generate_until(requests()))
+    assert answers[0] == answers[1] and len(answers[0]) == 5
