@@ -132,9 +132,10 @@ def evaluate_with_lmms_eval(checkpoint: Path, tasks: list[str], *, include: Path
         mapping = mapping_for(task, config)
         if mapping is not None and task in loaded:  # so the run page can match items
             write_ids(written, task, list(loaded[task].test_docs()), mapping)
-    scores = read_results(results_file, version=version).scores()
-    stored = store_scores(folder, run, scores, db) if db is not None else None
+    read = read_results(results_file, version=version)
+    stored = store_scores(folder, run, read.scores(), db) if db is not None else None
     return {"run_key": run.key, "run_dir": str(folder), "smoke": run.tiny,
             "lmms_eval": version, "results": str(results_file),
-            "scores": [{"task": s.benchmark, "metric": s.metric, "value": s.value, "n": s.n}
-                       for s in scores], "stored": stored}
+            "scores": [{"task": t.task, "metric": metric, "value": value, "n": t.n}
+                       for t in read.tasks for metric, value in sorted(t.metrics.items())],
+            "stored": stored}

@@ -63,10 +63,18 @@ class LmmsResults:
 
     def scores(self) -> list[Score]:
         scorer = self.scorer
-        return [Score(benchmark=t.task, metric=metric, subset="overall", value=value, n=t.n,
+        return [Score(benchmark=external_benchmark(t.task), metric=metric, subset="overall",
+                      value=value, n=t.n,
                       benchmark_version=t.version, prompt_hash=t.config_hash,
                       kind="external", scorer=scorer)
                 for t in self.tasks for metric, value in sorted(t.metrics.items())]
+
+
+def external_benchmark(task: str) -> str:
+    """The benchmark name an lmms-eval task's scores are stored under in a run's record:
+    never a harness benchmark's name, so the two scorers' numbers of one run never take each
+    other's place (and a run keeps one score per benchmark, metric and subset)."""
+    return f"{SCORER}:{task}"
 
 
 def column(task: str, metric: str) -> str:

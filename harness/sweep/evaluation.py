@@ -197,18 +197,13 @@ def _reliance(kept: list[Score], blind: list[Score]) -> list[Score]:
 
 def store_scores(folder: Path, run: Run, scores: list[Score], db: str) -> dict:
     """The run folder stays the source of truth: the scores join ``record.json`` (replacing
-    those of the same benchmark, metric and subset from the same scorer), then the record is
-    ingested."""
+    those of the same benchmark, metric and subset), then the record is ingested."""
     record = read_record(folder)
     if record.run_key != run.key:
         raise HarnessError(f"{folder / RECORD_FILE}: record of run {record.run_key!r}, but the"
                            f" folder's config is run {run.key!r}")
-
-    def key(s: Score) -> tuple:
-        return s.benchmark, s.metric, s.subset, s.kind, s.scorer
-
-    new = {key(s) for s in scores}
-    merged = tuple(s for s in record.scores if key(s) not in new)
+    new = {(s.benchmark, s.metric, s.subset) for s in scores}
+    merged = tuple(s for s in record.scores if (s.benchmark, s.metric, s.subset) not in new)
     record = replace(record, scores=merged + tuple(scores))
     write_record(folder, record)
     url = resolve_db_url(db)

@@ -116,8 +116,10 @@ def test_the_stored_scores_are_what_lmms_eval_wrote(scored, finished: Path) -> N
         next(s["value"] for s in report["scores"] if s["metric"] == "acc"))
     record = read_record(finished)
     external = {(s.benchmark, s.metric): s for s in record.scores if s.kind == "external"}
-    assert set(external) == {("colours_generate", "accuracy"), ("colours_choice", "acc")}
-    for (task, metric), score in external.items():
+    assert set(external) == {("lmms-eval:colours_generate", "accuracy"),
+                             ("lmms-eval:colours_choice", "acc")}
+    for (benchmark, metric), score in external.items():
+        task = benchmark.removeprefix("lmms-eval:")
         assert score.value == written["results"][task][f"{metric},none"]
         assert score.n == written["n-samples"][task]["effective"] == 6
         assert score.scorer == f"lmms-eval {report['lmms_eval']}"
@@ -130,7 +132,7 @@ def test_the_stored_scores_are_what_lmms_eval_wrote(scored, finished: Path) -> N
     assert {r["benchmark"] for r in store.leaderboard(subset="overall")} == {"probe"}
     rows, _ = store.scores(run_key=record.run_key)
     stored = {(s["benchmark"], s["kind"], s["scorer"]) for s in rows}
-    assert ("colours_choice", "external", f"lmms-eval {report['lmms_eval']}") in stored
+    assert ("lmms-eval:colours_choice", "external", f"lmms-eval {report['lmms_eval']}") in stored
     detail = store.run(record.run_key)  # what the run page shows
     assert {s["kind"] for s in detail["scores"]} == {"measured", "external"}
 
