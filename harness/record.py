@@ -262,6 +262,16 @@ def read_record(run_dir_or_file: Path) -> ResultRecord:
     return ResultRecord.from_dict(json.loads(path.read_text()), where=str(path))
 
 
+def read_eval_scores(run_dir: Path) -> list[Score]:
+    """What ``harness eval`` kept in the run's ``eval/scores.json``; [] when there is none or
+    it cannot be read (it is a cache of ``harness eval``'s results, rebuilt as it runs)."""
+    try:
+        return [Score(**s) for s in json.loads(
+            (Path(run_dir) / EVAL_DIR / SCORES_FILE).read_text())["scores"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
 

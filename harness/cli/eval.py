@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness.cli.common import check_format, console, err_console, print_json, print_table
 from harness.errors import HarnessError
-from harness.lmms.evaluate import check_lmms_eval_tasks, evaluate_with_lmms_eval
+from harness.lmms.evaluate import evaluate_with_lmms_eval, load_lmms_eval_tasks
 from harness.record import (
     RECORD_FILE,
 )
@@ -104,9 +104,9 @@ def eval_command(
         raise HarnessError("--data-dir is where --benchmarks read their data; lmms-eval tasks "
                            "read their own (HF_DATASETS_CACHE, or --lmms-eval-include with a "
                            "task YAML over local files)")
-    tasks = split_names(lmms_eval_tasks) if lmms_eval_tasks is not None else None
-    if tasks is not None and benchmarks is not None:
-        check_lmms_eval_tasks(tasks, lmms_eval_include)  # before minutes of harness scoring
+    # Loaded (and so checked) before minutes of harness scoring, and only once.
+    tasks = (load_lmms_eval_tasks(split_names(lmms_eval_tasks), lmms_eval_include)
+             if lmms_eval_tasks is not None else None)
 
     def progress(name: str, done: int, total: int) -> None:
         if done == total:
@@ -118,8 +118,7 @@ def eval_command(
                               blind=blind, limit=limit, subset=subset, batch_size=batch_size,
                               db=db, on_progress=progress)
     if tasks is not None:
-        lmms = evaluate_with_lmms_eval(checkpoint, tasks, include=lmms_eval_include,
-                                       limit=limit, db=db)
+        lmms = evaluate_with_lmms_eval(checkpoint, tasks, limit=limit, db=db)
     if format == "json":
         print_json({"harness": report, "lmms_eval": lmms} if report and lmms
                    else report or lmms)

@@ -26,8 +26,8 @@ from harness.record import (
     EVAL_DIR,
     MEASURED,
     PREDICTIONS_DIR,
-    SCORES_FILE,
     Score,
+    read_eval_scores,
     read_record,
 )
 from harness.store.safe_read import FILE_LIMIT, read_regular
@@ -155,9 +155,7 @@ def _harness_headlines(run_dir: Path) -> dict[str, Score]:
     scores: list[Score] = []
     with contextlib.suppress(HarnessError, OSError, ValueError):
         scores += read_record(run_dir).scores
-    with contextlib.suppress(HarnessError, OSError, ValueError, KeyError, TypeError):
-        kept = json.loads(read_regular(run_dir / EVAL_DIR / SCORES_FILE, FILE_LIMIT))
-        scores += [Score(**s) for s in kept["scores"]]
+    scores += read_eval_scores(run_dir)
     return {s.benchmark: s for s in scores if s.kind == MEASURED and s.subset == OVERALL
             and s.benchmark in BENCHMARKS and s.metric == BENCHMARKS.get(s.benchmark).metric}
 
@@ -201,9 +199,12 @@ def compare_scorers(run_dir: Path) -> list[dict[str, Any]]:
     """Per benchmark scored by both: each scorer's headline on the harness's scale, and where
     items can be matched, how many both scored, both values over those items and the items
     where they disagree (right by one, wrong by the other; the first ``MAX_SHOWN`` listed)."""
+    latest = _latest_results(run_dir)
+    if not latest:  # the usual run page: no lmms-eval files, so nothing else to read
+        return []
     ours = _harness_headlines(run_dir)
     out = []
-    for task, (path, data) in sorted(_latest_results(run_dir).items()):
+    for task, (path, data) in sorted(latest.items()):
         mapping = mapping_for(task, data["configs"][task] or {})
         if mapping is None or mapping.benchmark not in ours:
             continue

@@ -15,7 +15,7 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,28 +89,34 @@ def _task_dict(tasks: list[str], include: Path | None) -> tuple[Any, dict]:
     return manager, loaded
 
 
-def check_lmms_eval_tasks(tasks: list[str], include: Path | None = None) -> None:
-    """lmms-eval is installed and every task exists and can read its data (one line if not)."""
+@dataclass(frozen=True)
+class LmmsTasks:
+    """lmms-eval tasks, checked and loaded once (their data included): what
+    ``evaluate_with_lmms_eval`` runs."""
+
+    names: list[str]
+    manager: Any
+    loaded: dict[str, Any]
+
+
+def load_lmms_eval_tasks(tasks: list[str], include: Path | None = None) -> LmmsTasks:
+    """lmms-eval is installed and every task exists and can read its data (one line if not);
+    done before any model is built or benchmark scored."""
     require_lmms_eval()
     if not tasks:
         raise HarnessError("--lmms-eval-tasks is empty; name lmms-eval tasks, e.g. mmstar,pope")
-    _task_dict(tasks, include)
+    return LmmsTasks(tasks, *_task_dict(tasks, include))
 
 
-def evaluate_with_lmms_eval(checkpoint: Path, tasks: list[str], *, include: Path | None = None,
-                            limit: int | None = None, device: str | None = None,
-                            db: str | None = None) -> dict:
+def evaluate_with_lmms_eval(checkpoint: Path, tasks: LmmsTasks, *, limit: int | None = None,
+                            device: str | None = None, db: str | None = None) -> dict:
     """Score the run on lmms-eval ``tasks``; returns the report (``scores``: what lmms-eval
     wrote, as external scores; ``results``: its results file)."""
     version = require_lmms_eval()
-    if not tasks:
-        raise HarnessError("--lmms-eval-tasks is empty; name lmms-eval tasks, e.g. mmstar,pope")
     if limit is not None and limit < 1:
         raise HarnessError(f"--limit must be at least 1, got {limit}")
     folder = run_folder(checkpoint)
     run = replace(load_run(folder), run_dir=str(folder))
-    manager, loaded = _task_dict(tasks, include)  # every task checked before the model is built
-
     # deferred: lmms-eval is an optional extra, imported only when asked for (seconds)
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.loggers import EvaluationTracker
@@ -119,8 +125,9 @@ def evaluate_with_lmms_eval(checkpoint: Path, tasks: list[str], *, include: Path
 
     model = HarnessModel(run=str(folder), device=device)
     tracker = EvaluationTracker(output_path=str(folder / EVAL_DIR / OUTPUT_DIR))
-    out = simple_evaluate(model=model, model_args=f"model_name=harness-{run.key}", tasks=tasks,
-                          task_manager=manager, limit=limit, log_samples=True,
+    out = simple_evaluate(model=model, model_args=f"model_name=harness-{run.key}",
+                          tasks=tasks.names, task_manager=tasks.manager, limit=limit,
+                          log_samples=True,
                           evaluation_tracker=tracker)
     samples = out.pop("samples")
     tracker.save_results_aggregated(results=out, samples=samples, datetime_str=out["date"])
@@ -130,8 +137,8 @@ def evaluate_with_lmms_eval(checkpoint: Path, tasks: list[str], *, include: Path
     results_file = written / f"{tracker.date_id}_results.json"
     for task, config in out["configs"].items():
         mapping = mapping_for(task, config)
-        if mapping is not None and task in loaded:  # so the run page can match items
-            write_ids(written, task, list(loaded[task].test_docs()), mapping)
+        if mapping is not None and task in tasks.loaded:  # so the run page can match items
+            write_ids(written, task, list(tasks.loaded[task].test_docs()), mapping)
     read = read_results(results_file, version=version)
     stored = store_scores(folder, run, read.scores(), db) if db is not None else None
     return {"run_key": run.key, "run_dir": str(folder), "smoke": run.tiny,

@@ -27,6 +27,7 @@ from harness.record import (
     SCORES_FILE,
     Score,
     atomic_write_text,
+    read_eval_scores,
     read_record,
     write_record,
 )
@@ -172,10 +173,7 @@ def _keep_scores(folder: Path, scores: list[Score]) -> list[Score]:
     """Merge into ``eval/scores.json`` (one score per benchmark, metric, subset and dataset
     hash, the latest winning); returns everything kept."""
     path = folder / EVAL_DIR / SCORES_FILE
-    try:
-        kept = [Score(**s) for s in json.loads(path.read_text())["scores"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        kept = []
+    kept = read_eval_scores(folder)
 
     def key(s: Score) -> tuple:
         return s.benchmark, s.metric, s.subset, s.dataset_hash

@@ -16,7 +16,11 @@ import torch
 from PIL import Image
 
 from harness.errors import HarnessError
-from harness.lmms.evaluate import evaluate_with_lmms_eval, require_lmms_eval
+from harness.lmms.evaluate import (
+    evaluate_with_lmms_eval,
+    load_lmms_eval_tasks,
+    require_lmms_eval,
+)
 from harness.lmms.results import read_results
 from harness.model.chat import prompt_ids
 from harness.model.llm import IMAGE_TOKEN
@@ -104,8 +108,8 @@ def tasks(tmp_path_factory) -> Path:
 def scored(finished: Path, tasks: Path, tmp_path_factory) -> tuple[dict, str]:
     require_lmms_eval()
     db = f"sqlite:///{tmp_path_factory.mktemp('db') / 'harness.db'}"
-    report = evaluate_with_lmms_eval(finished, ["colours_generate", "colours_choice"],
-                                     include=tasks, db=db)
+    report = evaluate_with_lmms_eval(
+        finished, load_lmms_eval_tasks(["colours_generate", "colours_choice"], tasks), db=db)
     return report, db
 
 
@@ -186,7 +190,7 @@ def test_lmms_eval_runs_the_harness_model_from_its_own_cli(finished: Path, tasks
 def test_bad_input_is_one_line(finished: Path, tasks: Path, tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(HarnessError, match="unknown lmms-eval task 'no-such-task'"):
-        evaluate_with_lmms_eval(finished, ["no-such-task"], include=tasks)
+        load_lmms_eval_tasks(["no-such-task"], tasks)
     hub = tmp_path / "hub"
     hub.mkdir()
     (hub / "hub_task.yaml").write_text(
@@ -196,7 +200,7 @@ def test_bad_input_is_one_line(finished: Path, tasks: Path, tmp_path: Path,
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(HarnessError, match=r"lmms-eval task 'hub_task': offline \(HF_HUB_OF"):
-        evaluate_with_lmms_eval(finished, ["hub_task"], include=hub)
+        load_lmms_eval_tasks(["hub_task"], hub)
     broken = tmp_path / "results.json"
     broken.write_text(json.dumps({"results": {}, "configs": {}, "versions": {}}))
     with pytest.raises(HarnessError, match="no 'n-samples' field"):
