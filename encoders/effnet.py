@@ -30,18 +30,24 @@ def _lite(index: int, resolution: int, weights_file: str, extra: str) -> Encoder
     )
 
 
+def _random_control(index: int, resolution: int) -> EncoderSpec:
+    return EncoderSpec(
+        id=f"effnet-lite{index}-{resolution}.random", group="other", supervision="other",
+        architecture="convnet", resolution=resolution, loader="timm",
+        source=f"tf_efficientnet_lite{index}", weights=None, feature_layer=-1,
+        mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+        tiny_source="test_efficientnet", tiny_resolution=128,
+        description=f"EfficientNet-Lite{index}'s network at {resolution} px with random weights:"
+                    " the control for the pretrained Lites",
+    )
+
+
 ENCODERS = [
     _lite(0, 224, "efficientnet-lite0-57934424.pth", extra="effnet"),
     _lite(1, 240, "efficientnet-lite1-77cc7160.pth", extra="real"),
     _lite(2, 260, "efficientnet-lite2-9656183e.pth", extra="real"),
-    # The control: Lite0's network and tokens with random weights (built under seed 0, so
-    # every run measures the same one), to tell what the pretrained weights add.
-    EncoderSpec(
-        id="effnet-lite0-224.random", group="other", supervision="other",
-        architecture="convnet", resolution=224, loader="timm", source="tf_efficientnet_lite0",
-        weights=None, feature_layer=-1, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-        tiny_source="test_efficientnet", tiny_resolution=128,
-        description="EfficientNet-Lite0's network at 224 px with random weights: the control"
-                    " for the pretrained Lites",
-    ),
+    # The controls: Lite0's and Lite1's networks and tokens with random weights (built under
+    # seed 0, so every run measures the same one), to tell what the pretrained weights add.
+    _random_control(0, 224),
+    _random_control(1, 240),
 ]
