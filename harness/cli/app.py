@@ -25,6 +25,7 @@ from harness.cli import (
     rescore,
     status,
     sweep,
+    triage,
 )
 from harness.cli.common import command_group
 from harness.errors import HarnessError
@@ -42,6 +43,7 @@ app.command("eval")(eval.eval_command)
 app.command("rescore")(rescore.rescore)
 app.command("compare")(compare.compare_command)
 app.command("reliance")(compare.reliance_command)
+app.command("triage")(triage.triage_command)
 app.add_typer(encoders.app, name="encoders")
 app.add_typer(llms.app, name="llms")
 app.add_typer(recipes.app, name="recipes")

@@ -31,16 +31,19 @@ from harness.sweep.service import (
     SweepRequest,
     in_llm,
     prepare,
+    resolve_preset,
     run_plan,
     total_cost,
 )
 from harness.sweep.submit import EXECUTORS
+from harness.triage.recommend import parse_selector, recommend
 
 
 def sweep(
     encoders: Annotated[str, typer.Option(
         help="'all' or comma-separated encoder ids; join ids with '+' for one run on several"
-             " encoders (e.g. a+b,c: a run on a and b together, and one on c).")],
+             " encoders (e.g. a+b,c: a run on a and b together, and one on c); triage:K for"
+             " the K encoders `harness triage --budget K` recommends.")],
     preset: Annotated[str, typer.Option(
         help="Scale to run at: a preset name (see `harness recipes list`) or a .toml file.")],
     recipes: Annotated[str | None, typer.Option(
@@ -107,6 +110,13 @@ def sweep(
     """Train and evaluate the MLLM on every encoder x recipe x seed; skip runs already done
     and watch (never resubmit) runs still in flight from an earlier submission."""
     check_format(format)
+    budget = parse_selector(encoders)
+    if budget is not None:
+        chosen = recommend(Store(resolve_db_url(db)), budget,
+                           smoke=resolve_preset(preset).tiny_encoders)
+        err_console.print(f"{encoders}: {', '.join(chosen.encoder_ids)}, "
+                          f"{chosen.explanation()}", highlight=False, markup=False)
+        encoders = ",".join(chosen.encoder_ids)
     slurm_flags = {"partition": partition, "account": account, "qos": qos,
                    "constraint": constraint, "time_min": time, "nodes": nodes,
                    "tasks_per_node": tasks_per_node, "gpus_per_task": gpus_per_task,

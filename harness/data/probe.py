@@ -26,8 +26,9 @@ COLORS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220),
 SHAPES = ("circle", "square", "triangle")
 
 
-def _draw(draw: ImageDraw.ImageDraw, shape: str, color: str, cx: float, cy: float,
-          r: float) -> None:
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, color: str, cx: float, cy: float,
+               r: float) -> None:
+    """One filled, black-outlined shape centred at (cx, cy) with "radius" r, in pixels."""
     box = (cx - r, cy - r, cx + r, cy + r)
     fill = COLORS[color]
     if shape == "circle":
@@ -39,7 +40,7 @@ def _draw(draw: ImageDraw.ImageDraw, shape: str, color: str, cx: float, cy: floa
                      outline=(0, 0, 0))
 
 
-def _spread(rng: random.Random, n: int, size: int, r: float) -> list[tuple[float, float]]:
+def spread_centres(rng: random.Random, n: int, size: int, r: float) -> list[tuple[float, float]]:
     """n centres at least 2.2 r apart (rejection sampling; the canvas is roomy enough)."""
     centres: list[tuple[float, float]] = []
     while len(centres) < n:
@@ -56,8 +57,8 @@ def make_count(rng: random.Random, size: int) -> tuple[Image.Image, Item]:
     shape = rng.choice(SHAPES)
     count = rng.randint(1, 4)
     r = size * 0.09
-    for cx, cy in _spread(rng, count, size, r):
-        _draw(draw, shape, color, cx, cy, r)
+    for cx, cy in spread_centres(rng, count, size, r):
+        draw_shape(draw, shape, color, cx, cy, r)
     noun = shape if count == 1 else f"{shape}s"
     return img, count_item(f"{color} {shape}s", count, f"{count} {color} {noun}.")
 
@@ -73,8 +74,8 @@ def make_relation(rng: random.Random, size: int) -> tuple[Image.Image, Item]:
     xb = rng.uniform(size / 2 + r * 0.5, size - r)
     if rng.random() < 0.5:
         xa, xb = xb, xa
-    _draw(draw, shape_a, first, xa, rng.uniform(r, size - r), r)
-    _draw(draw, shape_b, second, xb, rng.uniform(r, size - r), r)
+    draw_shape(draw, shape_a, first, xa, rng.uniform(r, size - r), r)
+    draw_shape(draw, shape_b, second, xb, rng.uniform(r, size - r), r)
     side = "left" if xa < xb else "right"
     return img, relation_item(f"{first} {shape_a}", f"{second} {shape_b}", xa < xb,
                               f"A {first} {shape_a} {side} of a {second} {shape_b}.")
@@ -89,8 +90,8 @@ def make_depth(rng: random.Random, size: int) -> tuple[Image.Image, Item]:
     r_far, r_near = size * 0.10, size * 0.18
     cx, cy = rng.uniform(r_near, size - r_near), rng.uniform(r_near, size - r_near)
     dx, dy = rng.uniform(-1, 1) * r_near, rng.uniform(-1, 1) * r_near
-    _draw(draw, shape_far, far, cx + dx, cy + dy, r_far)
-    _draw(draw, shape_near, near, cx - dx * 0.3, cy - dy * 0.3, r_near)
+    draw_shape(draw, shape_far, far, cx + dx, cy + dy, r_far)
+    draw_shape(draw, shape_near, near, cx - dx * 0.3, cy - dy * 0.3, r_near)
     a, b = (near, far) if rng.random() < 0.5 else (far, near)
     names = {near: f"{near} {shape_near}", far: f"{far} {shape_far}"}
     return img, depth_item(names[a], names[b], names[near],

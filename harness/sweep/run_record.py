@@ -76,11 +76,11 @@ def with_params(info: EncoderInfo, counts: Sequence[int]) -> EncoderInfo:
 
 def encoder_info(run: Run) -> EncoderInfo:
     """The run's encoder, or its combination of encoders (group ``multi``)."""
-    parts = [_one_encoder_info(encoder_id, run.tiny) for encoder_id in run.encoder_ids]
+    parts = [single_encoder_info(encoder_id, run.tiny) for encoder_id in run.encoder_ids]
     return parts[0] if len(parts) == 1 else combine_infos(parts)
 
 
-def _one_encoder_info(encoder_id: str, tiny: bool) -> EncoderInfo:
+def single_encoder_info(encoder_id: str, tiny: bool) -> EncoderInfo:
 
     spec = ENCODERS.get(encoder_id)
     provenance = ENCODERS.provenance(encoder_id)
