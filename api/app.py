@@ -29,6 +29,7 @@ from api.routes import (
     results,
     runs,
     scores,
+    triage,
 )
 from harness.errors import HarnessError
 from harness.store import Store
@@ -116,7 +117,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.page_cache = page_cache
     app.add_exception_handler(HarnessError, _harness_error)
     app.include_router(health.router)
-    for module in (encoders, runs, scores, leaderboard, comparisons, published, export, results):
+    for module in (encoders, runs, scores, leaderboard, comparisons, published, triage, export,
+                   results):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(docs.router)
     app.include_router(pages.router)

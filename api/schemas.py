@@ -272,3 +272,95 @@ class CompareResult(Model):
     b: CompareSide
     differences: list[Difference]
     plans: list[SeedPlan] | None = None
+
+
+# -- triage: proxy scores and how well they predicted the measured ones ------------------------
+
+
+class TriagePoint(Model):
+    """One encoder in a correlation: its proxy score beside its measured one."""
+
+    encoder_id: str
+    proxy: float
+    """The proxy's overall score."""
+    proxy_ci: tuple[float, float] | None
+    """Its 95% bootstrap interval over the proxy's units; null where none was kept."""
+    measured: float
+    """The measured target's value (seeds averaged), or the published one."""
+
+
+class TriageCorrelation(Model):
+    """How well one proxy ranked the encoders as one measured target ranks them."""
+
+    proxy: str
+    source: str
+    """``<recipe> / <llm>`` of the measured runs (``(twins)`` when the encoders had random
+    weights), or ``published: Cambrian-1 Figure 4``."""
+    target: str
+    """A benchmark and its metric (``probe accuracy``), a category, or ``Average``."""
+    level: Literal["benchmark", "category", "average"]
+    smoke: bool
+    """Tiny random-weight twins (checked against twins only)."""
+    n: int
+    """Encoders with both a proxy score and a measured one."""
+    spearman: float | None
+    spearman_ci: tuple[float, float] | None
+    """95% bootstrap interval over encoders."""
+    kendall: float | None
+    """Kendall's tau-b."""
+    kendall_ci: tuple[float, float] | None
+    reason: str | None
+    """Why there is no correlation (too few encoders, no spread); null when there is one."""
+    points: list[TriagePoint]
+
+
+class TriageCorrelations(Model):
+    min_encoders: int
+    """The fewest encoders a rank correlation is given for."""
+    smoke: bool
+    correlations: list[TriageCorrelation]
+
+
+class ProxyScore(Model):
+    encoder_id: str
+    name: str
+    """How people name the encoder (the paper's name), else its id."""
+    value: float
+    """The proxy's newest overall score for this encoder."""
+    ci: tuple[float, float] | None
+    """Its 95% bootstrap interval; null where none was kept."""
+    run_key: str
+    """The triage record it comes from."""
+
+
+class ProxyScores(Model):
+    proxy: str
+    metric: str
+    scores: list[ProxyScore]
+    """Best first."""
+
+
+class TriageProxies(Model):
+    smoke: bool
+    proxies: list[ProxyScores]
+
+
+class RecommendedEncoder(Model):
+    encoder_id: str
+    value: float
+    """The ranking proxy's overall score."""
+    ci: tuple[float, float] | None
+
+
+class TriageRecommendation(Model):
+    """The encoders worth a full sweep, best first, and why this proxy ranks them."""
+
+    proxy: str
+    encoders: list[RecommendedEncoder]
+    candidates: int
+    """Encoders with a score of this proxy."""
+    basis: TriageCorrelation | None
+    """The correlation with a measured average that chose the proxy; null while none has been
+    checked (the attentive probe ranks them, unchecked)."""
+    explanation: str
+    notes: list[str]

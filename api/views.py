@@ -3,15 +3,19 @@ show the same numbers for the same filters."""
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends
 
 from api.deps import Name, SettingFilters
+from harness.published.names import display_name
 from harness.store import Store
 from harness.store.published import table_rows
 from harness.store.summary import Axis, filter_settings, table
+from harness.triage.correlate import Correlation, correlations, proxy_values
 
 
 @dataclass(frozen=True)
@@ -56,3 +60,49 @@ def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool = True
     absent = [r for r in rows if r["values"].get(column) is None]
     present.sort(key=lambda r: r["values"][column], reverse=descending)
     return present + absent
+
+
+# -- triage ------------------------------------------------------------------------------------
+
+ProxyValues = dict[tuple[str, bool], dict[str, dict[str, Any]]]
+"""(proxy, smoke) -> encoder id -> its newest overall score (``correlate.proxy_values``)."""
+
+
+@dataclass(frozen=True)
+class Triage:
+    correlations: list[Correlation]
+    """Every proxy against every measured target, twins and real weights both."""
+    proxies: ProxyValues
+
+
+_triage_lock = threading.Lock()
+_triage_cache: weakref.WeakKeyDictionary[Store, tuple[tuple[Any, ...], Triage]] = (
+    weakref.WeakKeyDictionary())
+
+
+def triage(store: Store) -> Triage:
+    """The store's proxy scores and their correlations, computed once per data version (the
+    bootstrap intervals are the cost: a pair of them per proxy and target)."""
+    version = store.data_version()
+    with _triage_lock:
+        hit = _triage_cache.get(store)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    proxies = proxy_values(store)
+    # No proxy scores, nothing to correlate: skip reading every measured score.
+    result = Triage(correlations(store) if proxies else [], proxies)
+    with _triage_lock:
+        _triage_cache[store] = (version, result)
+    return result
+
+
+def proxy_scores(proxies: ProxyValues, smoke: bool) -> list[dict[str, Any]]:
+    """Per proxy (by name), its encoders' overall scores, best first, each with its interval
+    and the encoder's display name."""
+    return [{"proxy": proxy, "metric": next(iter(by_encoder.values()))["metric"],
+             "scores": [{"encoder_id": e, "name": display_name(e), "value": v["value"],
+                         "ci": v["ci"], "run_key": v["run_key"]}
+                        for e, v in sorted(by_encoder.items(),
+                                           key=lambda kv: (-kv[1]["value"], kv[0]))]}
+            for (proxy, flag), by_encoder in sorted(proxies.items())
+            if flag == smoke and by_encoder]

@@ -110,15 +110,15 @@ def _interval_text(interval: Sequence[float]) -> str:
     return f"95% interval {interval[0]:.1f}-{interval[1]:.1f} (seeds and questions)"
 
 
-def _error_bars(values: Sequence[float], intervals: Sequence[Sequence[float] | None]
-                ) -> dict[str, Any]:
-    """A trace's ``error_y`` from 95% intervals (over seeds and questions), where any point
-    has one; a point without one gets no bar."""
+def _error_bars(values: Sequence[float], intervals: Sequence[Sequence[float] | None],
+                axis: str = "y") -> dict[str, Any]:
+    """A trace's ``error_y`` (or ``error_x``) from 95% intervals, where any point has one; a
+    point without one gets no bar."""
     if not any(intervals):
         return {}
     plus = [None if i is None else i[1] - v for v, i in zip(values, intervals, strict=True)]
     minus = [None if i is None else v - i[0] for v, i in zip(values, intervals, strict=True)]
-    return {"error_y": {"type": "data", "symmetric": False, "array": plus,
+    return {f"error_{axis}": {"type": "data", "symmetric": False, "array": plus,
                         "arrayminus": minus, "thickness": 1.2, "width": 3,
                         "color": "#444"}}
 
@@ -383,3 +383,44 @@ def loss_curves(train: dict[str, Any]) -> Figure | None:
         **STYLE, "height": 320, "title": {"text": "Training loss per step"},
         "xaxis": {"title": {"text": "optimizer step"}},
         "yaxis": {"title": {"text": "loss (answer tokens)"}}}}
+
+
+# -- triage -----------------------------------------------------------------------------------
+
+
+def triage_scatter(points: Sequence[Row], title: str, x_title: str, y_title: str) -> Figure:
+    """Predicted against measured: per encoder (``points``: ``label``, ``encoder_id``,
+    ``proxy``, ``proxy_ci``, ``measured``), the proxy's score on x with its 95% interval as an
+    error bar, the measured score on y, each point labelled with the encoder's name."""
+    xs = [p["proxy"] for p in points]
+    return {"data": [{
+        "type": "scatter",
+        "mode": "markers+text",
+        "name": "encoders",
+        "x": xs,
+        "y": [p["measured"] for p in points],
+        **_error_bars(xs, [p.get("proxy_ci") for p in points], axis="x"),
+        "text": [p["label"] for p in points],
+        "textposition": "top center",
+        "textfont": {"size": 11},
+        "marker": {"color": "#1f77b4", "size": 10},
+        "hovertext": [_triage_hover(p) for p in points],
+        "hoverinfo": "text",
+    }], "layout": {
+        **STYLE, "height": 520, "showlegend": False,
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x_title}, "zeroline": False},
+        "yaxis": {"title": {"text": y_title}, "zeroline": False},
+        "margin": {"t": 90},
+    }}
+
+
+def _triage_hover(point: Row) -> str:
+    lines = [f"<b>{html.escape(point['label'])}</b>"]
+    if point["encoder_id"] != point["label"]:
+        lines.append(html.escape(point["encoder_id"]))
+    ci = point.get("proxy_ci")
+    lines.append(f"proxy: {point['proxy']:.1f}"
+                 + (f" (95% interval {ci[0]:.1f}-{ci[1]:.1f})" if ci else ""))
+    lines.append(f"measured: {point['measured']:.1f}")
+    return "<br>".join(lines)

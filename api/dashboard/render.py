@@ -23,7 +23,8 @@ PLOTLY_JS_URL = "/static/plotly.min.js"
 STATIC_URL = "/static"
 SMOKE_COMMAND = "harness sweep --encoders all --preset smoke"
 NAV = [("/", "Leaderboard"), ("/families", "Families"), ("/recipes", "Recipes"),
-       ("/benchmarks", "Benchmarks"), ("/runs", "Runs"), ("/docs", "API")]
+       ("/benchmarks", "Benchmarks"), ("/triage", "Triage"), ("/runs", "Runs"),
+       ("/docs", "API")]
 SMOKE_PARAM = "smoke"
 """The query parameter (``smoke=true``) that makes a page include smoke runs."""
 

@@ -60,7 +60,8 @@ def triage_command(
         outcomes = triage(request, store, on_outcome=lambda o: say.print(
             _outcome_line(o), highlight=False, markup=False))
     found = correlations(store)
-    chosen = recommend(store, budget, smoke=tiny, among=encoder_ids) if budget else None
+    chosen = (recommend(store, budget, smoke=tiny, among=encoder_ids)
+              if budget is not None else None)
     if fmt == "json":
         print_json({"outcomes": [_outcome_dict(o) for o in outcomes],
                     "correlations": [c.as_dict() for c in found],

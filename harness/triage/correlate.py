@@ -19,7 +19,6 @@ from scipy import stats
 
 from harness.eval.bootstrap import LEVEL
 from harness.store import Store
-from harness.triage.proxies import BENCHMARK_PREFIX
 
 MIN_ENCODERS = 5
 RESAMPLES = 2000
@@ -28,6 +27,10 @@ AVERAGE = "Average"
 FIGURE4 = "Figure 4"
 PUBLISHED_SOURCE = "published: Cambrian-1 Figure 4"
 TRIAGE_RECIPE = "triage"
+BENCHMARK_PREFIX = "proxy:"
+"""Where a proxy's scores sit (``proxy:<name>``), as ``harness.triage.proxies`` writes them;
+not imported from there, which loads torch: the API and the dashboard read correlations
+without it (tests/api/test_triage.py checks the two agree)."""
 
 Values = dict[str, float]
 """encoder id -> value."""

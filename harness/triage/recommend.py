@@ -1,7 +1,8 @@
 """``--budget K``: the K encoders worth a full sweep, ranked by the proxy that has predicted
 the measured average best so far (the highest Spearman correlation with an ``Average`` target,
 over at least ``MIN_ENCODERS`` encoders), and how well it predicted. With no proxy checked
-yet, the attentive probe ranks them, and the recommendation says it is unchecked.
+yet, the attentive probe ranks them (or, where it was not computed, the first proxy that was),
+and the recommendation says it is unchecked.
 """
 
 from __future__ import annotations
@@ -69,10 +70,19 @@ def recommend(store: Store, budget: int, *, smoke: bool,
     if budget < 1:
         raise HarnessError(f"bad budget {budget}; expected a number of encoders, 1 or more")
     basis = best_predictor(correlations(store), smoke)
-    proxy = basis.proxy if basis else DEFAULT_PROXY
-    scored = proxy_values(store).get((proxy, smoke), {})
-    if among is not None:
-        scored = {e: v for e, v in scored.items() if e in among}
+    held = proxy_values(store)
+
+    def candidates(proxy: str) -> dict[str, dict[str, Any]]:
+        scored = held.get((proxy, smoke), {})
+        return {e: v for e, v in scored.items() if among is None or e in among}
+
+    if basis is not None:
+        proxy = basis.proxy
+    else:
+        # Unchecked: the default proxy where it was computed, else the first one that was.
+        proxy = next((p for p in (DEFAULT_PROXY, *sorted(p for p, _ in held))
+                      if candidates(p)), DEFAULT_PROXY)
+    scored = candidates(proxy)
     if not scored:
         kind = "tiny twins" if smoke else "real weights"
         raise HarnessError(f"no {proxy} scores for {kind} in the store; run harness triage "

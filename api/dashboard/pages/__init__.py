@@ -7,11 +7,11 @@ from fastapi import APIRouter
 
 from api.dashboard import assets
 from api.dashboard.cache import PageCache
-from api.dashboard.pages import benchmarks, families, leaderboard, recipes, runs
+from api.dashboard.pages import benchmarks, families, leaderboard, recipes, runs, triage
 from harness.store import Store
 
 router = APIRouter()
-for page in (leaderboard, families, recipes, benchmarks, runs, assets):
+for page in (leaderboard, families, recipes, benchmarks, triage, runs, assets):
     router.include_router(page.router)
 
 
