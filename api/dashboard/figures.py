@@ -400,7 +400,8 @@ def triage_scatter(points: Sequence[Row], title: str, x_title: str, y_title: str
         "x": xs,
         "y": [p["measured"] for p in points],
         **_error_bars(xs, [p.get("proxy_ci") for p in points], axis="x"),
-        "text": [p["label"] for p in points],
+        # plotly reads text as its HTML subset (entities decoded): a name is shown as written.
+        "text": [html.escape(p["label"]) for p in points],
         "textposition": "top center",
         "textfont": {"size": 11},
         "marker": {"color": "#1f77b4", "size": 10},

@@ -18,7 +18,7 @@ from harness.triage import alignment
 from harness.triage.correlate import AVERAGE, correlations
 from harness.triage.data import TriageSettings
 from harness.triage.recommend import recommend
-from harness.triage.service import PROXY_NAMES, Outcome, TriageRequest, triage
+from harness.triage.service import PROXY_NAMES, Outcome, TriageRequest, resolve_device, triage
 
 
 def triage_command(
@@ -36,6 +36,9 @@ def triage_command(
         help="The encoder whose connector output the alignment proxy compares with.")]
     = alignment.DEFAULT_REFERENCE,
     seed: Annotated[int, typer.Option(help="Seed of the pictures and the probes.")] = 0,
+    device: Annotated[str, typer.Option(
+        help="Where the encoders run: cpu, cuda, cuda:1 (default: cuda when there is one).")]
+    = "auto",
     root: Annotated[Path | None, typer.Option(
         help="Where records go (default $HARNESS_ROOT, else ./harness-runs).")] = None,
     db: Annotated[str | None, typer.Option(help="Database URL (default $HARNESS_DB_URL, "
@@ -55,7 +58,7 @@ def triage_command(
             err_console.print(f"skipping {name}: {note}", highlight=False, markup=False)
         request = TriageRequest(encoder_ids, run_root(root), tiny=tiny,
                                 proxies=split_names(proxies), settings=TriageSettings(seed=seed),
-                                reference=alignment_reference)
+                                reference=alignment_reference, device=resolve_device(device))
         say = err_console if fmt == "json" else console
         outcomes = triage(request, store, on_outcome=lambda o: say.print(
             _outcome_line(o), highlight=False, markup=False))

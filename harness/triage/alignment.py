@@ -81,24 +81,25 @@ def find_connectors(store: Store, encoder_id: str, reference: str, smoke: bool) 
             {a["run_key"]: a["run_dir"], b["run_key"]: b["run_dir"]})
 
 
-def _visual_tokens(run_dir: str, images: list) -> torch.Tensor:
-    model, _, _ = load_model(load_run(Path(run_dir)))
+def _visual_tokens(run_dir: str, images: list, device: str) -> torch.Tensor:
+    model, _, _ = load_model(load_run(Path(run_dir)), device)
     transform = model.encoders[0].transform()
     with torch.no_grad():
-        out = [model.visual_tokens(torch.stack([transform(im) for im in images[i:i + 32]]))
+        out = [model.visual_tokens(torch.stack([transform(im) for im in images[i:i + 32]])
+                                   .to(device)).float().cpu()
                for i in range(0, len(images), 32)]
-    return torch.cat(out).float()
+    return torch.cat(out)
 
 
-def alignment(data: TriageData, connectors: Connectors, run_dirs: dict[str, str]
-              ) -> list[Score]:
+def alignment(data: TriageData, connectors: Connectors, run_dirs: dict[str, str],
+              device: str = "cpu") -> list[Score]:
     """The score over the triage test pictures (every task's), with its interval over them."""
     images = [scene.render(data.settings.image_size)
               for task in TASKS for scene, _ in data.test[task]]
     mine = nn.functional.normalize(
-        _visual_tokens(run_dirs[connectors.encoder_run], images), dim=-1)
+        _visual_tokens(run_dirs[connectors.encoder_run], images, device), dim=-1)
     theirs = nn.functional.normalize(
-        _visual_tokens(run_dirs[connectors.reference_run], images), dim=-1)
+        _visual_tokens(run_dirs[connectors.reference_run], images, device), dim=-1)
     per_image = (mine @ theirs.transpose(1, 2)).amax(dim=-1).mean(dim=-1).numpy()
     return [proxy_score(NAME, METRIC, OVERALL, [np.asarray(per_image)], chance=None,
                         resamples=data.settings.resamples, seed=data.settings.seed,

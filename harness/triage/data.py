@@ -79,11 +79,12 @@ class EncodedData:
     data: TriageData
     transform: Callable[[Image.Image], torch.Tensor]
     grid: tuple[int, int]
+    device: str = "cpu"
     _cache: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, encoder: Encoder, data: TriageData) -> EncodedData:
-        return cls(encoder, data, encoder.transform(), encoder.grid)
+    def of(cls, encoder: Encoder, data: TriageData, device: str = "cpu") -> EncodedData:
+        return cls(encoder.to(device), data, encoder.transform(), encoder.grid, device)
 
     def tokens(self, name: str, images: Callable[[], Sequence[Image.Image]]) -> torch.Tensor:
         if name not in self._cache:
@@ -95,7 +96,8 @@ class EncodedData:
         with torch.no_grad():
             for start in range(0, len(images), BATCH):
                 pixels = torch.stack([self.transform(im) for im in images[start:start + BATCH]])
-                out.append(self.encoder(pixels).float())
+                # The proxies are small: they run on the CPU whatever device encoded.
+                out.append(self.encoder(pixels.to(self.device)).float().cpu())
         return torch.cat(out)
 
     # The picture sets the proxies read.

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import harness
 from harness.combination import is_combination
 from harness.config import stable_hash
@@ -48,6 +50,8 @@ class TriageRequest:
     settings: TriageSettings = TriageSettings()
     reference: str = ac.DEFAULT_REFERENCE
     """The encoder whose connector output the alignment proxy compares with."""
+    device: str = "cpu"
+    """Where the encoders run (``cuda`` on a GPU machine); the proxies' own fits are small."""
 
 
 @dataclass
@@ -66,6 +70,22 @@ class Outcome:
     @property
     def overall(self) -> Score | None:
         return next((s for s in self.scores if s.subset == "overall"), None)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` where there is a GPU, else ``cpu``; a device that is not here is
+    refused before anything runs."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise HarnessError(f"bad device {name!r}; valid: auto, cpu, cuda, cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"bad device {name!r}: no CUDA device here; valid: auto, cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise HarnessError(f"bad device {name!r}; valid: auto, cpu, cuda, cuda:N")
+    return name
 
 
 def check_request(request: TriageRequest) -> None:
@@ -183,7 +203,7 @@ def _triage_encoder(request: TriageRequest, store: Store, data: TriageData,
             return outcomes + [writer.write(config, proxy, started, error=reason)
                                for proxy, config in pending]
         writer.info = with_params(writer.info, [encoder.num_parameters()])
-        encoded = EncodedData.of(encoder, data)
+        encoded = EncodedData.of(encoder, data, request.device)
         for proxy, config in pending:
             started = time.monotonic()
             try:
@@ -212,7 +232,7 @@ def _alignment(request: TriageRequest, store: Store, data: TriageData,
         return done
     started = time.monotonic()
     try:
-        scores = ac.alignment(data, connectors, run_dirs)
+        scores = ac.alignment(data, connectors, run_dirs, request.device)
     except Exception as exc:  # noqa: BLE001 - recorded; the other proxies stand
         return writer.write(config, ac.NAME, started, error=_one_line(exc), llm=connectors.llm)
     return writer.write(config, ac.NAME, started, scores=scores, llm=connectors.llm)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc", "/", "/families", "/recipes",
-                                  "/benchmarks", "/runs"])
+                                  "/benchmarks", "/triage", "/runs"])
 def test_pages_load_only_local_assets(api: TestClient, page: str) -> None:
     response = api.get(page)
     assert response.status_code == 200

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from .conftest import HALF_WIDTH, PROBE, TRIAGE_ENCODERS, TRIAGE_PROXIES
 from fastapi.testclient import TestClient
 
 from harness.published.names import display_name
 from harness.triage import correlate
+
+from .conftest import HALF_WIDTH, PROBE, TRIAGE_ENCODERS, TRIAGE_PROXIES
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "/api/v1/triage"

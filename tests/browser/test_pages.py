@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/", "/families", "/recipes", "/benchmarks", "/runs", "/docs"]
+PAGES = ["/", "/families", "/recipes", "/benchmarks", "/triage", "/runs", "/docs"]
 
 
 def trace_names(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]

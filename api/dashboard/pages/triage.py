@@ -19,6 +19,7 @@ from api.deps import Name, StoreDep
 from api.views import ProxyValues, proxy_scores, triage
 from harness.published.names import display_name
 from harness.triage.correlate import MIN_ENCODERS, PUBLISHED_SOURCE, Correlation
+from harness.triage.recommend import best_predictor
 
 PATH = "/triage"
 SCATTER = "triage-scatter"
@@ -55,14 +56,16 @@ def page_url(smoke: bool, chosen: tuple[str, str, str] | None = None) -> str:
 
 def choose(shown: Sequence[Correlation], proxy: str | None, source: str | None,
            target: str | None) -> tuple[Correlation | None, bool]:
-    """The correlation drawn: the one asked for; else the first with a Spearman value, else
-    the first. Also whether one was asked for and is not there."""
+    """The correlation drawn: the one asked for; else the one ``--budget`` would rank by (the
+    best Spearman with a measured average), else the first with a value, else the first.
+    Also whether one was asked for and is not there."""
     asked = (proxy, source, target)
     if any(asked):
         for c in shown:
             if key(c) == asked:
                 return c, False
-    default = next((c for c in shown if c.spearman is not None), shown[0] if shown else None)
+    default = (best_predictor(list(shown), smoke=bool(shown) and shown[0].smoke)
+               or next((c for c in shown if c.spearman is not None), shown[0] if shown else None))
     return default, any(asked)
 
 

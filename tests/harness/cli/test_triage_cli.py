@@ -65,6 +65,8 @@ def test_sweep_runs_the_recommended_encoders(triaged: tuple[Path, str]) -> None:
     (["triage", "--encoders", "nope.x", "--tiny"], "unknown encoder 'nope.x'; valid: all, "),
     (["triage", "--encoders", CLIP, "--proxies", "vibes"], "unknown proxy 'vibes'"),
     (["triage", "--budget", "0"], "bad budget 0"),
+    (["triage", "--encoders", CLIP, "--device", "cuda:0"], "bad device 'cuda:0': no CUDA"),
+    (["triage", "--encoders", CLIP, "--device", "tpu"], "bad device 'tpu'; valid: auto, cpu"),
     (["sweep", "--encoders", "triage:x", "--preset", "smoke"], "bad encoder selector"),
 ])
 def test_bad_input_is_one_error_line(triaged: tuple[Path, str], args: list[str],
