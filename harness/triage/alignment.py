@@ -25,6 +25,7 @@ from harness.sweep.plan import load_run
 from harness.triage.data import TriageData
 from harness.triage.proxies import OVERALL, proxy_score
 from harness.triage.scenes import TASKS
+from harness.triage.stored import RECIPE
 
 NAME = "alignment"
 METRIC = "max-cosine"
@@ -52,7 +53,7 @@ class Connectors:
 def _saved_runs(store: Store, encoder_id: str, smoke: bool) -> list[dict[str, Any]]:
     """Finished runs of the encoder with a saved model, newest first."""
     runs = [r for r in store.runs(status="done", encoder=encoder_id, smoke=smoke)
-            if r["recipe"] != "triage"]
+            if r["recipe"] != RECIPE]
     out = []
     for summary in runs:
         run_dir = (store.run(summary["run_key"]) or {}).get("run_dir") or ""

@@ -19,6 +19,7 @@ from scipy import stats
 
 from harness.eval.bootstrap import LEVEL
 from harness.store import Store
+from harness.triage.stored import BENCHMARK_PREFIX, KIND, RECIPE
 
 MIN_ENCODERS = 5
 RESAMPLES = 2000
@@ -26,12 +27,6 @@ SEED = 0
 AVERAGE = "Average"
 FIGURE4 = "Figure 4"
 PUBLISHED_SOURCE = "published: Cambrian-1 Figure 4"
-TRIAGE_RECIPE = "triage"
-BENCHMARK_PREFIX = "proxy:"
-"""Where a proxy's scores sit (``proxy:<name>``), as ``harness.triage.proxies`` writes them;
-not imported from there, which loads torch: the API and the dashboard read correlations
-without it (tests/api/test_triage.py checks the two agree)."""
-
 Values = dict[str, float]
 """encoder id -> value."""
 
@@ -76,11 +71,11 @@ class Correlation:
 def proxy_values(store: Store) -> dict[tuple[str, bool], dict[str, dict[str, Any]]]:
     """(proxy, smoke) -> encoder -> its newest finished overall score (value, interval)."""
     finished = {r["run_key"]: r["finished_at"] or "" for r in
-                store.runs(status="done", recipe=TRIAGE_RECIPE)}
-    rows, _ = store.scores(recipe=TRIAGE_RECIPE, subset="overall")
+                store.runs(status="done", recipe=RECIPE)}
+    rows, _ = store.scores(recipe=RECIPE, subset="overall")
     out: dict[tuple[str, bool], dict[str, dict[str, Any]]] = defaultdict(dict)
     for row in sorted(rows, key=lambda r: str(finished.get(r["run_key"], ""))):
-        if row["kind"] != "proxy" or not row["benchmark"].startswith(BENCHMARK_PREFIX):
+        if row["kind"] != KIND or not row["benchmark"].startswith(BENCHMARK_PREFIX):
             continue
         proxy = row["benchmark"][len(BENCHMARK_PREFIX):]
         out[(proxy, bool(row["smoke"]))][row["encoder_id"]] = {
@@ -102,7 +97,7 @@ def _primary(metrics: set[str]) -> str | None:
 def measured_targets(store: Store) -> list[Target]:
     """Per recipe and LLM (and twins apart): every benchmark's primary metric, each category's
     mean of its benchmarks, and the mean of all, per encoder, seeds averaged."""
-    rows = [r for r in store.leaderboard(subset="overall") if r["recipe"] != TRIAGE_RECIPE]
+    rows = [r for r in store.leaderboard(subset="overall") if r["recipe"] != RECIPE]
     grouped: dict[tuple[str, str, bool], dict[tuple[str, str], dict[str, list[float]]]] = (
         defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
     categories: dict[str, str] = {}

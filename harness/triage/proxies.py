@@ -27,9 +27,8 @@ from harness.eval.bootstrap import percentile_interval
 from harness.record import Score
 from harness.triage.data import EncodedData, labels
 from harness.triage.scenes import ATTRIBUTES, TASKS
+from harness.triage.stored import BENCHMARK_PREFIX, KIND
 
-BENCHMARK_PREFIX = "proxy:"
-"""A proxy's scores sit under the benchmark ``proxy:<name>``: never a measured benchmark."""
 OVERALL = "overall"
 KNN_K = 10
 MATCH_GRID = 32
@@ -66,7 +65,7 @@ def proxy_score(proxy: str, metric: str, subset: str, strata: list[np.ndarray], 
     return Score(
         benchmark=BENCHMARK_PREFIX + proxy, metric=metric, subset=subset,
         value=round(float(scale * sum(s.sum() for s in strata) / total), 4), n=total,
-        chance=chance, kind="proxy", ci_low=round(interval.low, 4),
+        chance=chance, kind=KIND, ci_low=round(interval.low, 4),
         ci_high=round(interval.high, 4), ci_resamples=resamples, ci_seed=seed,
         range_min=low, range_max=scale,
     )

@@ -34,10 +34,9 @@ from harness.sweep.run_record import single_encoder_info, with_params
 from harness.triage import alignment as ac
 from harness.triage.data import EncodedData, TriageData, TriageSettings
 from harness.triage.proxies import PROXIES
+from harness.triage.stored import RECIPE
 
 TRIAGE_DIR = "triage"
-RECIPE = "triage"
-"""The recipe name of every triage record: what tells it from a training run in the store."""
 PROXY_NAMES: tuple[str, ...] = (*PROXIES, ac.NAME)
 
 

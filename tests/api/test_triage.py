@@ -4,7 +4,6 @@ store of six registered encoders (tests/api/conftest.py: ``triaged_app``)."""
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.published.names import display_name
-from harness.triage import correlate
 
 from .conftest import HALF_WIDTH, PROBE, TRIAGE_ENCODERS, TRIAGE_PROXIES
 
@@ -157,11 +155,3 @@ def test_openapi_types_every_triage_answer(client: TestClient) -> None:
     assert "404" in operation["responses"]
     fields = schema["components"]["schemas"]["TriageCorrelation"]["properties"]
     assert {"spearman", "spearman_ci", "kendall", "kendall_ci", "reason", "points"} <= set(fields)
-
-
-def test_the_api_reads_proxy_scores_under_the_prefix_the_proxies_write() -> None:
-    # correlate keeps its own copy, so the API never imports the proxies (they load torch).
-    tree = ast.parse((ROOT / "harness" / "triage" / "proxies.py").read_text())
-    written = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                   and any(getattr(t, "id", "") == "BENCHMARK_PREFIX" for t in node.targets))
-    assert written == correlate.BENCHMARK_PREFIX
