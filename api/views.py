@@ -3,8 +3,6 @@ show the same numbers for the same filters."""
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -75,25 +73,16 @@ class Triage:
     proxies: ProxyValues
 
 
-_triage_lock = threading.Lock()
-_triage_cache: weakref.WeakKeyDictionary[Store, tuple[tuple[Any, ...], Triage]] = (
-    weakref.WeakKeyDictionary())
-
-
 def triage(store: Store) -> Triage:
     """The store's proxy scores and their correlations, computed once per data version (the
     bootstrap intervals are the cost: a pair of them per proxy and target)."""
-    version = store.data_version()
-    with _triage_lock:
-        hit = _triage_cache.get(store)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    proxies = proxy_values(store)
-    # No proxy scores, nothing to correlate: skip reading every measured score.
-    result = Triage(correlations(store) if proxies else [], proxies)
-    with _triage_lock:
-        _triage_cache[store] = (version, result)
-    return result
+
+    def compute(_session) -> Triage:
+        proxies = proxy_values(store)
+        # No proxy scores, nothing to correlate: skip reading every measured score.
+        return Triage(correlations(store) if proxies else [], proxies)
+
+    return store.cached("triage", compute)
 
 
 def proxy_scores(proxies: ProxyValues, smoke: bool) -> list[dict[str, Any]]:

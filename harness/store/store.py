@@ -228,13 +228,13 @@ class Store:
     def choices(self) -> dict[str, list[str]]:
         """The values each filter can take (groups, recipes, LLMs, ...), for messages and UIs;
         cached until the data changes."""
-        return self._cached("choices", queries.choices)
+        return self.cached("choices", queries.choices)
 
     def settings(self) -> list[Setting]:
         """Finished runs' overall scores averaged over seeds, one entry per setting
         (runs whose configs differ only in the seed, ``summary.setting_key``); cached until the
         data changes."""
-        return self._cached("settings", self._rollup.refresh)
+        return self.cached("settings", self._rollup.refresh)
 
     def setting_runs(self, setting: Setting) -> list[str]:
         """The finished runs (one per seed) a setting averages."""
@@ -253,7 +253,8 @@ class Store:
         with self.session() as session:
             return queries.data_version(session)
 
-    def _cached(self, name: str, compute: Any) -> Any:
+    def cached(self, name: str, compute: Any) -> Any:
+        """``compute(session)``, kept under ``name`` until the data changes."""
         # Aggregates over every score are the expensive reads; the data version (row counts
         # and newest ingest time) is one cheap query, so a page view after the first costs
         # that query alone until something is ingested.
@@ -272,14 +273,14 @@ class Store:
         """Per benchmark, the variants (version, prompt, label patch, dataset) scored under;
         cached until the data changes."""
         self.settings()  # brings the rollup up to date
-        return self._cached(f"versions-{include_smoke}",
+        return self.cached(f"versions-{include_smoke}",
                             lambda _session: self._rollup.benchmark_versions(include_smoke))
 
     def published(self, **filters: Any) -> list[dict[str, Any]]:
         """Published reference scores (never part of ``settings``); the unfiltered list is
         cached until the data changes."""
         if not any(v is not None for v in filters.values()):
-            return self._cached("published", queries.published)
+            return self.cached("published", queries.published)
         with self.session() as session:
             return queries.published(session, **filters)
 
