@@ -200,6 +200,28 @@ def option_continuations(tokenizer, n_choices: int, system: str = "") -> list[li
     return out
 
 
+def scored_tokens(continuations: list[list[int]]) -> list[list[int]]:
+    """Each option's answer tokens less the ending every option shares (the end-of-turn
+    tokens): which letter the model means is decided before it; whether it would stop after
+    the letter is the answer format, the same for every option. A one-token letter then needs
+    no pass beyond the prompt's."""
+    shared = 0
+    while (all(len(c) > shared + 1 for c in continuations)
+           and len({c[-1 - shared] for c in continuations}) == 1):
+        shared += 1
+    return [c[:len(c) - shared] for c in continuations]
+
+
+def shared_prefix(continuations: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+    """The tokens every option starts with (each keeps at least one of its own), and what
+    follows them in each."""
+    n = 0
+    while (all(len(c) > n + 1 for c in continuations)
+           and len({c[n] for c in continuations}) == 1):
+        n += 1
+    return continuations[0][:n], [c[n:] for c in continuations]
+
+
 @torch.no_grad()
 def option_logliks(model: MLLM, tokenizer, ready: _Ready, system: str = "") -> list[float]:
     """Log-likelihood of each option letter after one question's prompt."""
@@ -209,17 +231,20 @@ def option_logliks(model: MLLM, tokenizer, ready: _Ready, system: str = "") -> l
 @torch.no_grad()
 def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
                          system: str = "") -> list[list[float]]:
-    """Log-likelihood of each option's answer tokens after its question's prompt, for a batch
-    of questions: the prompts (images included) are encoded once, left-padded so they all end
-    together, and every option of every question is then scored from that KV cache in one
-    more batched step; no generation, so no answer to extract."""
+    """Log-likelihood of each option's answer tokens (``scored_tokens``) after its question's
+    prompt, for a batch of questions: the prompts (images included) are encoded once,
+    left-padded so they all end together; options longer than one token are then scored from
+    that KV cache in one more batched step. No generation, so no answer to extract."""
     device = _device(model)
     pad = tokenizer.pad_token_id
-    by_n: dict[int, list[list[int]]] = {}
-    conts = [by_n.setdefault(len(r.item.choices),
-                             option_continuations(tokenizer, len(r.item.choices), system))
+    by_n: dict[int, tuple[list[int], list[list[int]]]] = {}
+    split = [by_n.setdefault(len(r.item.choices), shared_prefix(scored_tokens(
+                 option_continuations(tokenizer, len(r.item.choices), system))))
              for r in ready]
-    ids, mask = pad_rows([r.ids for r in ready], pad, "left")
+    prefixes, conts = [p for p, _ in split], [c for _, c in split]
+    # What every option of a question starts with is read once, as the end of its prompt.
+    ids, mask = pad_rows([r.ids + p for r, p in zip(ready, prefixes, strict=True)], pad,
+                         "left")
     ids, mask = ids.to(device), mask.to(device)
     # Positions count real tokens only, so a padded prompt reads exactly like an unpadded one.
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -227,12 +252,19 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
     features = _stack_features(ready, device)
     embeds = model.embed(ids, _stack(ready, device),
                          **({"image_features": features} if features is not None else {}))
-    out = decoder(inputs_embeds=embeds, attention_mask=mask,
-                  position_ids=positions, use_cache=True)
-    first = head(out.last_hidden_state[:, -1]).float().log_softmax(-1)
-    totals = [[first[b, c[0]].item() for c in cs] for b, cs in enumerate(conts)]
-    k_max = max(len(cs) for cs in conts)
     width = max(len(c) for cs in conts for c in cs) - 1
+    out = decoder(inputs_embeds=embeds, attention_mask=mask,
+                  position_ids=positions, use_cache=bool(width))
+    # The last position predicts each option's first own token; the ones before it, the
+    # shared prefix (rows end together, so position -1 - i is the same token for every row).
+    longest = max(len(p) for p in prefixes)
+    tail = head(out.last_hidden_state[:, -(longest + 1):]).float().log_softmax(-1).cpu()
+    totals = []
+    for b, (prefix, cs) in enumerate(zip(prefixes, conts, strict=True)):
+        fed = sum(tail[b, longest - len(prefix) + j, token].item()
+                  for j, token in enumerate(prefix))
+        totals.append([fed + tail[b, longest, c[0]].item() for c in cs])
+    k_max = max(len(cs) for cs in conts)
     if width:
         # transformers 5 names the returned cache ``cache``; 4.x ``past_key_values``.
         cache = out.get("cache")

@@ -161,7 +161,12 @@ def test_option_loglik_equals_the_model_loss(tiny, layouts, tmp_path: Path) -> N
     ready = runner._prepare(model, tok, bench, item, root, transform, opts)
     got = option_logliks(model, tok, ready)
     assert len(got) == len(item.choices) == 2
-    for k, cont in enumerate(option_continuations(tok, 2)):
+    scored = runner.scored_tokens(option_continuations(tok, 2))
+    # The shared end-of-turn is left out: each option is scored on its letter (and what every
+    # letter is written after, read as the end of the prompt) alone.
+    prefix, letters = runner.shared_prefix(scored)
+    assert [len(c) for c in letters] == [1, 1]
+    for k, cont in enumerate(scored):
         ids = torch.tensor([ready.ids + cont])
         labels = torch.full_like(ids, IGNORE_INDEX)
         labels[0, len(ready.ids):] = ids[0, len(ready.ids):]
@@ -185,6 +190,22 @@ def test_batched_option_logliks_equal_one_question_at_a_time(tiny, layouts,
     batched = runner.batch_option_logliks(model, tok, ready)
     for r, got in zip(ready, batched, strict=True):
         assert got == pytest.approx(option_logliks(model, tok, r), rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize(("options", "scored"), [
+    ([[5, 9, 2], [6, 9, 2]], [[5], [6]]),            # letter, then a shared end-of-turn
+    ([[7, 5, 2], [7, 6, 2]], [[7, 5], [7, 6]]),      # a shared first token stays fed
+    ([[5, 1, 2], [6, 2]], [[5, 1], [6]]),            # only what every option ends with goes
+    ([[2], [2]], [[2], [2]]),                        # never less than one token
+])
+def test_scored_tokens_leave_out_the_ending_all_options_share(options, scored) -> None:
+    assert runner.scored_tokens(options) == scored
+
+
+def test_a_shared_prefix_is_split_off_and_each_option_keeps_a_token() -> None:
+    assert runner.shared_prefix([[7, 5], [7, 6]]) == ([7], [[5], [6]])
+    assert runner.shared_prefix([[7, 5, 1], [7, 5]]) == ([7], [[5, 1], [5]])
+    assert runner.shared_prefix([[5], [6]]) == ([], [[5], [6]])
 
 
 def test_option_tokens_are_the_trained_answer_tokens(tiny) -> None:
