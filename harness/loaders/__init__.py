@@ -1,11 +1,13 @@
 """Loader kinds: each turns an EncoderSpec into an Encoder (built from a config, weights loaded
 from where the spec says). Importing this package registers them; each imports its library
 (timm, open_clip, transformers, diffusers) only when it builds. ``build_encoder`` is the one
-way in."""
+way in (``build_fixed_encoder`` where random weights must be the same every time)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import torch
 
 from harness.encoder import Encoder, EncoderSpec, install_hint, missing_requirements
 from harness.errors import HarnessError
@@ -43,3 +45,17 @@ def build_encoder(spec: EncoderSpec, *, tiny: bool, resolution: int | None = Non
         raise HarnessError("weights_path loads real weights; a tiny twin has random weights"
                            " (drop --tiny or the weights path)")
     return builder(spec, tiny, weights_path=path, pretrained=pretrained)
+
+
+RANDOM_WEIGHTS_SEED = 0
+
+
+def build_fixed_encoder(spec: EncoderSpec, *, tiny: bool) -> Encoder:
+    """``build_encoder`` with any random weights drawn under seed 0, leaving the caller's
+    random state as it was: a tiny twin (or an encoder with random weights) stands in for
+    pretrained weights, which no run seed changes, so every sweep run, seed, combination and
+    triage measures the same network."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_WEIGHTS_SEED)
+        return build_encoder(spec, tiny=tiny)
+

@@ -24,7 +24,7 @@ from transformers import AutoTokenizer
 
 from harness.encoder import ENCODERS
 from harness.errors import HarnessError
-from harness.loaders import build_encoder
+from harness.loaders import build_fixed_encoder
 from harness.model.connector_options import current_name
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
@@ -59,12 +59,9 @@ def build_model(run: Run, corpus: Iterable[str] = (), tokenizer=None,
     set_seed(config.seed)
     encoders = []
     for encoder_id in run.encoder_ids:  # several for a combination (a+b)
-        with torch.random.fork_rng(devices=[]):
-            # A tiny twin stands in for pretrained weights, which no run seed changes: every
-            # seed, and every combination it is part of, measures the same encoder (and
-            # shares its cached features).
-            torch.manual_seed(0)
-            encoders.append(build_encoder(ENCODERS.get(encoder_id), tiny=run.tiny))
+        # The same random weights in every seed and combination (and so the same cached
+        # features), and in triage.
+        encoders.append(build_fixed_encoder(ENCODERS.get(encoder_id), tiny=run.tiny))
     # A run of sva before it became Cambrian's module is built by sva-lite, the same module.
     spec = CONNECTORS.get(current_name(config.connector, config.connector_version))
     if spec.version != config.connector_version:

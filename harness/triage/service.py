@@ -26,7 +26,7 @@ from harness.combination import is_combination
 from harness.config import stable_hash
 from harness.encoder import ENCODERS, missing_requirements
 from harness.errors import HarnessError
-from harness.loaders import build_encoder
+from harness.loaders import build_fixed_encoder
 from harness.record import ResultRecord, Score, read_record, write_record
 from harness.store import Store
 from harness.store.ingest import ingest_record
@@ -196,7 +196,8 @@ def _triage_encoder(request: TriageRequest, store: Store, data: TriageData,
     if pending:
         started = time.monotonic()
         try:
-            encoder = build_encoder(ENCODERS.get(encoder_id), tiny=request.tiny)
+            # The very network a sweep trains on: random weights are drawn as its runs draw them.
+            encoder = build_fixed_encoder(ENCODERS.get(encoder_id), tiny=request.tiny)
         except Exception as exc:  # noqa: BLE001 - recorded as each proxy's failure
             reason = f"the encoder could not be built: {_one_line(exc)}"
             return outcomes + [writer.write(config, proxy, started, error=reason)

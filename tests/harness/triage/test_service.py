@@ -8,10 +8,18 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import torch
 
+from harness.data.feature_cache import weights_hash
+from harness.encoder import ENCODERS
 from harness.errors import HarnessError
+from harness.loaders import build_fixed_encoder
+from harness.preset import PRESETS
+from harness.recipe import RECIPES
 from harness.record import read_record
 from harness.store import Store, ingest_paths
+from harness.sweep.model import build_model
+from harness.sweep.plan import plan_sweep
 from harness.triage import service
 from harness.triage.data import TriageSettings
 from harness.triage.proxies import PROXIES
@@ -76,7 +84,7 @@ def test_an_encoder_that_cannot_be_built_fails_each_proxy_with_the_reason(
     def broken(*args, **kwargs):
         raise RuntimeError("size mismatch for stem")
 
-    monkeypatch.setattr(service, "build_encoder", broken)
+    monkeypatch.setattr(service, "build_fixed_encoder", broken)
     outcomes = triage(request(tmp_path, CLIP), Store(f"sqlite:///{tmp_path / 'h.db'}"))
     assert [(o.status, o.reason) for o in outcomes] == [
         ("failed", "the encoder could not be built: RuntimeError: size mismatch for stem")] * 2
@@ -113,3 +121,17 @@ def test_alignment_compares_connector_outputs_of_finished_runs(tmp_path: Path,
         f"no finished run of the reference {DINO} with a saved model")
     none = triage(request(tmp_path, DINO, proxies=("alignment",), reference=CLIP), store)[0]
     assert none.status == "skipped" and none.reason.startswith(f"no finished run of {DINO}")
+
+
+def test_random_weights_are_the_ones_a_sweep_trains_on(tmp_path: Path) -> None:
+    # A twin's (or a random control's) weights must not depend on what ran before it in the
+    # process, or triage would score another network than the sweep's and could not repeat.
+    torch.manual_seed(123)
+    first = triage(request(tmp_path / "a", DINO), Store(f"sqlite:///{tmp_path / 'a.db'}"))
+    torch.rand(1000)
+    again = triage(request(tmp_path / "b", DINO), Store(f"sqlite:///{tmp_path / 'b.db'}"))
+    assert [o.scores for o in first] == [o.scores for o in again]
+    spec = ENCODERS.get(DINO)
+    assert weights_hash(build_fixed_encoder(spec, tiny=True)) == weights_hash(
+        build_model(plan_sweep([DINO], [RECIPES.get("frozen")], PRESETS.get("smoke"), [3],
+                               tmp_path / "runs")[0])[0].encoder)
