@@ -221,7 +221,8 @@ class ResultRecord:
     scores: tuple[Score, ...] = declared((), column=False)
     train: dict[str, Any] = declared(default_factory=dict, nullable=True,
                                      doc="Per-stage training statistics (steps, losses, "
-                                         "seconds).")
+                                         "seconds), and ``phases``: the run's seconds per "
+                                         "phase (``harness.phases``).")
     started_at: str = declared("", time=True)
     finished_at: str = declared("", time=True)
     wall_seconds: float = declared(0.0)

@@ -20,6 +20,7 @@ from transformers import (
 from harness.errors import HarnessError
 from harness.model.gguf_llm import converted_folder
 from harness.model.llm_spec import LLMSpec
+from harness.phases import timed
 from harness.registry import Registry
 
 IMAGE_TOKEN = "<image>"
@@ -122,7 +123,8 @@ def load_pretrained_llm(source: str, revision: str | None = None,
     """A hub or local causal LM (at ``revision`` when pinned, in ``dtype``) and its
     tokenizer, with the image token added if missing."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
+        with timed("tokenizer"):
+            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
         model = AutoModelForCausalLM.from_pretrained(source, revision=revision, dtype=dtype)
     except OSError as exc:
         raise HarnessError(
@@ -170,7 +172,8 @@ def build_llm(spec: LLMSpec, corpus: Iterable[str],
         # The same path as any hf: LLM from here: <image> added, embeddings resized, pad set.
         return load_pretrained_llm(str(converted_folder(check_available(spec))), dtype=dtype)
     if tokenizer is None:
-        tokenizer = train_tokenizer(corpus, spec.vocab_size)
+        with timed("tokenizer"):
+            tokenizer = train_tokenizer(corpus, spec.vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=spec.hidden_size,

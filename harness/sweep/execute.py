@@ -23,6 +23,7 @@ from harness.eval.benchmarks import BENCHMARKS
 from harness.eval.runner import EvalOptions, Shard, evaluate
 from harness.model.ensemble import members
 from harness.parallel import make_parallel
+from harness.phases import timed
 from harness.record import PREDICTIONS_DIR, Score
 from harness.sweep.data_check import current_hash
 from harness.sweep.model import (
@@ -44,12 +45,16 @@ def execute(run: Run, status: StatusWriter
     """Build, train and evaluate; returns the scores, per-stage training stats and each
     encoder's parameter count (one per member for a combination). Given a ``RunContext``,
     resume what an earlier attempt saved."""
-    work, train = _build(run, status)
+    with timed("build"):
+        work, train = _build(run, status)
     try:
-        restored = _train_stages(work, train)
-        scores = _evaluate_all(work, restored)
-        # The trained model stays with its scores (``harness eval`` rebuilds it from there).
-        save_model(run, work.model, work.tokenizer, run.save_model, work.parallel)
+        with timed("train"):
+            restored = _train_stages(work, train)
+        with timed("eval"):
+            scores = _evaluate_all(work, restored)
+        with timed("save"):
+            # The trained model stays with its scores (``harness eval`` rebuilds it from there).
+            save_model(run, work.model, work.tokenizer, run.save_model, work.parallel)
     finally:
         work.parallel.close()
     counts = parameter_counts(work.model.encoder)
@@ -107,9 +112,10 @@ def _build(run: Run, status: StatusWriter) -> tuple[_Work, dict]:
         train["gradient_checkpointing"] = {"used": True}
     folders = {b["name"]: benchmark_folder(run, b["name"], probe_root)
                for b in config.benchmarks}
-    features, train["feature_cache"] = feature_cache.for_run(
-        run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
-        accelerator, folders)
+    with timed("features"):
+        features, train["feature_cache"] = feature_cache.for_run(
+            run, model.encoders, probe_root, [r for rows in stage_data.values() for r in rows],
+            accelerator, folders)
     # After the features are cached (the encoders ran whole): FSDP shards the model here,
     # once for every stage.
     parallel = make_parallel(accelerator, model, distributed, config.recipe.precision)

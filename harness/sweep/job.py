@@ -19,6 +19,7 @@ from pathlib import Path
 
 import submitit
 
+from harness.phases import PhaseClock, process_age, running
 from harness.record import Score, write_record
 from harness.sweep.accelerate_config import applied
 from harness.sweep.execute import execute
@@ -74,8 +75,13 @@ class RunJob(submitit.helpers.Checkpointable):
         error = None
         ctx = RunContext(run, preemption, self.checkpoint_every_s)
         ctx("starting", 0, 0, force=True)
+        clock = PhaseClock()
+        imports = _imports_seconds()
+        if imports is not None:
+            clock.add("import", imports)
         try:
-            scores, train, params = execute(run, ctx)
+            with running(clock):
+                scores, train, params = execute(run, ctx)
             info = with_params(info, params)
         except (Preempted, SystemExit):
             raise
@@ -85,8 +91,10 @@ class RunJob(submitit.helpers.Checkpointable):
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if rank() != 0:
             return "failed" if error else "done"
+        seconds = time.perf_counter() - t0
+        train = {**train, "phases": clock.breakdown(seconds)}
         record = build_record(run, info, scores=scores, train=train, started=started,
-                              seconds=time.perf_counter() - t0, error=error)
+                              seconds=seconds, error=error)
         write_record(run_dir, record)
         ctx(record.status, 1, 1, force=True)
         if record.status == "done":
@@ -97,6 +105,19 @@ class RunJob(submitit.helpers.Checkpointable):
         """submitit calls this on preemption or time-out; the state is already saved."""
         return submitit.helpers.DelayedSubmission(
             RunJob(self.checkpoint_every_s, self.grace_s, self.accelerate_config), runs)
+
+
+_imports_charged = False
+
+
+def _imports_seconds() -> float | None:
+    """The first run of a job process carries the process's start (importing torch,
+    transformers and the rest); later runs in it start warm."""
+    global _imports_charged
+    if _imports_charged:
+        return 0.0
+    _imports_charged = True
+    return process_age()
 
 
 def _join_process_group() -> None:
