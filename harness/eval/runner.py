@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -237,57 +238,86 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
     that KV cache in one more batched step. No generation, so no answer to extract."""
     device = _device(model)
     pad = tokenizer.pad_token_id
-    by_n: dict[int, tuple[list[int], list[list[int]]]] = {}
-    split = [by_n.setdefault(len(r.item.choices), shared_prefix(scored_tokens(
-                 option_continuations(tokenizer, len(r.item.choices), system))))
-             for r in ready]
+    split = [_option_tokens(tokenizer, len(r.item.choices), system) for r in ready]
     prefixes, conts = [p for p, _ in split], [c for _, c in split]
     # What every option of a question starts with is read once, as the end of its prompt.
-    ids, mask = pad_rows([r.ids + p for r, p in zip(ready, prefixes, strict=True)], pad,
-                         "left")
+    rows = [r.ids + p for r, p in zip(ready, prefixes, strict=True)]
+    decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
+    features = _stack_features(ready, device)
+    extra = {"image_features": features} if features is not None else {}
+    width = max(len(c) for cs in conts for c in cs) - 1
+    longest = max(len(p) for p in prefixes)
+    if not width:
+        # One token per option: a single causal pass. Right padding leaves every real token
+        # where it would be alone (pads only follow it), so no mask and no position ids are
+        # built; each row is read at its own end.
+        ids, _ = pad_rows(rows, pad, "right")
+        hidden = decoder(inputs_embeds=model.embed(ids.to(device), _stack(ready, device),
+                                                   **extra)).last_hidden_state
+        ends = torch.tensor([len(r) for r in rows], device=device)
+        at = ends[:, None] - 1 - torch.arange(longest, -1, -1, device=device)
+        tail = head(hidden.gather(1, at.clamp(min=0)[..., None].expand(
+            -1, -1, hidden.shape[-1]))).float().log_softmax(-1).cpu()
+        return _totals(tail, prefixes, conts, longest)
+    ids, mask = pad_rows(rows, pad, "left")
     ids, mask = ids.to(device), mask.to(device)
     # Positions count real tokens only, so a padded prompt reads exactly like an unpadded one.
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    decoder, head = model.llm.get_decoder(), model.llm.get_output_embeddings()
-    features = _stack_features(ready, device)
-    embeds = model.embed(ids, _stack(ready, device),
-                         **({"image_features": features} if features is not None else {}))
-    width = max(len(c) for cs in conts for c in cs) - 1
-    out = decoder(inputs_embeds=embeds, attention_mask=mask,
-                  position_ids=positions, use_cache=bool(width))
-    # The last position predicts each option's first own token; the ones before it, the
-    # shared prefix (rows end together, so position -1 - i is the same token for every row).
-    longest = max(len(p) for p in prefixes)
+    out = decoder(inputs_embeds=model.embed(ids, _stack(ready, device), **extra),
+                  attention_mask=mask, position_ids=positions, use_cache=True)
+    # Rows end together: position -1 - i is the same token of every row.
     tail = head(out.last_hidden_state[:, -(longest + 1):]).float().log_softmax(-1).cpu()
+    totals = _totals(tail, prefixes, conts, longest)
+    k_max = max(len(cs) for cs in conts)
+    # transformers 5 names the returned cache ``cache``; 4.x ``past_key_values``.
+    cache = out.get("cache")
+    if cache is None:
+        cache = out.past_key_values
+    cache.batch_repeat_interleave(k_max)
+    # Row b * k_max + k feeds option k of question b all but its last token; rows for
+    # options a question does not have carry one padding token and are not read.
+    fed = [(cs[k][:-1] or [pad]) if k < len(cs) else [pad]
+           for cs in conts for k in range(k_max)]
+    rest, rest_mask = pad_rows(fed, pad, "right")
+    full_mask = torch.cat([mask.repeat_interleave(k_max, 0), rest_mask.to(device)], 1)
+    start = positions[:, -1:].repeat_interleave(k_max, 0) + 1
+    rest_positions = start + torch.arange(rest.shape[1], device=device)
+    hidden = decoder(input_ids=rest.to(device), attention_mask=full_mask,
+                     position_ids=rest_positions,
+                     **{_cache_argument(decoder): cache}).last_hidden_state
+    logp = head(hidden).float().log_softmax(-1)
+    for b, cs in enumerate(conts):
+        for k, cont in enumerate(cs):
+            # Position j of the fed tokens predicts answer token j + 1.
+            totals[b][k] += sum(logp[b * k_max + k, j, token].item()
+                                for j, token in enumerate(cont[1:]))
+    return totals
+
+
+_OPTION_TOKENS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _option_tokens(tokenizer, n_choices: int, system: str) -> tuple[list[int], list[list[int]]]:
+    """``shared_prefix(scored_tokens(option_continuations(...)))``, worked out once per
+    tokenizer, option count and system prompt (every batch of a benchmark asks again)."""
+    known = _OPTION_TOKENS.setdefault(tokenizer, {})
+    key = (n_choices, system)
+    if key not in known:
+        known[key] = shared_prefix(scored_tokens(option_continuations(tokenizer, n_choices,
+                                                                      system)))
+    return known[key]
+
+
+def _totals(tail: torch.Tensor, prefixes: list[list[int]], conts: list[list[list[int]]],
+            longest: int) -> list[list[float]]:
+    """Each option's log-likelihood so far: its question's shared prefix, then its first own
+    token. ``tail[b, i]`` holds the log-probabilities after the ``longest + 1 - i``-th last
+    token of row b: the last one predicts the first own token, those before it the prefix."""
     totals = []
     for b, (prefix, cs) in enumerate(zip(prefixes, conts, strict=True)):
         fed = sum(tail[b, longest - len(prefix) + j, token].item()
                   for j, token in enumerate(prefix))
         totals.append([fed + tail[b, longest, c[0]].item() for c in cs])
-    k_max = max(len(cs) for cs in conts)
-    if width:
-        # transformers 5 names the returned cache ``cache``; 4.x ``past_key_values``.
-        cache = out.get("cache")
-        if cache is None:
-            cache = out.past_key_values
-        cache.batch_repeat_interleave(k_max)
-        # Row b * k_max + k feeds option k of question b all but its last token; rows for
-        # options a question does not have carry one padding token and are not read.
-        rows = [(cs[k][:-1] or [pad]) if k < len(cs) else [pad]
-                for cs in conts for k in range(k_max)]
-        rest, rest_mask = pad_rows(rows, pad, "right")
-        full_mask = torch.cat([mask.repeat_interleave(k_max, 0), rest_mask.to(device)], 1)
-        start = positions[:, -1:].repeat_interleave(k_max, 0) + 1
-        rest_positions = start + torch.arange(rest.shape[1], device=device)
-        hidden = decoder(input_ids=rest.to(device), attention_mask=full_mask,
-                         position_ids=rest_positions,
-                         **{_cache_argument(decoder): cache}).last_hidden_state
-        logp = head(hidden).float().log_softmax(-1)
-        for b, cs in enumerate(conts):
-            for k, cont in enumerate(cs):
-                # Position j of the fed tokens predicts answer token j + 1.
-                totals[b][k] += sum(logp[b * k_max + k, j, token].item()
-                                    for j, token in enumerate(cont[1:]))
     return totals
 
 

@@ -4,6 +4,7 @@ blind mode, predictions kept and resumed, limits, subsets and unreadable images.
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,29 @@ def test_a_shared_prefix_is_split_off_and_each_option_keeps_a_token() -> None:
     assert runner.shared_prefix([[7, 5], [7, 6]]) == ([7], [[5], [6]])
     assert runner.shared_prefix([[7, 5, 1], [7, 5]]) == ([7], [[5, 1], [5]])
     assert runner.shared_prefix([[5], [6]]) == ([], [[5], [6]])
+
+
+def test_options_of_several_own_tokens_read_from_the_cache_equal_the_model_loss(
+        tiny, layouts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Answers whose options differ over two tokens take the second, cached pass.
+    model, tok, transform = tiny
+    root = layouts.cvbench(tmp_path / "data")
+    bench = BENCHMARKS.get("cv-bench")
+    ready = [runner._prepare(model, tok, bench, item, root, transform, runner.EvalOptions())
+             for item in bench.items(root)[1:5]]
+    answers = {n: [[40 + k, 60 + k, 7, tok.eos_token_id] for k in range(n)] for n in (2, 4)}
+    monkeypatch.setattr(runner, "option_continuations", lambda _tok, n, _system="": answers[n])
+    monkeypatch.setattr(runner, "_OPTION_TOKENS", weakref.WeakKeyDictionary())
+    batched = runner.batch_option_logliks(model, tok, ready)
+    for r, got in zip(ready, batched, strict=True):
+        for k, cont in enumerate(answers[len(r.item.choices)]):
+            scored = cont[:2]  # the shared "7, eos" ending is left out
+            ids = torch.tensor([r.ids + scored])
+            labels = torch.full_like(ids, IGNORE_INDEX)
+            labels[0, len(r.ids):] = ids[0, len(r.ids):]
+            with torch.no_grad():
+                loss = model(ids, torch.ones_like(ids), r.pixels[None], labels=labels)
+            assert got[k] == pytest.approx(-loss.item() * 2, rel=1e-4, abs=1e-4)
 
 
 def test_option_tokens_are_the_trained_answer_tokens(tiny) -> None:
