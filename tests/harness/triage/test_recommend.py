@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessError
+from harness.published.reader import read_builtin
 from harness.store import Store
-from harness.triage.correlate import correlations, measured_targets
+from harness.store.published import import_published
+from harness.triage.correlate import (
+    PUBLISHED_SOURCE,
+    correlations,
+    measured_targets,
+    published_targets,
+)
 from harness.triage.recommend import parse_selector, recommend
 
 from .records import study
@@ -77,3 +84,22 @@ def test_bad_selector_is_one_line_with_an_example(text: str) -> None:
 def test_bad_budget(store: Store) -> None:
     with pytest.raises(HarnessError, match="bad budget 0"):
         recommend(store, 0, smoke=False)
+
+
+def test_figure_4_counts_as_measured_so_a_proxy_is_checked_without_training(tmp_path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+    import_published(store, read_builtin("cambrian-1"), "cambrian-1")
+    paper = {t.name: t for t in published_targets(store)}
+    assert set(paper) == {"General", "Knowledge", "OCR & Chart", "Vision-Centric", "Average"}
+    average = paper["Average"].values
+    clip = "clip-vit-l14-336.openai"
+    # OpenAI CLIP@336's four Figure 4 category averages, as the paper gives them.
+    assert average[clip] == pytest.approx((66.0056 + 48.125 + 39.765 + 48.075) / 4)
+    # A proxy that ranks six of the paper's encoders as their Vision-Centric average does.
+    six = sorted(paper["Vision-Centric"].values, key=paper["Vision-Centric"].values.get)[:6]
+    study(store, {}, {"knn": {e: float(i) for i, e in enumerate(six)}})
+    found = {c.target: c for c in correlations(store) if c.source == PUBLISHED_SOURCE}
+    assert found["Vision-Centric"].n == 6 and found["Vision-Centric"].spearman == 1.0
+    assert found["Average"].spearman is not None and found["Average"].spearman_ci is not None
+    chosen = recommend(store, 1, smoke=False)
+    assert chosen.basis.source == PUBLISHED_SOURCE and chosen.encoder_ids == [six[-1]]
