@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,39 +182,45 @@ def _reused(request: TriageRequest, store: Store, encoder_id: str, proxy: str,
 
 
 def _triage_encoder(request: TriageRequest, store: Store, data: TriageData,
-                    encoder_id: str) -> list[Outcome]:
+                    encoder_id: str) -> Iterator[Outcome]:
+    """Each proxy's outcome on one encoder, as it lands."""
     writer = _Writer(request, store, encoder_id)
-    outcomes: list[Outcome] = []
     pending = []
     for proxy in (p for p in request.proxies if p in PROXIES):
         config = _config(request, encoder_id, proxy)
         done = _reused(request, store, encoder_id, proxy, config)
         if done:
-            outcomes.append(done)
+            yield done
         else:
             pending.append((proxy, config))
     if pending:
+        yield from _own_tokens_proxies(request, data, writer, pending)
+    if ac.NAME in request.proxies:
+        yield _alignment(request, store, data, writer)
+
+
+def _own_tokens_proxies(request: TriageRequest, data: TriageData, writer: _Writer,
+                        pending: list[tuple[str, dict[str, Any]]]) -> Iterator[Outcome]:
+    """The proxies read off the encoder's own tokens: one build, its tokens shared."""
+    started = time.monotonic()
+    try:
+        # The very network a sweep trains on: random weights are drawn as its runs draw them.
+        encoder = build_fixed_encoder(ENCODERS.get(writer.encoder_id), tiny=request.tiny)
+    except Exception as exc:  # noqa: BLE001 - recorded as each proxy's failure
+        reason = f"the encoder could not be built: {_one_line(exc)}"
+        for proxy, config in pending:
+            yield writer.write(config, proxy, started, error=reason)
+        return
+    writer.info = with_params(writer.info, [encoder.num_parameters()])
+    encoded = EncodedData.of(encoder, data, request.device)
+    for proxy, config in pending:
         started = time.monotonic()
         try:
-            # The very network a sweep trains on: random weights are drawn as its runs draw them.
-            encoder = build_fixed_encoder(ENCODERS.get(encoder_id), tiny=request.tiny)
-        except Exception as exc:  # noqa: BLE001 - recorded as each proxy's failure
-            reason = f"the encoder could not be built: {_one_line(exc)}"
-            return outcomes + [writer.write(config, proxy, started, error=reason)
-                               for proxy, config in pending]
-        writer.info = with_params(writer.info, [encoder.num_parameters()])
-        encoded = EncodedData.of(encoder, data, request.device)
-        for proxy, config in pending:
-            started = time.monotonic()
-            try:
-                scores = PROXIES[proxy].compute(encoded)
-            except Exception as exc:  # noqa: BLE001 - one proxy's failure spares the others
-                outcomes.append(writer.write(config, proxy, started, error=_one_line(exc)))
-            else:
-                outcomes.append(writer.write(config, proxy, started, scores=scores))
-    if ac.NAME in request.proxies:
-        outcomes.append(_alignment(request, store, data, writer))
-    return outcomes
+            scores = PROXIES[proxy].compute(encoded)
+        except Exception as exc:  # noqa: BLE001 - one proxy's failure spares the others
+            yield writer.write(config, proxy, started, error=_one_line(exc))
+        else:
+            yield writer.write(config, proxy, started, scores=scores)
 
 
 def _alignment(request: TriageRequest, store: Store, data: TriageData,

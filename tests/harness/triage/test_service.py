@@ -135,3 +135,18 @@ def test_random_weights_are_the_ones_a_sweep_trains_on(tmp_path: Path) -> None:
     assert weights_hash(build_fixed_encoder(spec, tiny=True)) == weights_hash(
         build_model(plan_sweep([DINO], [RECIPES.get("frozen")], PRESETS.get("smoke"), [3],
                                tmp_path / "runs")[0])[0].encoder)
+
+
+def test_each_outcome_is_reported_as_it_lands(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    heard: list[str] = []
+    knn = PROXIES["knn"]
+
+    def after_pairs(encoded):
+        assert heard == ["pairs"]  # the first proxy was reported before this one ran
+        return knn.compute(encoded)
+
+    monkeypatch.setitem(PROXIES, "knn", knn.__class__("knn", "accuracy", "", after_pairs))
+    triage(request(tmp_path, CLIP, proxies=("pairs", "knn")),
+           Store(f"sqlite:///{tmp_path / 'h.db'}"), on_outcome=lambda o: heard.append(o.proxy))
+    assert heard == ["pairs", "knn"]
