@@ -24,6 +24,28 @@ from harness.errors import HarnessError
 from harness.loaders.registry import register_loader
 from harness.loaders.weights import local_weights, missing_weights, one_line
 
+
+class _Reached(Exception):
+    """Raised by the hook on the feature layer's block, carrying its output: the blocks after
+    it (and the final norm, the pooler, a DPT neck) are not run at all."""
+
+    def __init__(self, hidden: torch.Tensor) -> None:
+        super().__init__()
+        self.hidden = hidden
+
+
+def _blocks(model: torch.nn.Module) -> torch.nn.ModuleList | None:
+    """The model's list of transformer blocks (``encoder.layer`` or ``encoder.layers``, under
+    ``vision_model`` for CLIP-style towers), or None for another layout."""
+    for owner in (getattr(model, "vision_model", None), model):
+        encoder = getattr(owner, "encoder", None)
+        for name in ("layer", "layers"):
+            blocks = getattr(encoder, name, None)
+            if isinstance(blocks, torch.nn.ModuleList) and len(blocks):
+                return blocks
+    return None
+
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -40,14 +62,31 @@ class HFEncoder(Encoder):
                                                 "return_dict": True}
         if "interpolate_pos_encoding" in params:
             self._forward_kwargs["interpolate_pos_encoding"] = True
+        self._stop_hook: torch.utils.hooks.RemovableHandle | None = None
+        blocks = _blocks(model)
+        if blocks is not None:
+            # hidden_states[i] is block i-1's output (0 is the embeddings): a feature layer
+            # before the last is read off its block, and the rest is never computed.
+            index = spec.feature_layer % (len(blocks) + 1)
+            if 0 < index < len(blocks):
+                self._stop_hook = blocks[index - 1].register_forward_hook(self._reached)
+                # The hook hands over the block's output: no need to keep every block's.
+                self._forward_kwargs["output_hidden_states"] = False
         mean = tuple(getattr(config, "image_mean", None) or IMAGENET_MEAN)
         std = tuple(getattr(config, "image_std", None) or IMAGENET_STD)
         self._finish(spec, image_size, mean, std)
 
+    @staticmethod
+    def _reached(_module: torch.nn.Module, _args: tuple, output: Any) -> None:
+        raise _Reached(output[0] if isinstance(output, tuple) else output)
+
     def spatial(self, pixels: torch.Tensor) -> torch.Tensor:
-        out = self.model(pixel_values=pixels, **self._forward_kwargs)
-        # hidden_states[0] is the embedding output, so [-2] is the second to last block's.
-        hidden = out.hidden_states[self.spec.feature_layer]
+        try:
+            out = self.model(pixel_values=pixels, **self._forward_kwargs)
+            # hidden_states[0] is the embedding output, so [-2] is the second to last block's.
+            hidden = out.hidden_states[self.spec.feature_layer]
+        except _Reached as reached:
+            hidden = reached.hidden
         h, w = pixels.shape[-2] // self.patch[0], pixels.shape[-1] // self.patch[1]
         # Prefix tokens (CLS, registers) come first; the patch grid is the last h*w tokens.
         tokens = hidden[:, hidden.shape[1] - h * w:]

@@ -19,6 +19,47 @@ from harness.model.ensemble import EncoderGroup, Pixels, combine, members
 IGNORE_INDEX = -100  # label of tokens that carry no loss (prompt, image, padding)
 
 
+class LastLayerOnLossRows:
+    """Runs the last decoder layer's attention output projection and MLP only on the rows the
+    loss reads (each answer token's predecessor). Elsewhere their outputs feed nothing: no
+    layer follows, and no logits are taken there. Skipping them leaves the loss and every
+    gradient as they were, and saves most of a layer's work on the prompt and image tokens.
+
+    Hooks, not wrapper modules, so the state dict keeps its keys. ``rows`` is set for one
+    training batch and kept until the next ``MLLM.embed``, so a checkpointed layer that is
+    recomputed in the backward pass sees the same rows."""
+
+    def __init__(self, modules: Sequence[nn.Module]) -> None:
+        self.rows: torch.Tensor | None = None
+        self._shapes: dict[int, torch.Size] = {}
+        for module in modules:
+            module.register_forward_pre_hook(self._before)
+            module.register_forward_hook(self._after)
+
+    @classmethod
+    def of(cls, layer: nn.Module) -> LastLayerOnLossRows | None:
+        """For a Llama-style layer (``self_attn.o_proj``, ``mlp``); None for another shape."""
+        modules = [getattr(getattr(layer, "self_attn", None), "o_proj", None),
+                   getattr(layer, "mlp", None)]
+        return cls(modules) if all(isinstance(m, nn.Module) for m in modules) else None
+
+    def _before(self, module: nn.Module, args: tuple):
+        x = args[0] if args else None
+        if self.rows is None or x is None or x.shape[:2] != self.rows.shape:
+            self._shapes.pop(id(module), None)
+            return None
+        self._shapes[id(module)] = x.shape[:-1]
+        return (x[self.rows], *args[1:])
+
+    def _after(self, module: nn.Module, _args: tuple, output: torch.Tensor):
+        shape = self._shapes.pop(id(module), None)
+        if shape is None:
+            return None
+        full = output.new_zeros((*shape, output.shape[-1]))
+        full[self.rows] = output
+        return full
+
+
 class MLLM(nn.Module):
     """``encoder`` is one encoder or a list of them (each then gets its own pixels, see
     ``harness.model.ensemble``); the connector receives every encoder's tokens, in order.
@@ -37,6 +78,7 @@ class MLLM(nn.Module):
         self.in_llm_layers: list[int] = attach(len(llm.get_decoder().layers)) \
             if attach else []
         self._armed: tuple[torch.Tensor, object] | None = None
+        self._loss_rows = LastLayerOnLossRows.of(llm.get_decoder().layers[-1])
         after = getattr(connector, "in_llm_placement", "before") == "after"
         for index in self.in_llm_layers:
             layer = llm.get_decoder().layers[index]
@@ -80,6 +122,8 @@ class MLLM(nn.Module):
         """The LLM's input embeddings with the visual tokens in the image slots. With
         re-aggregation, also arms the LLM layers' hooks for the next decoder pass."""
         self._armed = None
+        if self._loss_rows is not None:
+            self._loss_rows.rows = None
         embeds = self.llm.get_input_embeddings()(input_ids)
         slots = input_ids == self.image_token_id
         if pixels is None and image_features is None:
@@ -138,14 +182,18 @@ class MLLM(nn.Module):
                 pixels: Pixels | None, labels: torch.Tensor,
                 image_features: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Mean next-token loss over the labelled (answer) tokens."""
-        hidden = self.llm.get_decoder()(
-            inputs_embeds=self.embed(input_ids, pixels, image_features),
-            attention_mask=attention_mask,
-        ).last_hidden_state
-        # Only answer positions need logits: projecting just those onto the vocabulary skips
-        # most of the LM head's work (answers are a few tokens; prompts and images are many).
+        embeds = self.embed(input_ids, pixels, image_features)
         targets = labels[:, 1:]
         keep = targets != IGNORE_INDEX
+        if self._loss_rows is not None:
+            self._loss_rows.rows = nn.functional.pad(keep, (0, 1))
+        # No KV cache: a training pass never decodes further, and an LLM's config (SmolLM2's,
+        # the tiny Llama's) would otherwise have every layer fill one.
+        hidden = self.llm.get_decoder()(
+            inputs_embeds=embeds, attention_mask=attention_mask,
+            use_cache=False).last_hidden_state
+        # Only answer positions need logits: projecting just those onto the vocabulary skips
+        # most of the LM head's work (answers are a few tokens; prompts and images are many).
         logits = self.llm.get_output_embeddings()(hidden[:, :-1][keep])
         return nn.functional.cross_entropy(logits.float(), targets[keep])
 

@@ -10,7 +10,8 @@ from harness.loaders import build_encoder
 from harness.model.connector_parts import FeatureShape
 from harness.model.connectors import CONNECTORS
 from harness.model.llm import LLMS, build_llm, image_token_id
-from harness.model.mllm import MLLM
+from harness.model.mllm import IGNORE_INDEX, MLLM
+from harness.sweep.model import enable_gradient_checkpointing
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,54 @@ def test_generate_returns_new_tokens(mllm: MLLM) -> None:
     ids, mask, pixels = inputs(mllm)
     out = mllm.generate(ids, mask, pixels, max_new_tokens=3)
     assert out.shape[0] == 2 and 1 <= out.shape[1] <= 3
+
+
+def full_loss(model: MLLM, ids, mask, pixels, labels) -> torch.Tensor:
+    """The loss as transformers computes it, every position through every layer."""
+    logits = model.llm(inputs_embeds=model.embed(ids, pixels), attention_mask=mask).logits
+    return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(),
+                                             labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_the_last_layer_on_the_loss_rows_alone_gives_the_same_loss_and_gradients(
+        mllm: MLLM, checkpointing: bool) -> None:
+    ids, mask, pixels = inputs(mllm)
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    labels[:, -2:] = ids[:, -2:]  # two answer tokens per row
+    if checkpointing:
+        enable_gradient_checkpointing(mllm.llm)
+    mllm.train()
+    try:
+        grads = []
+        for loss_of in (full_loss, lambda m, *a: m(*a)):
+            mllm.zero_grad(set_to_none=True)
+            loss = loss_of(mllm, ids, mask, pixels, labels)
+            loss.backward()
+            grads.append((loss.item(), {n: p.grad.clone() for n, p in mllm.named_parameters()
+                                        if p.grad is not None}))
+    finally:
+        mllm.llm.gradient_checkpointing_disable()
+        mllm.eval()
+    (full, full_grads), (ours, our_grads) = grads
+    assert ours == pytest.approx(full, abs=1e-5)
+    assert set(our_grads) == set(full_grads)
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(our_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_the_last_mlp_sees_only_the_loss_rows_in_training(mllm: MLLM) -> None:
+    ids, mask, pixels = inputs(mllm)
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    labels[:, -1] = ids[:, -1]
+    seen = []
+    handle = mllm.llm.get_decoder().layers[-1].mlp.register_forward_pre_hook(
+        lambda _m, args: seen.append(tuple(args[0].shape)))
+    try:
+        with torch.no_grad():
+            mllm(ids, mask, pixels, labels=labels)
+            mllm.generate(ids, mask, pixels, max_new_tokens=1)  # generation: every row
+    finally:
+        handle.remove()
+    assert seen[0] == (2, mllm.llm.config.hidden_size)  # one loss row per sequence
+    assert seen[1][:2] == tuple(ids.shape)
