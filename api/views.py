@@ -13,7 +13,7 @@ from harness.published.names import display_name
 from harness.store import Store
 from harness.store.published import table_rows
 from harness.store.summary import Axis, filter_settings, table
-from harness.triage.correlate import Correlation, correlations, proxy_values
+from harness.triage.correlate import ProxyValues, Triage, read_triage
 
 
 @dataclass(frozen=True)
@@ -62,27 +62,10 @@ def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool = True
 
 # -- triage ------------------------------------------------------------------------------------
 
-ProxyValues = dict[tuple[str, bool], dict[str, dict[str, Any]]]
-"""(proxy, smoke) -> encoder id -> its newest overall score (``correlate.proxy_values``)."""
-
-
-@dataclass(frozen=True)
-class Triage:
-    correlations: list[Correlation]
-    """Every proxy against every measured target, twins and real weights both."""
-    proxies: ProxyValues
-
 
 def triage(store: Store) -> Triage:
-    """The store's proxy scores and their correlations, computed once per data version (the
-    bootstrap intervals are the cost: a pair of them per proxy and target)."""
-
-    def compute(_session) -> Triage:
-        proxies = proxy_values(store)
-        # No proxy scores, nothing to correlate: skip reading every measured score.
-        return Triage(correlations(store) if proxies else [], proxies)
-
-    return store.cached("triage", compute)
+    """The store's proxy scores and their correlations, read once per data version."""
+    return store.cached("triage", lambda _session: read_triage(store))
 
 
 def proxy_scores(proxies: ProxyValues, smoke: bool) -> list[dict[str, Any]]:

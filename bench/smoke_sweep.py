@@ -13,7 +13,6 @@ and the figure says so rather than hides it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -25,6 +24,9 @@ from pathlib import Path
 
 from report import ratio_line  # noqa: E402  (bench/ holds the script)
 
+from harness.encoder import ENCODERS, available_encoder_ids
+from harness.record import RECORD_FILE, read_record
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The console script beside this interpreter: what a user runs.
 HARNESS = str(Path(sys.executable).with_name("harness"))
@@ -32,8 +34,6 @@ HARNESS = str(Path(sys.executable).with_name("harness"))
 
 def core_encoders() -> str:
     """The encoders of a bare install: registered, with nothing beyond the core to import."""
-    from harness.encoder import ENCODERS, available_encoder_ids
-
     return ",".join(e for e in available_encoder_ids() if not ENCODERS.get(e).requires)
 
 
@@ -49,10 +49,9 @@ def one_sweep(encoders: str) -> dict:
         seconds = time.perf_counter() - start
         phases: Counter[str] = Counter()
         runs = 0
-        for path in (root / "runs" / "runs").glob("*/record.json"):
-            record = json.loads(path.read_text())
+        for path in (root / "runs" / "runs").glob(f"*/{RECORD_FILE}"):
             runs += 1
-            phases.update(record.get("train", {}).get("phases", {}))
+            phases.update(read_record(path).train.get("phases", {}))
         return {"seconds": seconds, "runs": runs, "load_before": load_before,
                 "load_after": os.getloadavg()[0], "phases": dict(phases)}
 

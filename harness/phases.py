@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,20 +24,19 @@ OTHER = "other"
 
 class PhaseClock:
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+        self.seconds: defaultdict[str, float] = defaultdict(float)
         self._open: list[str] = []
         self._mark = time.perf_counter()
 
     def _charge(self) -> None:
         now = time.perf_counter()
         if self._open:
-            name = self._open[-1]
-            self.seconds[name] = self.seconds.get(name, 0.0) + now - self._mark
+            self.seconds[self._open[-1]] += now - self._mark
         self._mark = now
 
     def add(self, name: str, seconds: float) -> None:
         """Time spent before the clock started (the process's imports)."""
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        self.seconds[name] += seconds
 
     @contextmanager
     def measure(self, name: str) -> Iterator[None]:

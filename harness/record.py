@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -263,12 +263,14 @@ def read_record(run_dir_or_file: Path) -> ResultRecord:
     return ResultRecord.from_dict(json.loads(path.read_text()), where=str(path))
 
 
-def read_eval_scores(run_dir: Path) -> list[Score]:
+def read_eval_scores(run_dir: Path,
+                     read: Callable[[Path], bytes] = Path.read_bytes) -> list[Score]:
     """What ``harness eval`` kept in the run's ``eval/scores.json``; [] when there is none or
-    it cannot be read (it is a cache of ``harness eval``'s results, rebuilt as it runs)."""
+    it cannot be read (it is a cache of ``harness eval``'s results, rebuilt as it runs).
+    ``read``: how the file is read (a reader of untrusted folders bounds it)."""
     try:
         return [Score(**s) for s in json.loads(
-            (Path(run_dir) / EVAL_DIR / SCORES_FILE).read_text())["scores"]]
+            read(Path(run_dir) / EVAL_DIR / SCORES_FILE))["scores"]]
     except (OSError, ValueError, KeyError, TypeError):
         return []
 

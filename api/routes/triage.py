@@ -51,7 +51,7 @@ def get_recommendation(
     Spearman correlation with a measured average so far (the attentive probe, unchecked,
     while none has one). ``harness sweep --encoders triage:K`` runs them."""
     try:
-        chosen = recommend(store, budget, smoke=smoke)
+        chosen = recommend(store, budget, smoke=smoke, known=triage(store))
     except HarnessError as exc:
         raise HTTPException(404, str(exc)) from exc
     return TriageRecommendation(**chosen.as_dict())

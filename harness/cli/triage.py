@@ -15,7 +15,7 @@ from harness.errors import HarnessError
 from harness.store import Store, resolve_db_url
 from harness.sweep.service import resolve_encoders, run_root, split_names
 from harness.triage import alignment
-from harness.triage.correlate import AVERAGE, correlations
+from harness.triage.correlate import AVERAGE, read_triage
 from harness.triage.data import TriageSettings
 from harness.triage.recommend import recommend
 from harness.triage.service import PROXY_NAMES, Outcome, TriageRequest, resolve_device, triage
@@ -62,8 +62,9 @@ def triage_command(
         say = err_console if fmt == "json" else console
         outcomes = triage(request, store, on_outcome=lambda o: say.print(
             _outcome_line(o), highlight=False, markup=False))
-    found = correlations(store)
-    chosen = (recommend(store, budget, smoke=tiny, among=encoder_ids)
+    known = read_triage(store)
+    found = known.correlations
+    chosen = (recommend(store, budget, smoke=tiny, among=encoder_ids, known=known)
               if budget is not None else None)
     if fmt == "json":
         print_json({"outcomes": [_outcome_dict(o) for o in outcomes],

@@ -40,11 +40,14 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, color: str, cx: float, cy:
                      outline=(0, 0, 0))
 
 
-def spread_centres(rng: random.Random, n: int, size: int, r: float) -> list[tuple[float, float]]:
-    """n centres at least 2.2 r apart (rejection sampling; the canvas is roomy enough)."""
+def spread_centres(rng: random.Random, n: int, size: float, r: float, margin: float = 0.0
+                   ) -> list[tuple[float, float]]:
+    """n centres at least 2.2 r apart, each at least ``r + margin`` from the edges (rejection
+    sampling; the canvas is roomy enough)."""
     centres: list[tuple[float, float]] = []
+    low, high = r + margin, size - r - margin
     while len(centres) < n:
-        c = (rng.uniform(r, size - r), rng.uniform(r, size - r))
+        c = (rng.uniform(low, high), rng.uniform(low, high))
         if all((c[0] - o[0]) ** 2 + (c[1] - o[1]) ** 2 > (2.2 * r) ** 2 for o in centres):
             centres.append(c)
     return centres

@@ -201,25 +201,27 @@ def option_continuations(tokenizer, n_choices: int, system: str = "") -> list[li
     return out
 
 
+def _shared_lead(rows: list[list[int]]) -> int:
+    """How many leading tokens every row has in common, each row keeping one of its own."""
+    n = 0
+    while all(len(r) > n + 1 for r in rows) and len({r[n] for r in rows}) == 1:
+        n += 1
+    return n
+
+
 def scored_tokens(continuations: list[list[int]]) -> list[list[int]]:
     """Each option's answer tokens less the ending every option shares (the end-of-turn
     tokens): which letter the model means is decided before it; whether it would stop after
     the letter is the answer format, the same for every option. A one-token letter then needs
     no pass beyond the prompt's."""
-    shared = 0
-    while (all(len(c) > shared + 1 for c in continuations)
-           and len({c[-1 - shared] for c in continuations}) == 1):
-        shared += 1
+    shared = _shared_lead([c[::-1] for c in continuations])
     return [c[:len(c) - shared] for c in continuations]
 
 
 def shared_prefix(continuations: list[list[int]]) -> tuple[list[int], list[list[int]]]:
     """The tokens every option starts with (each keeps at least one of its own), and what
     follows them in each."""
-    n = 0
-    while (all(len(c) > n + 1 for c in continuations)
-           and len({c[n] for c in continuations}) == 1):
-        n += 1
+    n = _shared_lead(continuations)
     return continuations[0][:n], [c[n:] for c in continuations]
 
 
@@ -233,9 +235,10 @@ def option_logliks(model: MLLM, tokenizer, ready: _Ready, system: str = "") -> l
 def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
                          system: str = "") -> list[list[float]]:
     """Log-likelihood of each option's answer tokens (``scored_tokens``) after its question's
-    prompt, for a batch of questions: the prompts (images included) are encoded once,
-    left-padded so they all end together; options longer than one token are then scored from
-    that KV cache in one more batched step. No generation, so no answer to extract."""
+    prompt, for a batch of questions, the prompts (images included) encoded once. When every
+    option is one token after the shared prefix, that one pass is all; otherwise the prompts
+    are left-padded so they end together and the options are scored from their KV cache in
+    one more batched step. No generation, so no answer to extract."""
     device = _device(model)
     pad = tokenizer.pad_token_id
     split = [_option_tokens(tokenizer, len(r.item.choices), system) for r in ready]

@@ -175,7 +175,7 @@ def _accuracy(subset: str, items: list[Judged], name: str = "accuracy") -> Metri
     credit = guess = 0.0
     closed = True
     for j in items:
-        credit += float(j.correct) if j.credit is None else j.credit
+        credit += j.value
         if j.n_choices:
             guess += 1 / j.n_choices
         else:

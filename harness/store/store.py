@@ -274,7 +274,7 @@ class Store:
         cached until the data changes."""
         self.settings()  # brings the rollup up to date
         return self.cached(f"versions-{include_smoke}",
-                            lambda _session: self._rollup.benchmark_versions(include_smoke))
+                           lambda _session: self._rollup.benchmark_versions(include_smoke))
 
     def published(self, **filters: Any) -> list[dict[str, Any]]:
         """Published reference scores (never part of ``settings``); the unfiltered list is

@@ -106,7 +106,7 @@ class DataChecks:
             if not (images / folder).is_dir():
                 raise HarnessError(f"data source {source.name!r}: no image folder "
                                    f"{images / folder} (layout: {source.layout()})")
-        cached = self.cached(path) if self.image_sample is not None else None
+        cached = self._cached(path) if self.image_sample is not None else None
         if cached is not None and "text_chars" in cached:
             return SourceFacts(source.name, str(path), cached["hash"], cached["entries"],
                                cached["text_chars"])
@@ -167,7 +167,7 @@ class DataChecks:
             if problem is not None:
                 raise HarnessError(f"{what}: {problem}")
 
-    def cached(self, path: Path) -> dict[str, Any] | None:
+    def _cached(self, path: Path) -> dict[str, Any] | None:
         entry = self._cache.get(f"file:{path}")
         return entry if entry is not None and entry.get("stamp") == _stamp(path) else None
 

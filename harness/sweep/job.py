@@ -51,7 +51,6 @@ class RunJob(submitit.helpers.Checkpointable):
     def __call__(self, runs: Run | Sequence[Run]) -> str | list[str]:
 
         batch = [runs] if isinstance(runs, Run) else list(runs)
-        _freeze_imports()
         _join_process_group()
         preemption = Preemption.install(self.grace_s)
         try:
@@ -78,7 +77,7 @@ class RunJob(submitit.helpers.Checkpointable):
         ctx = RunContext(run, preemption, self.checkpoint_every_s)
         ctx("starting", 0, 0, force=True)
         clock = PhaseClock()
-        imports = _imports_seconds()
+        imports = _process_start()
         if imports is not None:
             clock.add("import", imports)
         try:
@@ -109,26 +108,24 @@ class RunJob(submitit.helpers.Checkpointable):
             RunJob(self.checkpoint_every_s, self.grace_s, self.accelerate_config), runs)
 
 
-_imports_charged = False
+_started = False
 
 
-def _freeze_imports() -> None:
-    """Move everything alive now (the imported libraries: half a million objects) out of the
+def _process_start() -> float | None:
+    """Once per process, at its first run: the seconds it took to start (importing torch,
+    transformers and the rest), which that run carries (later runs start warm; 0); and
+    everything then alive (the imported libraries: half a million objects) moved out of the
     garbage collector's sight. accelerate collects garbage at the end of every stage, and a
     full collection over the imports costs a quarter of a second each time on a laptop CPU;
     after this it walks only what the runs themselves made."""
+    global _started
+    if _started:
+        return 0.0
+    _started = True
+    age = process_age()
     gc.collect()
     gc.freeze()
-
-
-def _imports_seconds() -> float | None:
-    """The first run of a job process carries the process's start (importing torch,
-    transformers and the rest); later runs in it start warm."""
-    global _imports_charged
-    if _imports_charged:
-        return 0.0
-    _imports_charged = True
-    return process_age()
+    return age
 
 
 def _join_process_group() -> None:

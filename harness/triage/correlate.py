@@ -29,6 +29,8 @@ FIGURE4 = "Figure 4"
 PUBLISHED_SOURCE = "published: Cambrian-1 Figure 4"
 Values = dict[str, float]
 """encoder id -> value."""
+ProxyValues = dict[tuple[str, bool], dict[str, dict[str, Any]]]
+"""(proxy, smoke) -> encoder id -> its newest overall score (``proxy_values``)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class Correlation:
 # -- reading the store -------------------------------------------------------------------------
 
 
-def proxy_values(store: Store) -> dict[tuple[str, bool], dict[str, dict[str, Any]]]:
+def proxy_values(store: Store) -> ProxyValues:
     """(proxy, smoke) -> encoder -> its newest finished overall score (value, interval)."""
     finished = {r["run_key"]: r["finished_at"] or "" for r in
                 store.runs(status="done", recipe=RECIPE)}
@@ -208,10 +210,26 @@ def correlate(proxy: str, proxies: dict[str, dict[str, Any]], target: Target,
     return result
 
 
-def correlations(store: Store) -> list[Correlation]:
-    """Every proxy against every target of its kind (twins with twins, real with real)."""
-    proxies = proxy_values(store)
+def correlations(store: Store, proxies: ProxyValues | None = None) -> list[Correlation]:
+    """Every proxy (of ``proxies``, else the store's) against every target of its kind (twins
+    with twins, real with real)."""
+    proxies = proxy_values(store) if proxies is None else proxies
     targets = measured_targets(store) + published_targets(store)
     return [correlate(proxy, by_encoder, target)
             for (proxy, smoke), by_encoder in sorted(proxies.items())
             for target in targets if target.smoke == smoke]
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What the store holds of triage, read once: the proxy scores and every correlation
+    (the bootstrap intervals are the cost, a pair per proxy and target)."""
+
+    proxies: ProxyValues
+    correlations: list[Correlation]
+
+
+def read_triage(store: Store) -> Triage:
+    proxies = proxy_values(store)
+    # No proxy scores, nothing to correlate: the measured scores are not even read.
+    return Triage(proxies, correlations(store, proxies) if proxies else [])

@@ -16,8 +16,8 @@ from harness.triage.correlate import (
     AVERAGE,
     MIN_ENCODERS,
     Correlation,
-    correlations,
-    proxy_values,
+    Triage,
+    read_triage,
 )
 
 DEFAULT_PROXY = "attentive-probe"
@@ -64,13 +64,15 @@ def best_predictor(found: list[Correlation], smoke: bool) -> Correlation | None:
     return max(checked, key=lambda c: (c.spearman, c.n), default=None)
 
 
-def recommend(store: Store, budget: int, *, smoke: bool,
-              among: list[str] | None = None) -> Recommendation:
-    """The ``budget`` encoders (of ``among``, else every triaged one) to sweep."""
+def recommend(store: Store, budget: int, *, smoke: bool, among: list[str] | None = None,
+              known: Triage | None = None) -> Recommendation:
+    """The ``budget`` encoders (of ``among``, else every triaged one) to sweep; ``known``:
+    the store's triage already read (``read_triage``), so it is not read again."""
     if budget < 1:
         raise HarnessError(f"bad budget {budget}; expected a number of encoders, 1 or more")
-    basis = best_predictor(correlations(store), smoke)
-    held = proxy_values(store)
+    known = known or read_triage(store)
+    basis = best_predictor(known.correlations, smoke)
+    held = known.proxies
 
     def candidates(proxy: str) -> dict[str, dict[str, Any]]:
         scored = held.get((proxy, smoke), {})

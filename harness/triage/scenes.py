@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from harness.data.probe import COLORS, SHAPES, draw_shape
+from harness.data.probe import COLORS, SHAPES, draw_shape, spread_centres
 from harness.data.probe_format import BACKGROUND
 
 TASKS: dict[str, int] = {"Count": 4, "Relation": 2, "Depth": 2}
@@ -53,28 +53,23 @@ class Scene:
         return Scene(tuple(dataclasses.replace(s, x=s.x + dx, y=s.y + dy) for s in self.shapes))
 
 
-def _spread(rng: random.Random, n: int, r: float) -> list[tuple[float, float]]:
-    """n centres at least 2.2 r apart, kept a margin of r from the edges."""
-    centres: list[tuple[float, float]] = []
-    while len(centres) < n:
-        c = (rng.uniform(r + 0.03, 1 - r - 0.03), rng.uniform(r + 0.03, 1 - r - 0.03))
-        if all((c[0] - o[0]) ** 2 + (c[1] - o[1]) ** 2 > (2.2 * r) ** 2 for o in centres):
-            centres.append(c)
-    return centres
+MARGIN = 0.03
+"""Shapes keep this far (as a fraction of the side) inside the picture's edges."""
 
 
 def count_scene(rng: random.Random, count: int | None = None) -> tuple[Scene, int]:
     """1-4 shapes of one kind and colour; the label is the count less one."""
     count = count or rng.randint(1, 4)
     kind, color, r = rng.choice(SHAPES), rng.choice(COLOR_ORDER), 0.09
-    return Scene(tuple(Shape(kind, color, x, y, r) for x, y in _spread(rng, count, r))), count - 1
+    centres = spread_centres(rng, count, 1.0, r, MARGIN)
+    return Scene(tuple(Shape(kind, color, x, y, r) for x, y in centres)), count - 1
 
 
 def relation_scene(rng: random.Random) -> tuple[Scene, int]:
     """Two shapes well apart left and right; label 1 when the first colour is on the left."""
     a, b = sorted(rng.sample(COLOR_ORDER, 2), key=COLOR_ORDER.index)
     r = 0.11
-    xa, xb = rng.uniform(r + 0.03, 0.5 - r * 0.5), rng.uniform(0.5 + r * 0.5, 1 - r - 0.03)
+    xa, xb = rng.uniform(r + MARGIN, 0.5 - r * 0.5), rng.uniform(0.5 + r * 0.5, 1 - r - MARGIN)
     if rng.random() < 0.5:
         xa, xb = xb, xa
     shapes = (Shape(rng.choice(SHAPES), a, xa, rng.uniform(r, 1 - r), r),
@@ -184,8 +179,9 @@ def correspondence_scene(rng: random.Random) -> tuple[Scene, Warp, list[tuple[fl
     centres) that stay inside the crop."""
     r = 0.08
     colors = rng.sample(COLOR_ORDER, 4)
+    centres = spread_centres(rng, 4, 1.0, r, MARGIN)
     scene = Scene(tuple(Shape(rng.choice(SHAPES), c, x, y, r)
-                        for c, (x, y) in zip(colors, _spread(rng, 4, r), strict=True)))
+                        for c, (x, y) in zip(colors, centres, strict=True)))
     scale = rng.uniform(0.7, 0.9)
     warp = Warp(flip=rng.random() < 0.5, scale=scale, left=rng.uniform(0, 1 - scale),
                 top=rng.uniform(0, 1 - scale))

@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,7 @@ class _Writer:
             encoder=self.info, recipe=RECIPE, llm=llm, connector="",
             seed=self.request.settings.seed, preset=RECIPE, config=config,
             scores=tuple(scores), train={"seconds": round(seconds, 2)},
-            started_at=datetime.fromtimestamp(now.timestamp() - seconds, UTC).isoformat(),
+            started_at=(now - timedelta(seconds=seconds)).isoformat(),
             finished_at=now.isoformat(), wall_seconds=round(seconds, 2),
             host=socket.gethostname(), job_id="", code_version=harness.__version__,
             error=error)

@@ -16,9 +16,9 @@ from api.dashboard.cache import PageCacheDep
 from api.dashboard.figures import triage_scatter
 from api.dashboard.render import SMOKE_PARAM, Row, render_page
 from api.deps import Name, StoreDep
-from api.views import ProxyValues, proxy_scores, triage
+from api.views import proxy_scores, triage
 from harness.published.names import display_name
-from harness.triage.correlate import MIN_ENCODERS, PUBLISHED_SOURCE, Correlation
+from harness.triage.correlate import MIN_ENCODERS, PUBLISHED_SOURCE, Correlation, ProxyValues
 from harness.triage.recommend import best_predictor
 
 PATH = "/triage"
