@@ -7,7 +7,8 @@ layout transformers' own LLaVA uses), so a batch is one tensor with no per-sampl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 
 import torch
@@ -15,49 +16,9 @@ from torch import nn
 
 from harness.encoder import Encoder
 from harness.model.ensemble import EncoderGroup, Pixels, combine, members
+from harness.model.last_layer import LastLayerAtRows
 
 IGNORE_INDEX = -100  # label of tokens that carry no loss (prompt, image, padding)
-
-
-class LastLayerOnLossRows:
-    """Runs the last decoder layer's attention output projection and MLP only on the rows the
-    loss reads (each answer token's predecessor). Elsewhere their outputs feed nothing: no
-    layer follows, and no logits are taken there. Skipping them leaves the loss and every
-    gradient as they were, and saves most of a layer's work on the prompt and image tokens.
-
-    Hooks, not wrapper modules, so the state dict keeps its keys. ``rows`` is set for one
-    training batch and kept until the next ``MLLM.embed``, so a checkpointed layer that is
-    recomputed in the backward pass sees the same rows."""
-
-    def __init__(self, modules: Sequence[nn.Module]) -> None:
-        self.rows: torch.Tensor | None = None
-        self._shapes: dict[int, torch.Size] = {}
-        for module in modules:
-            module.register_forward_pre_hook(self._before)
-            module.register_forward_hook(self._after)
-
-    @classmethod
-    def of(cls, layer: nn.Module) -> LastLayerOnLossRows | None:
-        """For a Llama-style layer (``self_attn.o_proj``, ``mlp``); None for another shape."""
-        modules = [getattr(getattr(layer, "self_attn", None), "o_proj", None),
-                   getattr(layer, "mlp", None)]
-        return cls(modules) if all(isinstance(m, nn.Module) for m in modules) else None
-
-    def _before(self, module: nn.Module, args: tuple):
-        x = args[0] if args else None
-        if self.rows is None or x is None or x.shape[:2] != self.rows.shape:
-            self._shapes.pop(id(module), None)
-            return None
-        self._shapes[id(module)] = x.shape[:-1]
-        return (x[self.rows], *args[1:])
-
-    def _after(self, module: nn.Module, _args: tuple, output: torch.Tensor):
-        shape = self._shapes.pop(id(module), None)
-        if shape is None:
-            return None
-        full = output.new_zeros((*shape, output.shape[-1]))
-        full[self.rows] = output
-        return full
 
 
 class MLLM(nn.Module):
@@ -78,7 +39,7 @@ class MLLM(nn.Module):
         self.in_llm_layers: list[int] = attach(len(llm.get_decoder().layers)) \
             if attach else []
         self._armed: tuple[torch.Tensor, object] | None = None
-        self._loss_rows = LastLayerOnLossRows.of(llm.get_decoder().layers[-1])
+        self._last_layer = LastLayerAtRows.of(llm.get_decoder().layers[-1])
         after = getattr(connector, "in_llm_placement", "before") == "after"
         for index in self.in_llm_layers:
             layer = llm.get_decoder().layers[index]
@@ -122,8 +83,7 @@ class MLLM(nn.Module):
         """The LLM's input embeddings with the visual tokens in the image slots. With
         re-aggregation, also arms the LLM layers' hooks for the next decoder pass."""
         self._armed = None
-        if self._loss_rows is not None:
-            self._loss_rows.rows = None
+        self._read_only(None)
         embeds = self.llm.get_input_embeddings()(input_ids)
         slots = input_ids == self.image_token_id
         if pixels is None and image_features is None:
@@ -147,6 +107,20 @@ class MLLM(nn.Module):
                 " visual tokens: was the text truncated into the image?"
             )
         return embeds.masked_scatter(slots.unsqueeze(-1), visual)
+
+    def _read_only(self, rows: torch.Tensor | None) -> None:
+        if self._last_layer is not None:
+            self._last_layer.rows = rows
+
+    @contextmanager
+    def reading_only(self, rows: torch.Tensor) -> Iterator[None]:
+        """Within it, a decoder pass over ``[batch, length]`` inputs computes the last layer
+        only where ``rows`` is True; the final hidden states elsewhere are zeros."""
+        self._read_only(rows)
+        try:
+            yield
+        finally:
+            self._read_only(None)
 
     def _aggregate(self, index: int, hidden: torch.Tensor) -> torch.Tensor | None:
         """The hidden states with the image tokens aggregated again by the in-LLM module of
@@ -185,8 +159,9 @@ class MLLM(nn.Module):
         embeds = self.embed(input_ids, pixels, image_features)
         targets = labels[:, 1:]
         keep = targets != IGNORE_INDEX
-        if self._loss_rows is not None:
-            self._loss_rows.rows = nn.functional.pad(keep, (0, 1))
+        # The last layer runs in full only where a logit is taken (harness.model.last_layer);
+        # the rows stay set for a checkpointed layer's recomputation in the backward pass.
+        self._read_only(nn.functional.pad(keep, (0, 1)))
         # No KV cache: a training pass never decodes further, and an LLM's config (SmolLM2's,
         # the tiny Llama's) would otherwise have every layer fill one.
         hidden = self.llm.get_decoder()(

@@ -101,18 +101,24 @@ def test_the_last_layer_on_the_loss_rows_alone_gives_the_same_loss_and_gradients
         torch.testing.assert_close(our_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
-def test_the_last_mlp_sees_only_the_loss_rows_in_training(mllm: MLLM) -> None:
+def test_the_last_layer_queries_only_the_loss_rows_in_training(mllm: MLLM) -> None:
     ids, mask, pixels = inputs(mllm)
     labels = torch.full_like(ids, IGNORE_INDEX)
     labels[:, -1] = ids[:, -1]
     seen = []
-    handle = mllm.llm.get_decoder().layers[-1].mlp.register_forward_pre_hook(
-        lambda _m, args: seen.append(tuple(args[0].shape)))
+    attention = mllm.llm.get_decoder().layers[-1].self_attn
+    handles = [attention.q_proj.register_forward_pre_hook(
+        lambda _m, args: seen.append(("q", tuple(args[0].shape)))),
+        attention.k_proj.register_forward_pre_hook(
+        lambda _m, args: seen.append(("k", tuple(args[0].shape))))]
     try:
         with torch.no_grad():
             mllm(ids, mask, pixels, labels=labels)
             mllm.generate(ids, mask, pixels, max_new_tokens=1)  # generation: every row
     finally:
-        handle.remove()
-    assert seen[0] == (2, mllm.llm.config.hidden_size)  # one loss row per sequence
-    assert seen[1][:2] == tuple(ids.shape)
+        for handle in handles:
+            handle.remove()
+    width = mllm.llm.config.hidden_size
+    # Training: one query per sequence (the loss row), keys and values everywhere.
+    assert seen[:2] == [("q", (2, 1, width)), ("k", (*ids.shape, width))]
+    assert seen[2:4] == [("q", (*ids.shape, width)), ("k", (*ids.shape, width))]
