@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from api.app import HOSTS_ENV, MAX_BODY_ENV, TOKEN_ENV, Settings, create_app
 from api.guards import DEFAULT_MAX_BODY_BYTES, WILDCARD_BINDS, host_allow_list
+from api.settings import HOSTS_ENV, MAX_BODY_ENV, TOKEN_ENV, Settings
 from harness.errors import HarnessError
 from harness.store.store import DB_URL_ENV, DEFAULT_DB_URL, redacted, resolve_db_url
 
@@ -51,6 +51,10 @@ def serve(
     settings = Settings.with_env_token(resolve_db_url(db), token, freeze_after_warm_up=True,
                                        allowed_hosts=tuple(hosts),
                                        max_body_bytes=max_body_bytes)
+    # The web stack (FastAPI, the dashboard, plotly) loads here, not when the CLI starts: every
+    # other harness command would pay for it.
+    from api.app import create_app
+
     app = create_app(settings)
     typer.echo(f"Encoder Harness dashboard at http://{host}:{port}/ "
                f"(database {redacted(settings.db_url)})")

@@ -11,6 +11,7 @@ both ways, several times, and the medians compared.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -94,7 +95,11 @@ def main() -> None:
     print(f"generation:     median {t_gen:.2f} s, accuracy {acc_gen:.1f}%, "
           f"no letter in {unparsed} outputs")
     print(f"log-likelihood: median {t_ll:.2f} s, accuracy {acc_ll:.1f}%")
-    print(f"time ratio log-likelihood / generation: {t_ll / t_gen:.2f}")
+    # Each repetition times both modes back to back: its ratio shows the spread.
+    ratios = [ll / gen for gen, ll in zip(timings["generate"], timings["loglik"], strict=True)]
+    print(f"time ratio log-likelihood / generation: {t_ll / t_gen:.2f} (per repetition"
+          f" {min(ratios):.2f}-{max(ratios):.2f}; load average"
+          f" {[round(x, 1) for x in os.getloadavg()]}, {torch.get_num_threads()} threads)")
     print(f"agreement (same letter): {100 * agree / n:.1f}% of items")
     print(ratio_line("loglik_vs_generate (time, log-likelihood / generation)", t_ll / t_gen,
                      "<= 0.70"))

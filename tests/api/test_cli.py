@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,15 @@ def test_db_url_flag_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("HARNESS_DB_URL", "sqlite:///env.db")
     assert cli.resolve_db_url(None) == "sqlite:///env.db"
     assert cli.resolve_db_url("sqlite:///flag.db") == "sqlite:///flag.db"
+
+
+def test_the_serve_command_loads_the_web_stack_only_when_it_runs() -> None:
+    # Every harness command mounts serve's options; none should pay for the app's routes, the
+    # dashboard and plotly (about 3 s on 2 cores).
+    code = "import sys, api.cli; print('api.app' in sys.modules, 'plotly' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def test_serve_prints_the_url_and_runs_uvicorn(

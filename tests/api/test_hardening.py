@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+import api.app
 from api import cli
 from api.app import Settings, create_app
 from api.routes.export import _csv_lines
@@ -246,7 +247,7 @@ def test_an_allowed_host_that_could_never_match_is_refused(host: str) -> None:
 def served(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
     """``harness serve`` up to uvicorn, with the app left unbuilt: the settings it made."""
     made: list[Settings] = []
-    monkeypatch.setattr(cli, "create_app", lambda settings: made.append(settings) or settings)
+    monkeypatch.setattr(api.app, "create_app", lambda settings: made.append(settings) or settings)
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port: None)
     monkeypatch.delenv("HARNESS_API_TOKEN", raising=False)
     monkeypatch.delenv("HARNESS_ALLOWED_HOSTS", raising=False)
