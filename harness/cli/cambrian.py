@@ -14,7 +14,8 @@ from harness.errors import HarnessError
 from harness.preset import PRESETS, load_preset_file
 from harness.sweep.execute import benchmark_folder, training_data
 from harness.sweep.import_connector import import_connector
-from harness.sweep.service import resolve_recipes, run_root
+from harness.sweep.inputs import run_root
+from harness.sweep.service import resolve_recipes
 
 
 def import_cambrian_connector(

@@ -17,8 +17,8 @@ from harness.data.sources import DATA_SOURCES, resolve_source
 from harness.errors import HarnessError
 from harness.eval.benchmarks import BENCHMARKS
 from harness.sweep.data_check import DataChecks
+from harness.sweep.inputs import resolve_data_root, run_root, split_names
 from harness.sweep.plan import benchmark_names
-from harness.sweep.service import resolve_data_root, run_root, split_names
 
 app = command_group("Training data: sources, data-root checks, mixtures and balancing.")
 

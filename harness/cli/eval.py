@@ -17,7 +17,7 @@ from harness.record import (
     RECORD_FILE,
 )
 from harness.sweep.evaluation import evaluate_run
-from harness.sweep.service import split_names
+from harness.sweep.inputs import split_names
 
 
 def _value(value: float | None, scale: float = 100.0) -> str:

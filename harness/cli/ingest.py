@@ -12,7 +12,7 @@ from harness.cli.common import console
 from harness.errors import HarnessError
 from harness.store import Store, ingest_root, redacted, resolve_db_url
 from harness.store.safe_read import FILE_LIMIT, MiB
-from harness.sweep.service import run_root
+from harness.sweep.inputs import run_root
 
 
 def ingest(

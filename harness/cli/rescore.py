@@ -12,8 +12,8 @@ from harness.cli.common import console
 from harness.errors import HarnessError
 from harness.record import RECORD_FILE
 from harness.store import Store, ingest_paths, resolve_db_url
+from harness.sweep.inputs import run_root
 from harness.sweep.rescore import rescore_run
-from harness.sweep.service import run_root
 
 
 def rescore(

@@ -14,8 +14,7 @@ from rich.table import Table
 from harness.cli.common import check_format, console, print_json, print_table
 from harness.combination import spelled_out
 from harness.errors import HarnessError
-from harness.sweep.driver import cancel_runs
-from harness.sweep.service import run_root, split_names
+from harness.sweep.inputs import run_root, split_names
 from harness.sweep.tracking import RunView, view_runs
 
 STATES = ("planned", "queued", "running", "preempted", "done", "failed")
@@ -86,6 +85,9 @@ def cancel(
     leaves it alone unless asked with --rerun-failed."""
     if bool(keys) == all_runs:
         raise HarnessError("name the runs to cancel (keys from `harness status`) or pass --all")
+    # Imported here: the driver brings the training code (torch) that `status` never needs.
+    from harness.sweep.driver import cancel_runs
+
     cancelled = cancel_runs(run_root(root), None if all_runs else list(keys or []))
     if not cancelled:
         console.print("Nothing in flight to cancel.")

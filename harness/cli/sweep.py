@@ -24,9 +24,9 @@ from harness.model.connectors import CONNECTORS
 from harness.store import Store, resolve_db_url
 from harness.sweep.cluster import parse_sbatch_options
 from harness.sweep.driver import SweepReport
+from harness.sweep.inputs import DATA_ENV
 from harness.sweep.plan import run_state
 from harness.sweep.service import (
-    DATA_ENV,
     SweepPlan,
     SweepRequest,
     in_llm,

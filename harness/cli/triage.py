@@ -13,7 +13,8 @@ from rich.table import Table
 from harness.cli.common import check_format, console, err_console, print_json, print_table
 from harness.errors import HarnessError
 from harness.store import Store, resolve_db_url
-from harness.sweep.service import resolve_encoders, run_root, split_names
+from harness.sweep.inputs import run_root, split_names
+from harness.sweep.service import resolve_encoders
 from harness.triage import alignment
 from harness.triage.correlate import AVERAGE, read_triage
 from harness.triage.data import TriageSettings

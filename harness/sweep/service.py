@@ -10,7 +10,6 @@ The CLI is one front end of this module; a script or a server can call it the sa
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,25 +27,12 @@ from harness.sweep.cluster import ClusterProfile, SlurmSettings, load_cluster, o
 from harness.sweep.cost import Cost, gpu_named
 from harness.sweep.driver import Listener, SweepReport, execute_runs, find_in_flight
 from harness.sweep.estimate import Hardware, memory_plan
+from harness.sweep.inputs import resolve_data_root, run_root, split_names
 from harness.sweep.job import RunJob
 from harness.sweep.plan import Run, plan_sweep, split_combination
 from harness.sweep.sizes import in_llm_layers
 from harness.sweep.submit import check_executor, choose_runs_per_job
 from harness.sweep.tracking import Ticket
-
-ROOT_ENV = "HARNESS_ROOT"
-DEFAULT_ROOT = "harness-runs"
-DATA_ENV = "HARNESS_DATA"
-
-
-def split_names(text: str) -> list[str]:
-    """``a, b,,c`` -> ``["a", "b", "c"]``: how every comma-separated flag is read."""
-    return [n.strip() for n in text.split(",") if n.strip()]
-
-
-def run_root(root: Path | None) -> Path:
-    """Where runs and data live: --root, else $HARNESS_ROOT, else ./harness-runs."""
-    return Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
 def resolve_encoders(text: str, strict: bool = False) -> tuple[list[str], dict[str, str]]:
@@ -106,16 +92,6 @@ def resolve_accelerate_config(flag: Path | None, profile: ClusterProfile | None)
     if path is not None:
         launch_env(path)
     return path
-
-
-def resolve_data_root(flag: Path | None, profile: ClusterProfile | None) -> Path | None:
-    """``--data-root``, else ``$HARNESS_DATA``, else the cluster profile's ``data_root``."""
-    if flag is not None:
-        return flag.expanduser()
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    profile_root = profile.data_root if profile else None
-    return None if profile_root is None else Path(profile_root).expanduser()
 
 
 def resolve_hardware(profile: ClusterProfile | None, slurm: SlurmSettings | None) -> Hardware:

@@ -108,3 +108,26 @@ def test_connector_args_reach_the_plan_and_bad_ones_exit_2(tmp_path: Path) -> No
     assert bad.stderr.strip() == ("error: connector 'sva-lite': bad every='x'; expected an"
                                   " integer >= 0")
     assert "Traceback" not in bad.stderr + bad.stdout
+
+
+def test_help_lists_every_built_in_command_and_each_loads() -> None:
+    from typer.main import get_command
+
+    from harness.cli.app import BUILT_IN
+
+    group = get_command(app)
+    listed = runner.invoke(app, ["--help"]).output
+    for name in BUILT_IN:
+        assert f"  {name} " in listed, name
+        assert group.get_command(None, name) is not None, name
+
+
+def test_a_command_that_reads_runs_starts_without_torch(tmp_path: Path) -> None:
+    # Each command's module loads when it runs; `status` needs no model code (torch,
+    # transformers): importing them took about 6 s on 2 cores.
+    code = ("import sys; from harness.cli.app import main; sys.argv = ['harness', 'status',"
+            f" '--root', {str(tmp_path)!r}];\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=600).stdout
+    assert out.split()[-2:] == ["False", "False"]
