@@ -51,8 +51,8 @@ def serve(
     settings = Settings.with_env_token(resolve_db_url(db), token, freeze_after_warm_up=True,
                                        allowed_hosts=tuple(hosts),
                                        max_body_bytes=max_body_bytes)
-    # The web stack (FastAPI, the dashboard, plotly) loads here, not when the CLI starts: every
-    # other harness command would pay for it.
+    # deferred: the web stack (the routes, the dashboard, plotly) loads here, not when the CLI
+    # starts: every other harness command would pay for it (about 3 s).
     from api.app import create_app
 
     app = create_app(settings)

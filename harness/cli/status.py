@@ -85,7 +85,7 @@ def cancel(
     leaves it alone unless asked with --rerun-failed."""
     if bool(keys) == all_runs:
         raise HarnessError("name the runs to cancel (keys from `harness status`) or pass --all")
-    # Imported here: the driver brings the training code (torch) that `status` never needs.
+    # deferred: the driver brings the training code (torch), which `status` never needs.
     from harness.sweep.driver import cancel_runs
 
     cancelled = cancel_runs(run_root(root), None if all_runs else list(keys or []))

@@ -15,12 +15,16 @@ with a KV cache, the layer runs as transformers wrote it.
 from __future__ import annotations
 
 import torch
+import transformers
 from torch import nn
 from transformers.models.llama.modeling_llama import LlamaDecoderLayer, repeat_kv, rotate_half
 
 # The attention implementations whose mask is None (causal, no padding) or a 4-D
 # [batch, 1, query, key] mask, boolean or additive; flash-attention's 2-D mask is another form.
 MASK_IMPLEMENTATIONS = ("sdpa", "eager")
+# transformers 5's layer calling convention: the hidden states returned alone, the KV cache
+# passed as ``cache``. Some 4.x releases return a tuple; there the layer is left as written.
+CONVENTION_SINCE = 5
 
 
 class LastLayerAtRows:
@@ -37,10 +41,13 @@ class LastLayerAtRows:
 
     @classmethod
     def of(cls, layer: nn.Module) -> LastLayerAtRows | None:
-        """For a Llama decoder layer under SDPA or eager attention; None otherwise."""
-        implementation = getattr(getattr(layer, "self_attn", None), "config", None)
-        implementation = getattr(implementation, "_attn_implementation", None)
-        if isinstance(layer, LlamaDecoderLayer) and implementation in MASK_IMPLEMENTATIONS:
+        """For a Llama decoder layer under SDPA or eager attention (transformers 5); None
+        otherwise."""
+        config = getattr(getattr(layer, "self_attn", None), "config", None)
+        implementation = getattr(config, "_attn_implementation", None)
+        major = int(transformers.__version__.split(".")[0])
+        if isinstance(layer, LlamaDecoderLayer) and implementation in MASK_IMPLEMENTATIONS \
+                and major >= CONVENTION_SINCE:
             return cls(layer)
         return None
 
@@ -49,7 +56,7 @@ class LastLayerAtRows:
         rows = self.rows
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
         if rows is None or cache is not None or hidden is None \
-                or hidden.shape[:2] != rows.shape:
+                or hidden.shape[:2] != rows.shape or kwargs.get("position_embeddings") is None:
             return self._full_forward(*args, **kwargs)
         return self._at_rows(hidden, rows, kwargs.get("attention_mask"),
                              kwargs["position_embeddings"])
