@@ -22,6 +22,8 @@ from harness.errors import HarnessError
 from harness.registry import Registry
 from harness.store.store import database_error
 
+log = logging.getLogger(__name__)
+
 BUILT_IN: dict[str, tuple[str, str]] = {
     "sweep": ("sweep", "sweep"),
     "ingest": ("ingest", "ingest"),
@@ -92,7 +94,13 @@ COMMANDS: Registry[types.FunctionType] = Registry(
 def _mount_plugin_commands() -> None:
     # A broken command plugin is reported (once) by the registry as it is skipped.
     for command in COMMANDS.items():
-        app.command(command.__name__)(command)
+        name = command.__name__
+        if name in BUILT_IN:
+            # A plugin never stands in for a core command: the plugin's is left out.
+            log.warning("skipping command %r from %s: a core command has that name", name,
+                        COMMANDS.provenance(name).distribution)
+            continue
+        app.command(name)(command)
 
 
 def main() -> None:

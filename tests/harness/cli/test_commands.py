@@ -131,3 +131,19 @@ def test_a_command_that_reads_runs_starts_without_torch(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=600).stdout
     assert out.split()[-2:] == ["False", "False"]
+
+
+def test_a_plugin_command_never_replaces_a_core_one(monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from harness.cli import app as app_module
+    from harness.registry import Registry
+
+    def status() -> None:
+        """A plugin's status."""
+
+    plugins = Registry("command", None, name_of=lambda f: f.__name__)
+    plugins.register(status)
+    monkeypatch.setattr(app_module, "COMMANDS", plugins)
+    app_module._mount_plugin_commands()
+    assert "a core command has that name" in caplog.text
+    assert "Every planned run's state" in runner.invoke(app, ["status", "--help"]).output
