@@ -28,7 +28,8 @@ import uvicorn
 from report import ratio_line
 from sqlalchemy import func, select
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.published import read_builtin
 from harness.store import Store, ingest_records
 from harness.store.models import ScoreRow

@@ -32,7 +32,8 @@ from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import Column, Float
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.record import EncoderInfo, ResultRecord, write_record
 from harness.store import Store, ingest_paths
 

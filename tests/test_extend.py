@@ -171,7 +171,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 import api
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.store import Store, ingest_records
 from harness.store.synthetic import synthetic_records
 

@@ -49,9 +49,7 @@ in it, in the order ``harness --help`` lists them."""
 
 
 class LazyCommands(TyperGroup):
-    """The ``harness`` group. A built-in command's module is imported when that command is
-    looked up (to run it, or to list it in ``harness --help``), so a command that needs no
-    torch (``status``, ``compare``, ``db``) starts without importing it."""
+    """The ``harness`` group: ``BUILT_IN`` commands are mounted as they are looked up."""
 
     def list_commands(self, ctx) -> list[str]:
         return [*BUILT_IN, *(n for n in super().list_commands(ctx) if n not in BUILT_IN)]

@@ -258,13 +258,7 @@ def batch_option_logliks(model: MLLM, tokenizer, ready: list[_Ready],
         embeds = model.embed(ids.to(device), _stack(ready, device), **extra)
         ends = torch.tensor([len(r) for r in rows], device=device)
         at = (ends[:, None] - 1 - torch.arange(longest, -1, -1, device=device)).clamp(min=0)
-        # Only these positions' logits are read: the last layer runs there alone, and no KV
-        # cache is kept.
-        read = torch.zeros(ids.shape, dtype=torch.bool, device=device).scatter_(1, at, True)
-        with model.reading_only(read):
-            hidden = decoder(inputs_embeds=embeds, use_cache=False).last_hidden_state
-        tail = head(hidden.gather(1, at[..., None].expand(-1, -1, hidden.shape[-1]))
-                    ).float().log_softmax(-1).cpu()
+        tail = head(model.final_hidden_at(embeds, at)).float().log_softmax(-1).cpu()
         return _totals(tail, prefixes, conts, longest)
     ids, mask = pad_rows(rows, pad, "left")
     ids, mask = ids.to(device), mask.to(device)

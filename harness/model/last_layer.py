@@ -52,11 +52,11 @@ class LastLayerAtRows:
         return None
 
     def _forward(self, *args, **kwargs) -> torch.Tensor:
-        hidden = args[0] if args else kwargs.get("hidden_states")
+        hidden = args[0] if args else kwargs["hidden_states"]
         rows = self.rows
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
-        if rows is None or cache is not None or hidden is None \
-                or hidden.shape[:2] != rows.shape or kwargs.get("position_embeddings") is None:
+        if rows is None or cache is not None or hidden.shape[:2] != rows.shape \
+                or kwargs.get("position_embeddings") is None:
             return self._full_forward(*args, **kwargs)
         return self._at_rows(hidden, rows, kwargs.get("attention_mask"),
                              kwargs["position_embeddings"])
@@ -69,19 +69,19 @@ class LastLayerAtRows:
         span = at.shape[1]
 
         normed = layer.input_layernorm(hidden)
-        query = attn.q_proj(_take(normed, at)).view(batch, span, -1, attn.head_dim)
+        query = attn.q_proj(take_positions(normed, at)).view(batch, span, -1, attn.head_dim)
         key = attn.k_proj(normed).view(batch, length, -1, attn.head_dim).transpose(1, 2)
         value = attn.v_proj(normed).view(batch, length, -1, attn.head_dim).transpose(1, 2)
         cos, sin = (t.expand(batch, -1, -1) for t in position_embeddings)
         # Rotary embedding exactly as transformers applies it, the queries at their positions.
-        query = _rotate(query.transpose(1, 2), _take(cos, at), _take(sin, at))
+        query = _rotate(query.transpose(1, 2), take_positions(cos, at), take_positions(sin, at))
         key = _rotate(key, cos, sin)
         attended = nn.functional.scaled_dot_product_attention(
             query, repeat_kv(key, attn.num_key_value_groups),
             repeat_kv(value, attn.num_key_value_groups),
             attn_mask=_query_mask(mask, at, length),
             dropout_p=attn.attention_dropout if attn.training else 0.0, scale=attn.scaling)
-        residual = _take(hidden, at) + attn.o_proj(attended.transpose(1, 2).reshape(
+        residual = take_positions(hidden, at) + attn.o_proj(attended.transpose(1, 2).reshape(
             batch, span, -1))
         out = residual + layer.mlp(layer.post_attention_layernorm(residual))
         full = hidden.new_zeros(hidden.shape)
@@ -94,14 +94,15 @@ def read_positions(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     fewer reads is filled with its last position, a real query under any padding (so its
     attention never comes out empty); ``valid`` says which entries are reads."""
     length = rows.shape[1]
-    span = max(int(rows.sum(1).max()), 1)
+    counts = rows.sum(1, keepdim=True)
+    span = max(int(counts.max()), 1)
     # A stable sort puts each row's read positions (False in ~rows) first, in order.
     at = torch.sort((~rows).to(torch.uint8), dim=1, stable=True).indices[:, :span]
-    valid = torch.arange(span, device=rows.device) < rows.sum(1, keepdim=True)
+    valid = torch.arange(span, device=rows.device) < counts
     return torch.where(valid, at, length - 1), valid
 
 
-def _take(x: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+def take_positions(x: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
     """``x[b, at[b, k]]`` for ``x`` of shape ``[batch, length, width]``."""
     return x.gather(1, at[..., None].expand(-1, -1, x.shape[-1]))
 

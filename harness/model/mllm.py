@@ -7,8 +7,7 @@ layout transformers' own LLaVA uses), so a batch is one tensor with no per-sampl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import partial
 
 import torch
@@ -16,7 +15,7 @@ from torch import nn
 
 from harness.encoder import Encoder
 from harness.model.ensemble import EncoderGroup, Pixels, combine, members
-from harness.model.last_layer import LastLayerAtRows
+from harness.model.last_layer import LastLayerAtRows, take_positions
 
 IGNORE_INDEX = -100  # label of tokens that carry no loss (prompt, image, padding)
 
@@ -112,15 +111,18 @@ class MLLM(nn.Module):
         if self._last_layer is not None:
             self._last_layer.rows = rows
 
-    @contextmanager
-    def reading_only(self, rows: torch.Tensor) -> Iterator[None]:
-        """Within it, a decoder pass over ``[batch, length]`` inputs computes the last layer
-        only where ``rows`` is True; the final hidden states elsewhere are zeros."""
-        self._read_only(rows)
+    def final_hidden_at(self, embeds: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The decoder's final hidden states at ``positions`` (``[batch, k]``, each row's own):
+        one causal pass with no mask, so pads may only follow a row's real tokens (right
+        padding). No KV cache is kept, and the last layer runs at those positions alone."""
+        read = torch.zeros(embeds.shape[:2], dtype=torch.bool, device=embeds.device)
+        self._read_only(read.scatter_(1, positions, True))
         try:
-            yield
+            hidden = self.llm.get_decoder()(inputs_embeds=embeds,
+                                            use_cache=False).last_hidden_state
         finally:
             self._read_only(None)
+        return take_positions(hidden, positions)
 
     def _aggregate(self, index: int, hidden: torch.Tensor) -> torch.Tensor | None:
         """The hidden states with the image tokens aggregated again by the in-LLM module of

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.published import read_builtin
 from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store import ingest_records

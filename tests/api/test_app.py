@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
+from api.app import create_app
 from api.deps import get_store
+from api.settings import Settings
 from harness.record import EncoderInfo, ResultRecord, Score
 from harness.store import Store, ingest_record
 

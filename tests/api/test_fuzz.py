@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.published import read_builtin
 from harness.store import ingest_records
 from harness.store.published import import_published

@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 
 import api.app
 from api import cli
-from api.app import Settings, create_app
+from api.app import create_app
 from api.routes.export import _csv_lines
+from api.settings import Settings
 from harness.errors import HarnessError
 from harness.store import ingest_record
 from harness.store.synthetic import synthetic_records

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.store import ingest_record, ingest_records
 from harness.store.synthetic import synthetic_records
 

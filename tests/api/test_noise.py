@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.store import ingest_paths
 
 from ..harness.store.scored_runs import study

@@ -9,7 +9,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.record import write_record
 from harness.store import ingest_paths, ingest_record
 from harness.store.synthetic import synthetic_records

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.store.synthetic import synthetic_records
 
 TOKEN = "correct horse battery staple"

@@ -19,7 +19,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.published import read_builtin
 from harness.record import write_record
 from harness.store import ingest_paths, ingest_records

@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.main import get_command
 from typer.testing import CliRunner
 
-from harness.cli.app import app
+from harness.cli import app as app_module
+from harness.cli.app import BUILT_IN, app
 from harness.encoder import ENCODERS, available_encoder_ids
 from harness.errors import HarnessError
+from harness.registry import Registry
 
 runner = CliRunner()
 
@@ -111,10 +114,6 @@ def test_connector_args_reach_the_plan_and_bad_ones_exit_2(tmp_path: Path) -> No
 
 
 def test_help_lists_every_built_in_command_and_each_loads() -> None:
-    from typer.main import get_command
-
-    from harness.cli.app import BUILT_IN
-
     group = get_command(app)
     listed = runner.invoke(app, ["--help"]).output
     for name in BUILT_IN:
@@ -135,9 +134,6 @@ def test_a_command_that_reads_runs_starts_without_torch(tmp_path: Path) -> None:
 
 def test_a_plugin_command_never_replaces_a_core_one(monkeypatch: pytest.MonkeyPatch,
                                                     caplog: pytest.LogCaptureFixture) -> None:
-    from harness.cli import app as app_module
-    from harness.registry import Registry
-
     def status() -> None:
         """A plugin's status."""
 

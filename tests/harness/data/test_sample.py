@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageStat
 
-from api.app import Settings, create_app
+from api.app import create_app
+from api.settings import Settings
 from harness.data.sample import write_sample
 from harness.errors import HarnessError
 
